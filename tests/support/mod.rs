@@ -1,0 +1,1 @@
+//! Test support: the shared local cloud.

@@ -1,0 +1,158 @@
+//! The idempotency table's payment records: provider webhook events (each recorded once) and
+//! payment anomalies. Every record expires through the table's TTL on `expires_at`.
+
+use super::{item_error, store_error};
+use crate::kernel::{EventEnvelope, StoreError, Timestamp};
+use crate::ordering::ports::{PaymentAnomalies, PaymentAnomaly};
+use crate::payments::ports::{Recording, WebhookLedger};
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use serde::{Deserialize, Serialize};
+
+/// Anomalies are kept a year for support and accounting.
+const ANOMALY_TTL: time::Duration = time::Duration::days(365);
+
+#[derive(Clone)]
+pub struct DynamoLedger {
+    client: Client,
+    table: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct WebhookItem {
+    pk: String,
+    envelope: EventEnvelope,
+    published: bool,
+    expires_at: i64,
+}
+
+#[derive(Serialize)]
+struct AnomalyItem<'a> {
+    pk: String,
+    #[serde(flatten)]
+    anomaly: &'a PaymentAnomaly,
+    expires_at: i64,
+}
+
+fn webhook_pk(id: &str) -> String {
+    format!("WEBHOOK#{id}")
+}
+
+impl DynamoLedger {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    async fn read(&self, pk: String) -> Result<Option<WebhookItem>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(store_error)?;
+        out.item
+            .map(|i| serde_dynamo::from_item(i).map_err(item_error))
+            .transpose()
+    }
+}
+
+#[async_trait]
+impl WebhookLedger for DynamoLedger {
+    async fn record(
+        &self,
+        provider_event_id: &str,
+        envelope: &EventEnvelope,
+        expires_at: Timestamp,
+    ) -> Result<Recording, StoreError> {
+        let pk = webhook_pk(provider_event_id);
+        let item = serde_dynamo::to_item(WebhookItem {
+            pk: pk.clone(),
+            envelope: envelope.clone(),
+            published: false,
+            expires_at: expires_at.unix_timestamp(),
+        })
+        .map_err(item_error)?;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let error = match result {
+            Ok(_) => return Ok(Recording::New),
+            Err(error) => error,
+        };
+        let Some(PutItemError::ConditionalCheckFailedException(seen)) = error.as_service_error()
+        else {
+            return Err(store_error(error));
+        };
+        // The failed condition returns the record; older emulators may not, so read it then.
+        let existing = match seen.item() {
+            Some(item) => Some(serde_dynamo::from_item(item.clone()).map_err(item_error)?),
+            None => self.read(pk).await?,
+        };
+        let existing: WebhookItem =
+            existing.ok_or_else(|| StoreError::new("webhook record vanished; retry"))?;
+        Ok(Recording::Seen {
+            envelope: Box::new(existing.envelope),
+            published: existing.published,
+        })
+    }
+
+    async fn mark_published(&self, provider_event_id: &str) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(webhook_pk(provider_event_id)))
+            .update_expression("SET published = :yes")
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .send()
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl PaymentAnomalies for DynamoLedger {
+    async fn record(&self, anomaly: &PaymentAnomaly) -> Result<(), StoreError> {
+        let item = serde_dynamo::to_item(AnomalyItem {
+            pk: format!("ANOMALY#{}", anomaly.event_id),
+            anomaly,
+            expires_at: (time::OffsetDateTime::now_utc() + ANOMALY_TTL).unix_timestamp(),
+        })
+        .map_err(item_error)?;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Recorded by an earlier delivery: keep the first.
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(PutItemError::ConditionalCheckFailedException(_))
+                ) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(store_error(e)),
+        }
+    }
+}

@@ -1,0 +1,359 @@
+//! Orders: one partition per order holding its `STATE` view, its `EVENT#` stream and its
+//! `OUTBOX#` entries. A commit is one TransactWriteItems over the order, the products whose
+//! stock moves and the idempotency record, so all of it happens or none of it does.
+
+use super::batch::{self, Item};
+use super::{item_error, store_error};
+use crate::kernel::{EventEnvelope, OrderId, ProductId, StoreError};
+use crate::ordering::Order;
+use crate::ordering::ports::{
+    CommitError, IdempotencyKeys, IdempotencyRecord, OrderCommit, OrderRepository, StockMovement,
+};
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+#[derive(Clone)]
+pub struct DynamoOrders {
+    client: Client,
+    orders_table: String,
+    products_table: String,
+    idempotency_table: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StateItem {
+    pk: String,
+    sk: String,
+    #[serde(flatten)]
+    order: Order,
+}
+
+#[derive(Serialize, Deserialize)]
+struct EventItem {
+    pk: String,
+    sk: String,
+    #[serde(flatten)]
+    envelope: EventEnvelope,
+}
+
+#[derive(Serialize, Deserialize)]
+struct IdempotencyItem {
+    pk: String,
+    request_hash: String,
+    order_id: OrderId,
+    /// Epoch seconds: the table's TTL attribute.
+    expires_at: i64,
+}
+
+/// What each item of a transaction is, to read its cancellation reason.
+enum Role {
+    State,
+    Event,
+    Outbox,
+    Stock(ProductId),
+    Idempotency,
+}
+
+const STATE: &str = "STATE";
+
+fn order_pk(id: &str) -> String {
+    format!("ORDER#{id}")
+}
+
+fn event_sk(sequence: u64) -> String {
+    format!("EVENT#{sequence:010}")
+}
+
+fn outbox_sk(sequence: u64) -> String {
+    format!("OUTBOX#{sequence:010}")
+}
+
+fn request_pk(key: &str) -> String {
+    format!("REQUEST#{key}")
+}
+
+fn key(pk: String, sk: String) -> Item {
+    HashMap::from([
+        ("pk".to_owned(), AttributeValue::S(pk)),
+        ("sk".to_owned(), AttributeValue::S(sk)),
+    ])
+}
+
+fn number(n: impl ToString) -> AttributeValue {
+    AttributeValue::N(n.to_string())
+}
+
+impl DynamoOrders {
+    pub fn new(
+        client: Client,
+        orders_table: impl Into<String>,
+        products_table: impl Into<String>,
+        idempotency_table: impl Into<String>,
+    ) -> Self {
+        Self {
+            client,
+            orders_table: orders_table.into(),
+            products_table: products_table.into(),
+            idempotency_table: idempotency_table.into(),
+        }
+    }
+
+    fn put(&self, table: &str, item: Item, condition: Option<&str>) -> Result<Put, StoreError> {
+        Put::builder()
+            .table_name(table)
+            .set_item(Some(item))
+            .set_condition_expression(condition.map(str::to_owned))
+            .build()
+            .map_err(store_error)
+    }
+
+    fn event_put(
+        &self,
+        envelope: &EventEnvelope,
+        sk: String,
+        condition: Option<&str>,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let item = serde_dynamo::to_item(EventItem {
+            pk: order_pk(&envelope.aggregate_id),
+            sk,
+            envelope: envelope.clone(),
+        })
+        .map_err(item_error)?;
+        Ok(TransactWriteItem::builder()
+            .put(self.put(&self.orders_table, item, condition)?)
+            .build())
+    }
+
+    fn stock_update(&self, movement: &StockMovement) -> Result<(TransactWriteItem, Role), StoreError> {
+        let (product, quantity, expression, condition) = match movement {
+            // The condition is the reservation: never below zero, checked atomically.
+            StockMovement::Reserve(p, q) => (p, q, "SET stock = stock - :q", "stock >= :q"),
+            StockMovement::Release(p, q) => {
+                (p, q, "SET stock = stock + :q", "attribute_exists(product_id)")
+            }
+        };
+        let update = Update::builder()
+            .table_name(&self.products_table)
+            .key("product_id", AttributeValue::S(product.to_string()))
+            .update_expression(expression)
+            .condition_expression(condition)
+            .expression_attribute_values(":q", number(quantity.get()))
+            .build()
+            .map_err(store_error)?;
+        Ok((
+            TransactWriteItem::builder().update(update).build(),
+            Role::Stock(product.clone()),
+        ))
+    }
+
+    fn transaction(&self, commit: &OrderCommit) -> Result<(Vec<TransactWriteItem>, Vec<Role>), StoreError> {
+        let mut items = Vec::new();
+        let mut roles = Vec::new();
+        let order = &commit.order;
+
+        let state = serde_dynamo::to_item(StateItem {
+            pk: order_pk(order.order_id.as_str()),
+            sk: STATE.to_owned(),
+            order: order.clone(),
+        })
+        .map_err(item_error)?;
+        let mut put = Put::builder().table_name(&self.orders_table).set_item(Some(state));
+        put = if commit.expected_version == 0 {
+            put.condition_expression("attribute_not_exists(pk)")
+        } else {
+            // Optimistic concurrency: the view must still be at the version we decided on.
+            put.condition_expression("#version = :expected")
+                .expression_attribute_names("#version", "version")
+                .expression_attribute_values(":expected", number(commit.expected_version))
+        };
+        items.push(
+            TransactWriteItem::builder()
+                .put(put.build().map_err(store_error)?)
+                .build(),
+        );
+        roles.push(Role::State);
+
+        for event in &commit.events {
+            items.push(self.event_put(event, event_sk(event.sequence), Some("attribute_not_exists(sk)"))?);
+            roles.push(Role::Event);
+        }
+        for event in &commit.outbox {
+            items.push(self.event_put(event, outbox_sk(event.sequence), None)?);
+            roles.push(Role::Outbox);
+        }
+        for movement in &commit.stock {
+            let (item, role) = self.stock_update(movement)?;
+            items.push(item);
+            roles.push(role);
+        }
+        if let Some(claim) = &commit.idempotency {
+            let item = serde_dynamo::to_item(IdempotencyItem {
+                pk: request_pk(&claim.key),
+                request_hash: claim.request_hash.clone(),
+                order_id: claim.order_id.clone(),
+                expires_at: claim.expires_at.unix_timestamp(),
+            })
+            .map_err(item_error)?;
+            items.push(
+                TransactWriteItem::builder()
+                    .put(self.put(&self.idempotency_table, item, Some("attribute_not_exists(pk)"))?)
+                    .build(),
+            );
+            roles.push(Role::Idempotency);
+        }
+        Ok((items, roles))
+    }
+
+    async fn query_prefix(&self, id: &OrderId, prefix: &str) -> Result<Vec<EventEnvelope>, StoreError> {
+        let items: Vec<Item> = self
+            .client
+            .query()
+            .table_name(&self.orders_table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", AttributeValue::S(order_pk(id.as_str())))
+            .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_owned()))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(store_error)?;
+        items
+            .into_iter()
+            .map(|item| {
+                serde_dynamo::from_item::<_, EventItem>(item)
+                    .map(|i| i.envelope)
+                    .map_err(item_error)
+            })
+            .collect()
+    }
+}
+
+#[async_trait]
+impl OrderRepository for DynamoOrders {
+    async fn load(&self, id: &OrderId) -> Result<Option<Order>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.orders_table)
+            .set_key(Some(key(order_pk(id.as_str()), STATE.to_owned())))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(store_error)?;
+        out.item
+            .map(|item| serde_dynamo::from_item::<_, StateItem>(item).map(|s| s.order))
+            .transpose()
+            .map_err(item_error)
+    }
+
+    async fn load_many(&self, ids: &[OrderId]) -> Result<HashMap<OrderId, Order>, StoreError> {
+        let keys = ids
+            .iter()
+            .map(|id| key(order_pk(id.as_str()), STATE.to_owned()))
+            .collect();
+        batch::get_all(&self.client, &self.orders_table, keys, true)
+            .await?
+            .into_iter()
+            .map(|item| {
+                let state: StateItem = serde_dynamo::from_item(item).map_err(item_error)?;
+                Ok((state.order.order_id.clone(), state.order))
+            })
+            .collect()
+    }
+
+    async fn history(&self, id: &OrderId) -> Result<Vec<EventEnvelope>, StoreError> {
+        self.query_prefix(id, "EVENT#").await
+    }
+
+    async fn commit(&self, commit: OrderCommit) -> Result<(), CommitError> {
+        let (items, roles) = self.transaction(&commit)?;
+        let error = match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => return Ok(()),
+            Err(error) => error,
+        };
+        let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+            error.as_service_error()
+        else {
+            return Err(CommitError::Store(store_error(error)));
+        };
+        let reasons: Vec<Option<&str>> = cancelled
+            .cancellation_reasons()
+            .iter()
+            .map(|r| r.code())
+            .collect();
+        let failed = |wanted: fn(&Role) -> bool| {
+            roles
+                .iter()
+                .zip(&reasons)
+                .any(|(role, code)| wanted(role) && *code == Some("ConditionalCheckFailed"))
+        };
+        if failed(|r| matches!(r, Role::Idempotency)) {
+            return Err(CommitError::IdempotencyKeyTaken);
+        }
+        if failed(|r| matches!(r, Role::State | Role::Event)) {
+            return Err(CommitError::Conflict);
+        }
+        let short: Vec<ProductId> = roles
+            .iter()
+            .zip(&reasons)
+            .filter_map(|(role, code)| match role {
+                Role::Stock(p) if *code == Some("ConditionalCheckFailed") => Some(p.clone()),
+                _ => None,
+            })
+            .collect();
+        if !short.is_empty() {
+            return Err(CommitError::InsufficientStock(short));
+        }
+        if reasons.contains(&Some("TransactionConflict")) {
+            return Err(CommitError::Conflict);
+        }
+        Err(CommitError::Store(store_error(error)))
+    }
+
+    async fn outbox(&self, id: &OrderId) -> Result<Vec<EventEnvelope>, StoreError> {
+        self.query_prefix(id, "OUTBOX#").await
+    }
+
+    async fn clear_outbox(&self, published: &[EventEnvelope]) -> Result<(), StoreError> {
+        let keys = published
+            .iter()
+            .map(|e| key(order_pk(&e.aggregate_id), outbox_sk(e.sequence)))
+            .collect();
+        batch::delete_all(&self.client, &self.orders_table, keys).await
+    }
+}
+
+#[async_trait]
+impl IdempotencyKeys for DynamoOrders {
+    async fn find(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.idempotency_table)
+            .key("pk", AttributeValue::S(request_pk(key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(store_error)?;
+        let Some(item) = out.item else {
+            return Ok(None);
+        };
+        let record: IdempotencyItem = serde_dynamo::from_item(item).map_err(item_error)?;
+        Ok(Some(IdempotencyRecord {
+            request_hash: record.request_hash,
+            order_id: record.order_id,
+        }))
+    }
+}

@@ -1,0 +1,307 @@
+//! In-memory adapters, for unit tests of the domain and application logic only. Integration
+//! and end-to-end tests use the real emulator.
+
+use crate::catalog::ports::{ProductListing, ProductLookup, ProductPage};
+use crate::catalog::{Category, Product};
+use crate::kernel::{
+    EventEnvelope, EventPublisher, OrderId, ProductId, PublishReport, StoreError, Timestamp,
+};
+use crate::ordering::Order;
+use crate::ordering::placing::PlaceOrder;
+use crate::ordering::ports::{
+    CommitError, IdempotencyKeys, IdempotencyRecord, OrderCommit, OrderQueue, OrderRepository,
+    PaymentAnomalies, PaymentAnomaly, StockMovement,
+};
+use crate::payments::ports::{Recording, WebhookLedger};
+use async_trait::async_trait;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+#[derive(Default)]
+struct OrderStream {
+    state: Option<Order>,
+    events: Vec<EventEnvelope>,
+    outbox: BTreeMap<u64, EventEnvelope>,
+}
+
+#[derive(Default)]
+struct State {
+    orders: HashMap<OrderId, OrderStream>,
+    products: BTreeMap<ProductId, Product>,
+    keys: HashMap<String, IdempotencyRecord>,
+    webhooks: HashMap<String, (EventEnvelope, bool)>,
+    anomalies: BTreeMap<String, PaymentAnomaly>,
+}
+
+/// Orders, products, idempotency records and the webhook ledger, with the same all-or-nothing
+/// commit semantics as the DynamoDB adapter.
+#[derive(Default)]
+pub struct InMemoryStore {
+    state: Mutex<State>,
+}
+
+impl InMemoryStore {
+    pub fn with_products(products: impl IntoIterator<Item = Product>) -> Self {
+        let store = Self::default();
+        store.state.lock().unwrap().products = products
+            .into_iter()
+            .map(|p| (p.product_id.clone(), p))
+            .collect();
+        store
+    }
+
+    pub fn stock(&self, id: &str) -> i64 {
+        let state = self.state.lock().unwrap();
+        state.products[&ProductId::parse(id).unwrap()].stock
+    }
+
+    pub fn anomalies(&self) -> Vec<PaymentAnomaly> {
+        self.state.lock().unwrap().anomalies.values().cloned().collect()
+    }
+
+    pub fn outbox_len(&self, id: &OrderId) -> usize {
+        let state = self.state.lock().unwrap();
+        state.orders.get(id).map_or(0, |s| s.outbox.len())
+    }
+}
+
+#[async_trait]
+impl OrderRepository for InMemoryStore {
+    async fn load(&self, id: &OrderId) -> Result<Option<Order>, StoreError> {
+        let state = self.state.lock().unwrap();
+        Ok(state.orders.get(id).and_then(|s| s.state.clone()))
+    }
+
+    async fn load_many(&self, ids: &[OrderId]) -> Result<HashMap<OrderId, Order>, StoreError> {
+        let state = self.state.lock().unwrap();
+        Ok(ids
+            .iter()
+            .filter_map(|id| Some((id.clone(), state.orders.get(id)?.state.clone()?)))
+            .collect())
+    }
+
+    async fn history(&self, id: &OrderId) -> Result<Vec<EventEnvelope>, StoreError> {
+        let state = self.state.lock().unwrap();
+        Ok(state.orders.get(id).map(|s| s.events.clone()).unwrap_or_default())
+    }
+
+    async fn commit(&self, commit: OrderCommit) -> Result<(), CommitError> {
+        let mut state = self.state.lock().unwrap();
+        if let Some(claim) = &commit.idempotency {
+            if state.keys.contains_key(&claim.key) {
+                return Err(CommitError::IdempotencyKeyTaken);
+            }
+        }
+        let id = commit.order.order_id.clone();
+        let version = state
+            .orders
+            .get(&id)
+            .and_then(|s| s.state.as_ref())
+            .map_or(0, |o| o.version);
+        if version != commit.expected_version {
+            return Err(CommitError::Conflict);
+        }
+        let short: Vec<ProductId> = commit
+            .stock
+            .iter()
+            .filter_map(|m| match m {
+                StockMovement::Reserve(p, q) => {
+                    let available = state.products.get(p).map_or(0, |p| p.stock);
+                    (available < i64::from(q.get())).then(|| p.clone())
+                }
+                StockMovement::Release(..) => None,
+            })
+            .collect();
+        if !short.is_empty() {
+            return Err(CommitError::InsufficientStock(short));
+        }
+        for movement in &commit.stock {
+            let (p, delta) = match movement {
+                StockMovement::Reserve(p, q) => (p, -i64::from(q.get())),
+                StockMovement::Release(p, q) => (p, i64::from(q.get())),
+            };
+            if let Some(product) = state.products.get_mut(p) {
+                product.stock += delta;
+            }
+        }
+        if let Some(claim) = commit.idempotency {
+            state.keys.insert(
+                claim.key,
+                IdempotencyRecord {
+                    request_hash: claim.request_hash,
+                    order_id: claim.order_id,
+                },
+            );
+        }
+        let stream = state.orders.entry(id).or_default();
+        stream.state = Some(commit.order);
+        stream.events.extend(commit.events);
+        stream
+            .outbox
+            .extend(commit.outbox.into_iter().map(|e| (e.sequence, e)));
+        Ok(())
+    }
+
+    async fn outbox(&self, id: &OrderId) -> Result<Vec<EventEnvelope>, StoreError> {
+        let state = self.state.lock().unwrap();
+        Ok(state
+            .orders
+            .get(id)
+            .map(|s| s.outbox.values().cloned().collect())
+            .unwrap_or_default())
+    }
+
+    async fn clear_outbox(&self, published: &[EventEnvelope]) -> Result<(), StoreError> {
+        let mut state = self.state.lock().unwrap();
+        for event in published {
+            if let Ok(id) = OrderId::parse(event.aggregate_id.clone()) {
+                if let Some(stream) = state.orders.get_mut(&id) {
+                    stream.outbox.remove(&event.sequence);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl IdempotencyKeys for InMemoryStore {
+    async fn find(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
+        Ok(self.state.lock().unwrap().keys.get(key).cloned())
+    }
+}
+
+#[async_trait]
+impl ProductLookup for InMemoryStore {
+    async fn products(&self, ids: &[ProductId]) -> Result<HashMap<ProductId, Product>, StoreError> {
+        let state = self.state.lock().unwrap();
+        Ok(ids
+            .iter()
+            .filter_map(|id| Some((id.clone(), state.products.get(id)?.clone())))
+            .collect())
+    }
+}
+
+#[async_trait]
+impl ProductListing for InMemoryStore {
+    async fn page(
+        &self,
+        category: Option<&Category>,
+        after: Option<&ProductId>,
+        limit: u16,
+    ) -> Result<ProductPage, StoreError> {
+        let state = self.state.lock().unwrap();
+        let mut matching = state
+            .products
+            .values()
+            .filter(|p| category.is_none_or(|c| &p.category == c))
+            .filter(|p| after.is_none_or(|a| &p.product_id > a));
+        let items: Vec<Product> = matching.by_ref().take(usize::from(limit)).cloned().collect();
+        let more_after = match matching.next() {
+            Some(_) => items.last().map(|p| p.product_id.clone()),
+            None => None,
+        };
+        Ok(ProductPage { items, more_after })
+    }
+}
+
+#[async_trait]
+impl WebhookLedger for InMemoryStore {
+    async fn record(
+        &self,
+        provider_event_id: &str,
+        envelope: &EventEnvelope,
+        _expires_at: Timestamp,
+    ) -> Result<Recording, StoreError> {
+        let mut state = self.state.lock().unwrap();
+        match state.webhooks.get(provider_event_id) {
+            Some((envelope, published)) => Ok(Recording::Seen {
+                envelope: Box::new(envelope.clone()),
+                published: *published,
+            }),
+            None => {
+                state
+                    .webhooks
+                    .insert(provider_event_id.to_owned(), (envelope.clone(), false));
+                Ok(Recording::New)
+            }
+        }
+    }
+
+    async fn mark_published(&self, provider_event_id: &str) -> Result<(), StoreError> {
+        let mut state = self.state.lock().unwrap();
+        if let Some(entry) = state.webhooks.get_mut(provider_event_id) {
+            entry.1 = true;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl PaymentAnomalies for InMemoryStore {
+    async fn record(&self, anomaly: &PaymentAnomaly) -> Result<(), StoreError> {
+        let mut state = self.state.lock().unwrap();
+        state
+            .anomalies
+            .entry(anomaly.event_id.clone())
+            .or_insert_with(|| anomaly.clone());
+        Ok(())
+    }
+}
+
+/// Keeps what it publishes; can be told to fail the next calls, to inject faults.
+#[derive(Default)]
+pub struct RecordingPublisher {
+    published: Mutex<Vec<EventEnvelope>>,
+    failures_left: AtomicUsize,
+}
+
+impl RecordingPublisher {
+    pub fn fail_next(&self, calls: usize) {
+        self.failures_left.store(calls, Ordering::SeqCst);
+    }
+
+    pub fn published(&self) -> Vec<EventEnvelope> {
+        self.published.lock().unwrap().clone()
+    }
+
+    pub fn types(&self) -> Vec<String> {
+        self.published().into_iter().map(|e| e.event_type).collect()
+    }
+}
+
+#[async_trait]
+impl EventPublisher for RecordingPublisher {
+    async fn publish(&self, events: &[EventEnvelope]) -> Result<PublishReport, StoreError> {
+        let failing = self
+            .failures_left
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if failing {
+            return Err(StoreError::new("injected publish failure"));
+        }
+        self.published.lock().unwrap().extend_from_slice(events);
+        Ok(PublishReport::default())
+    }
+}
+
+/// Keeps what is queued.
+#[derive(Default)]
+pub struct RecordingQueue {
+    sent: Mutex<Vec<PlaceOrder>>,
+}
+
+impl RecordingQueue {
+    pub fn sent(&self) -> Vec<PlaceOrder> {
+        self.sent.lock().unwrap().clone()
+    }
+}
+
+#[async_trait]
+impl OrderQueue for RecordingQueue {
+    async fn send(&self, command: &PlaceOrder) -> Result<(), StoreError> {
+        self.sent.lock().unwrap().push(command.clone());
+        Ok(())
+    }
+}

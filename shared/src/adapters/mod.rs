@@ -1,0 +1,12 @@
+//! Implementations of the ports, grouped by technology.
+
+pub mod memory;
+
+#[cfg(feature = "dynamodb")]
+pub mod dynamodb;
+#[cfg(feature = "sns")]
+pub mod sns;
+#[cfg(feature = "sqs")]
+pub mod sqs;
+#[cfg(feature = "secretsmanager")]
+pub mod secrets;

@@ -1,0 +1,37 @@
+//! What the catalog needs from storage. Narrow traits: the product API only reads.
+
+use super::{Category, Product};
+use crate::kernel::{ProductId, StoreError};
+use async_trait::async_trait;
+use std::collections::HashMap;
+
+#[async_trait]
+pub trait ProductLookup: Send + Sync {
+    /// The products that exist among `ids` (unknown ids are simply absent).
+    async fn products(&self, ids: &[ProductId]) -> Result<HashMap<ProductId, Product>, StoreError>;
+
+    async fn product(&self, id: &ProductId) -> Result<Option<Product>, StoreError> {
+        Ok(self.products(std::slice::from_ref(id)).await?.remove(id))
+    }
+}
+
+/// One page of a listing. A listing keeps one order from page to page (product id order
+/// within a category), so following the cursors visits every product once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProductPage {
+    pub items: Vec<Product>,
+    /// The last product id when more may follow.
+    pub more_after: Option<ProductId>,
+}
+
+#[async_trait]
+pub trait ProductListing: Send + Sync {
+    /// Up to `limit` products after `after`, all of them or one category's (read through an
+    /// index, never a filtered scan).
+    async fn page(
+        &self,
+        category: Option<&Category>,
+        after: Option<&ProductId>,
+        limit: u16,
+    ) -> Result<ProductPage, StoreError>;
+}

@@ -1,0 +1,25 @@
+//! Value objects shared by every bounded context.
+
+mod envelope;
+mod ids;
+mod money;
+mod publisher;
+mod time;
+
+pub use envelope::{DomainEvent, EventEnvelope, UnreadableEvent};
+pub use ids::{CustomerId, InvalidId, OrderId, ProductId, Quantity, Sku};
+pub use publisher::{EventPublisher, PublishReport};
+pub use money::{Currency, Money, MoneyError, UnknownCurrency};
+pub use time::{Clock, FixedClock, SystemClock, Timestamp};
+
+/// A failure of the infrastructure behind a port (network, throttling, emulator down).
+/// Always worth a retry: business outcomes are never reported this way.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct StoreError(pub String);
+
+impl StoreError {
+    pub fn new(message: impl std::fmt::Display) -> Self {
+        Self(message.to_string())
+    }
+}

@@ -1,0 +1,105 @@
+//! What ordering needs from the outside world.
+
+use super::Order;
+use crate::kernel::{EventEnvelope, OrderId, ProductId, Quantity, StoreError, Timestamp};
+use async_trait::async_trait;
+use std::collections::HashMap;
+
+/// A change of stock that commits with the order's events, all or nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StockMovement {
+    /// Take units off the shelf; fails the whole commit if fewer are available.
+    Reserve(ProductId, Quantity),
+    /// Give units back (a cancelled order).
+    Release(ProductId, Quantity),
+}
+
+/// The request behind an `Idempotency-Key`, claimed in the same commit as the order it created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyClaim {
+    pub key: String,
+    pub request_hash: String,
+    pub order_id: OrderId,
+    pub expires_at: Timestamp,
+}
+
+/// One atomic change to an order: its new state, the events that led there, the events to
+/// publish (the outbox), stock movements and an optional idempotency claim.
+#[derive(Debug, Clone)]
+pub struct OrderCommit {
+    pub order: Order,
+    /// The version the stored order must still have; 0 when the order must not exist yet.
+    pub expected_version: u64,
+    pub events: Vec<EventEnvelope>,
+    pub outbox: Vec<EventEnvelope>,
+    pub stock: Vec<StockMovement>,
+    pub idempotency: Option<IdempotencyClaim>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    #[error("the order changed since it was read")]
+    Conflict,
+    #[error("not enough stock for {0:?}")]
+    InsufficientStock(Vec<ProductId>),
+    #[error("the idempotency key is already taken")]
+    IdempotencyKeyTaken,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[async_trait]
+pub trait OrderRepository: Send + Sync {
+    async fn load(&self, id: &OrderId) -> Result<Option<Order>, StoreError>;
+
+    /// Several orders at once (one round trip where the store allows it).
+    async fn load_many(&self, ids: &[OrderId]) -> Result<HashMap<OrderId, Order>, StoreError>;
+
+    /// The order's events, oldest first.
+    async fn history(&self, id: &OrderId) -> Result<Vec<EventEnvelope>, StoreError>;
+
+    async fn commit(&self, commit: OrderCommit) -> Result<(), CommitError>;
+
+    /// Events of this order committed but not yet known to be published.
+    async fn outbox(&self, id: &OrderId) -> Result<Vec<EventEnvelope>, StoreError>;
+
+    /// Forgets outbox entries once SNS has accepted them.
+    async fn clear_outbox(&self, published: &[EventEnvelope]) -> Result<(), StoreError>;
+}
+
+/// A remembered `Idempotency-Key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyRecord {
+    pub request_hash: String,
+    pub order_id: OrderId,
+}
+
+#[async_trait]
+pub trait IdempotencyKeys: Send + Sync {
+    async fn find(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError>;
+}
+
+/// The queue of orders waiting to be processed.
+#[async_trait]
+pub trait OrderQueue: Send + Sync {
+    async fn send(&self, command: &super::placing::PlaceOrder) -> Result<(), StoreError>;
+}
+
+pub use crate::kernel::{EventPublisher, PublishReport};
+
+/// A payment the saga could not apply to an order.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PaymentAnomaly {
+    pub event_id: String,
+    pub event_type: String,
+    pub order_id: String,
+    pub payment_intent_id: String,
+    pub reason: String,
+}
+
+/// Where anomalies are kept for a person to look at (refunds, support). Recording the same
+/// anomaly twice keeps one.
+#[async_trait]
+pub trait PaymentAnomalies: Send + Sync {
+    async fn record(&self, anomaly: &PaymentAnomaly) -> Result<(), StoreError>;
+}

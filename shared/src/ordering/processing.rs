@@ -1,0 +1,235 @@
+//! Processing queued orders: price, reserve stock, confirm or reject, publish.
+//!
+//! Each order of a batch stands alone: one order's failure is reported for that order only.
+//! Reads are batched (one round trip for the orders, one for the products) and so is
+//! publishing, so a batch of ten costs about twelve DynamoDB requests and one SNS request.
+
+use super::placing::PlaceOrder;
+use super::ports::{CommitError, EventPublisher, OrderCommit, OrderRepository, StockMovement};
+use super::pricing::price_order;
+use super::{Order, OrderStatus, RejectionReason};
+use crate::catalog::Product;
+use crate::catalog::ports::ProductLookup;
+use crate::kernel::{Clock, EventEnvelope, OrderId, ProductId, StoreError};
+use futures::future::join_all;
+use std::collections::{HashMap, HashSet};
+
+/// What became of one queued order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Processed {
+    Confirmed,
+    Rejected(RejectionReason),
+    /// A repeated delivery: the order had already been processed (its outbox was flushed).
+    AlreadyProcessed(OrderStatus),
+}
+
+/// A failure worth retrying: the message goes back to the queue.
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the order changed concurrently; retry")]
+    Conflict,
+    #[error("events committed but not published; they will be published on retry")]
+    NotPublished,
+}
+
+pub struct OrderProcessor<'a> {
+    pub orders: &'a dyn OrderRepository,
+    pub products: &'a dyn ProductLookup,
+    pub publisher: &'a dyn EventPublisher,
+    pub clock: &'a dyn Clock,
+}
+
+impl OrderProcessor<'_> {
+    /// Processes a batch; the results line up with `commands`.
+    pub async fn process(&self, commands: &[PlaceOrder]) -> Vec<Result<Processed, ProcessError>> {
+        let ids: Vec<OrderId> = unique(commands.iter().map(|c| c.order_id.clone()));
+        let product_ids: Vec<ProductId> = unique(
+            commands
+                .iter()
+                .flat_map(|c| c.lines.iter().map(|l| l.product_id.clone())),
+        );
+        let (existing, catalog) = match futures::try_join!(
+            self.orders.load_many(&ids),
+            self.products.products(&product_ids)
+        ) {
+            Ok(found) => found,
+            Err(e) => return commands.iter().map(|_| Err(e.clone().into())).collect(),
+        };
+
+        let decided = join_all(
+            commands
+                .iter()
+                .map(|c| self.decide(c, existing.get(&c.order_id), &catalog)),
+        )
+        .await;
+
+        let to_publish: Vec<EventEnvelope> = decided
+            .iter()
+            .filter_map(|d| d.as_ref().ok())
+            .flat_map(|(_, events)| events.iter().cloned())
+            .collect();
+        let failed = self.publish(&to_publish).await;
+
+        decided
+            .into_iter()
+            .map(|d| {
+                let (processed, events) = d?;
+                if events.iter().any(|e| failed.contains(&e.event_id)) {
+                    Err(ProcessError::NotPublished)
+                } else {
+                    Ok(processed)
+                }
+            })
+            .collect()
+    }
+
+    /// Publishes and clears the outbox; returns the ids of the events not published.
+    async fn publish(&self, events: &[EventEnvelope]) -> HashSet<String> {
+        if events.is_empty() {
+            return HashSet::new();
+        }
+        let failed: HashSet<String> = match self.publisher.publish(events).await {
+            Ok(report) => report.failed.into_iter().collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "publishing failed; the orders will be retried");
+                events.iter().map(|e| e.event_id.clone()).collect()
+            }
+        };
+        let published: Vec<EventEnvelope> = events
+            .iter()
+            .filter(|e| !failed.contains(&e.event_id))
+            .cloned()
+            .collect();
+        if let Err(e) = self.orders.clear_outbox(&published).await {
+            // Harmless: a leftover entry is published again on a redelivery, and consumers
+            // deduplicate on event_id.
+            tracing::warn!(error = %e, "outbox entries published but not cleared");
+        }
+        failed
+    }
+
+    /// Decides and commits one order; returns the events to publish.
+    async fn decide(
+        &self,
+        command: &PlaceOrder,
+        existing: Option<&Order>,
+        catalog: &HashMap<ProductId, Product>,
+    ) -> Result<(Processed, Vec<EventEnvelope>), ProcessError> {
+        let (order, expected_version, mut events) = match existing {
+            Some(order) if order.status != OrderStatus::Pending => {
+                return self.already_processed(order).await;
+            }
+            Some(order) => (order.clone(), order.version, vec![]),
+            // The API's write is missing (or this is a sample event): record the order here.
+            None => {
+                let placement = command.placement();
+                (placement.order, 0, vec![placement.envelope])
+            }
+        };
+        let now = self.clock.now();
+        let lines = order.requested_lines();
+        let priced = price_order(
+            &lines,
+            order.currency,
+            order.discount_code.as_deref(),
+            catalog,
+        );
+        let (decision, stock) = match priced {
+            Ok(priced) => {
+                let stock = lines
+                    .iter()
+                    .map(|l| StockMovement::Reserve(l.product_id.clone(), l.quantity))
+                    .collect();
+                (order.confirm(priced, now), stock)
+            }
+            Err(why) => (order.reject(why.reason, why.detail, now), vec![]),
+        };
+        let recorded = decision.map_err(|_| ProcessError::Conflict)?;
+        let confirmed = recorded.order.status == OrderStatus::Confirmed;
+        events.push(recorded.envelope.clone());
+        let commit = OrderCommit {
+            order: recorded.order,
+            expected_version,
+            events: events.clone(),
+            outbox: vec![recorded.envelope.clone()],
+            stock,
+            idempotency: None,
+        };
+        match self.orders.commit(commit).await {
+            Ok(()) if confirmed => {
+                Ok((Processed::Confirmed, vec![recorded.envelope]))
+            }
+            Ok(()) => Ok((
+                Processed::Rejected(rejection_of(&recorded.envelope)),
+                vec![recorded.envelope],
+            )),
+            Err(CommitError::InsufficientStock(short)) => {
+                let detail = format!(
+                    "not enough stock for {}",
+                    short.iter().map(ProductId::as_str).collect::<Vec<_>>().join(", ")
+                );
+                let rejected = order
+                    .reject(RejectionReason::InsufficientStock, detail, now)
+                    .map_err(|_| ProcessError::Conflict)?;
+                events.pop();
+                events.push(rejected.envelope.clone());
+                let commit = OrderCommit {
+                    order: rejected.order,
+                    expected_version,
+                    events,
+                    outbox: vec![rejected.envelope.clone()],
+                    stock: vec![],
+                    idempotency: None,
+                };
+                match self.orders.commit(commit).await {
+                    Ok(()) => Ok((
+                        Processed::Rejected(RejectionReason::InsufficientStock),
+                        vec![rejected.envelope],
+                    )),
+                    Err(e) => self.reconcile(&order.order_id, e).await,
+                }
+            }
+            Err(e) => self.reconcile(&order.order_id, e).await,
+        }
+    }
+
+    /// Another delivery of the same order won the race, or the store failed.
+    async fn reconcile(
+        &self,
+        id: &OrderId,
+        error: CommitError,
+    ) -> Result<(Processed, Vec<EventEnvelope>), ProcessError> {
+        match error {
+            CommitError::Store(e) => Err(e.into()),
+            _ => match self.orders.load(id).await? {
+                Some(order) if order.status != OrderStatus::Pending => {
+                    self.already_processed(&order).await
+                }
+                _ => Err(ProcessError::Conflict),
+            },
+        }
+    }
+
+    async fn already_processed(
+        &self,
+        order: &Order,
+    ) -> Result<(Processed, Vec<EventEnvelope>), ProcessError> {
+        let outbox = self.orders.outbox(&order.order_id).await?;
+        Ok((Processed::AlreadyProcessed(order.status), outbox))
+    }
+}
+
+fn rejection_of(envelope: &EventEnvelope) -> RejectionReason {
+    match envelope.decode::<super::OrderEvent>() {
+        Ok(super::OrderEvent::Rejected { reason, .. }) => reason,
+        _ => unreachable!("only called for a rejection"),
+    }
+}
+
+fn unique<T: Eq + std::hash::Hash + Clone>(items: impl Iterator<Item = T>) -> Vec<T> {
+    let mut seen = HashSet::new();
+    items.filter(|i| seen.insert(i.clone())).collect()
+}
+

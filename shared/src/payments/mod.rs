@@ -1,0 +1,9 @@
+//! Payments: Stripe-compatible webhooks, verified and turned into the shop's payment events,
+//! each taking effect once however often the provider delivers it.
+
+mod events;
+pub mod ports;
+pub mod signature;
+pub mod webhook;
+
+pub use events::PaymentEvent;

@@ -57,7 +57,13 @@ impl InMemoryStore {
     }
 
     pub fn anomalies(&self) -> Vec<PaymentAnomaly> {
-        self.state.lock().unwrap().anomalies.values().cloned().collect()
+        self.state
+            .lock()
+            .unwrap()
+            .anomalies
+            .values()
+            .cloned()
+            .collect()
     }
 
     pub fn outbox_len(&self, id: &OrderId) -> usize {
@@ -83,15 +89,19 @@ impl OrderRepository for InMemoryStore {
 
     async fn history(&self, id: &OrderId) -> Result<Vec<EventEnvelope>, StoreError> {
         let state = self.state.lock().unwrap();
-        Ok(state.orders.get(id).map(|s| s.events.clone()).unwrap_or_default())
+        Ok(state
+            .orders
+            .get(id)
+            .map(|s| s.events.clone())
+            .unwrap_or_default())
     }
 
     async fn commit(&self, commit: OrderCommit) -> Result<(), CommitError> {
         let mut state = self.state.lock().unwrap();
-        if let Some(claim) = &commit.idempotency {
-            if state.keys.contains_key(&claim.key) {
-                return Err(CommitError::IdempotencyKeyTaken);
-            }
+        if let Some(claim) = &commit.idempotency
+            && state.keys.contains_key(&claim.key)
+        {
+            return Err(CommitError::IdempotencyKeyTaken);
         }
         let id = commit.order.order_id.clone();
         let version = state
@@ -155,10 +165,10 @@ impl OrderRepository for InMemoryStore {
     async fn clear_outbox(&self, published: &[EventEnvelope]) -> Result<(), StoreError> {
         let mut state = self.state.lock().unwrap();
         for event in published {
-            if let Ok(id) = OrderId::parse(event.aggregate_id.clone()) {
-                if let Some(stream) = state.orders.get_mut(&id) {
-                    stream.outbox.remove(&event.sequence);
-                }
+            if let Ok(id) = OrderId::parse(event.aggregate_id.clone())
+                && let Some(stream) = state.orders.get_mut(&id)
+            {
+                stream.outbox.remove(&event.sequence);
             }
         }
         Ok(())
@@ -197,7 +207,11 @@ impl ProductListing for InMemoryStore {
             .values()
             .filter(|p| category.is_none_or(|c| &p.category == c))
             .filter(|p| after.is_none_or(|a| &p.product_id > a));
-        let items: Vec<Product> = matching.by_ref().take(usize::from(limit)).cloned().collect();
+        let items: Vec<Product> = matching
+            .by_ref()
+            .take(usize::from(limit))
+            .cloned()
+            .collect();
         let more_after = match matching.next() {
             Some(_) => items.last().map(|p| p.product_id.clone()),
             None => None,

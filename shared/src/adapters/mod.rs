@@ -4,9 +4,9 @@ pub mod memory;
 
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
+#[cfg(feature = "secretsmanager")]
+pub mod secrets;
 #[cfg(feature = "sns")]
 pub mod sns;
 #[cfg(feature = "sqs")]
 pub mod sqs;
-#[cfg(feature = "secretsmanager")]
-pub mod secrets;

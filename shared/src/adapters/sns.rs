@@ -63,14 +63,18 @@ impl EventPublisher for SnsPublisher {
                 Ok(out) => {
                     for failed in out.failed() {
                         tracing::warn!(code = failed.code(), "SNS refused an event");
-                        if let Some(event) = failed.id().parse::<usize>().ok().and_then(|i| chunk.get(i)) {
+                        if let Some(event) =
+                            failed.id().parse::<usize>().ok().and_then(|i| chunk.get(i))
+                        {
                             report.failed.push(event.event_id.clone());
                         }
                     }
                 }
                 Err(e) => {
                     tracing::warn!(error = %DisplayErrorContext(&e), "PublishBatch failed");
-                    report.failed.extend(chunk.iter().map(|e| e.event_id.clone()));
+                    report
+                        .failed
+                        .extend(chunk.iter().map(|e| e.event_id.clone()));
                 }
             }
         }

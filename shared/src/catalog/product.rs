@@ -147,8 +147,14 @@ mod tests {
             Availability::of_stock(0).status,
             AvailabilityStatus::OutOfStock
         );
-        assert_eq!(Availability::of_stock(5).status, AvailabilityStatus::LowStock);
-        assert_eq!(Availability::of_stock(6).status, AvailabilityStatus::InStock);
+        assert_eq!(
+            Availability::of_stock(5).status,
+            AvailabilityStatus::LowStock
+        );
+        assert_eq!(
+            Availability::of_stock(6).status,
+            AvailabilityStatus::InStock
+        );
         assert_eq!(Availability::of_stock(-2).quantity, 0);
     }
 }

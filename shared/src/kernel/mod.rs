@@ -8,8 +8,8 @@ mod time;
 
 pub use envelope::{DomainEvent, EventEnvelope, UnreadableEvent};
 pub use ids::{CustomerId, InvalidId, OrderId, ProductId, Quantity, Sku};
-pub use publisher::{EventPublisher, PublishReport};
 pub use money::{Currency, Money, MoneyError, UnknownCurrency};
+pub use publisher::{EventPublisher, PublishReport};
 pub use time::{Clock, FixedClock, SystemClock, Timestamp};
 
 /// A failure of the infrastructure behind a port (network, throttling, emulator down).

@@ -79,13 +79,19 @@ impl Money {
 
     pub fn checked_add(self, other: Money) -> Result<Money, MoneyError> {
         self.same_currency(other)?;
-        let amount = self.amount.checked_add(other.amount).ok_or(MoneyError::Overflow)?;
+        let amount = self
+            .amount
+            .checked_add(other.amount)
+            .ok_or(MoneyError::Overflow)?;
         Ok(Money::new(amount, self.currency))
     }
 
     pub fn checked_sub(self, other: Money) -> Result<Money, MoneyError> {
         self.same_currency(other)?;
-        let amount = self.amount.checked_sub(other.amount).ok_or(MoneyError::Overflow)?;
+        let amount = self
+            .amount
+            .checked_sub(other.amount)
+            .ok_or(MoneyError::Overflow)?;
         Ok(Money::new(amount, self.currency))
     }
 
@@ -108,7 +114,11 @@ impl Money {
 
     pub fn min(self, other: Money) -> Result<Money, MoneyError> {
         self.same_currency(other)?;
-        Ok(if other.amount < self.amount { other } else { self })
+        Ok(if other.amount < self.amount {
+            other
+        } else {
+            self
+        })
     }
 
     fn same_currency(self, other: Money) -> Result<(), MoneyError> {
@@ -154,6 +164,9 @@ mod tests {
         let err = Money::new(1, Currency::Eur)
             .checked_add(Money::new(1, Currency::Usd))
             .unwrap_err();
-        assert_eq!(err, MoneyError::CurrencyMismatch(Currency::Eur, Currency::Usd));
+        assert_eq!(
+            err,
+            MoneyError::CurrencyMismatch(Currency::Eur, Currency::Usd)
+        );
     }
 }

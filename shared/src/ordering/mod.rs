@@ -11,3 +11,6 @@ pub mod saga;
 
 pub use events::{OrderEvent, RejectionReason, RequestedLine};
 pub use order::{Order, OrderLine, OrderStatus, ReplayError, Totals, TransitionError};
+
+#[cfg(test)]
+mod tests;

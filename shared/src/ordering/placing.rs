@@ -65,7 +65,10 @@ impl OrderRequest {
                 .map_err(|e| errors.push(FieldError::new("currency", e.to_string())))
                 .ok(),
             Some(_) => {
-                errors.push(FieldError::new("currency", "must be a string such as \"EUR\""));
+                errors.push(FieldError::new(
+                    "currency",
+                    "must be a string such as \"EUR\"",
+                ));
                 None
             }
             None => {
@@ -112,7 +115,10 @@ impl OrderRequest {
     }
 }
 
-fn validate_lines(items: Option<&Value>, errors: &mut Vec<FieldError>) -> Option<Vec<RequestedLine>> {
+fn validate_lines(
+    items: Option<&Value>,
+    errors: &mut Vec<FieldError>,
+) -> Option<Vec<RequestedLine>> {
     let items = match items {
         Some(Value::Array(items)) => items,
         Some(_) => {
@@ -378,4 +384,3 @@ async fn replay(
         replayed: true,
     })
 }
-

@@ -30,10 +30,7 @@ pub enum Discount {
     /// A percentage of the subtotal, in basis points.
     Percent { basis_points: u32 },
     /// A fixed amount off in the order's currency, for orders of at least `minimum_subtotal`.
-    AmountOff {
-        amount: i64,
-        minimum_subtotal: i64,
-    },
+    AmountOff { amount: i64, minimum_subtotal: i64 },
 }
 
 impl Discount {
@@ -149,13 +146,10 @@ mod tests {
     use crate::kernel::Quantity;
 
     fn catalog() -> HashMap<ProductId, Product> {
-        [
-            test_product("p-1", 1_999, 10),
-            test_product("p-2", 250, 10),
-        ]
-        .into_iter()
-        .map(|p| (p.product_id.clone(), p))
-        .collect()
+        [test_product("p-1", 1_999, 10), test_product("p-2", 250, 10)]
+            .into_iter()
+            .map(|p| (p.product_id.clone(), p))
+            .collect()
     }
 
     fn line(id: &str, q: i64) -> RequestedLine {

@@ -158,9 +158,7 @@ impl OrderProcessor<'_> {
             idempotency: None,
         };
         match self.orders.commit(commit).await {
-            Ok(()) if confirmed => {
-                Ok((Processed::Confirmed, vec![recorded.envelope]))
-            }
+            Ok(()) if confirmed => Ok((Processed::Confirmed, vec![recorded.envelope])),
             Ok(()) => Ok((
                 Processed::Rejected(rejection_of(&recorded.envelope)),
                 vec![recorded.envelope],
@@ -168,7 +166,11 @@ impl OrderProcessor<'_> {
             Err(CommitError::InsufficientStock(short)) => {
                 let detail = format!(
                     "not enough stock for {}",
-                    short.iter().map(ProductId::as_str).collect::<Vec<_>>().join(", ")
+                    short
+                        .iter()
+                        .map(ProductId::as_str)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 );
                 let rejected = order
                     .reject(RejectionReason::InsufficientStock, detail, now)
@@ -232,4 +234,3 @@ fn unique<T: Eq + std::hash::Hash + Clone>(items: impl Iterator<Item = T>) -> Ve
     let mut seen = HashSet::new();
     items.filter(|i| seen.insert(i.clone())).collect()
 }
-

@@ -61,7 +61,9 @@ impl PaymentSaga<'_> {
         let succeeded = matches!(payment, PaymentEvent::Succeeded { .. });
         let same_intent = order.payment_intent_id.as_deref() == Some(payment.payment_intent_id());
         match (order.status, succeeded) {
-            (OrderStatus::Pending, _) => Err(SagaError::NotYetConfirmed(order.order_id.to_string())),
+            (OrderStatus::Pending, _) => {
+                Err(SagaError::NotYetConfirmed(order.order_id.to_string()))
+            }
             (OrderStatus::Paid, true) | (OrderStatus::Cancelled, false) if same_intent => {
                 self.flush(&order.order_id).await?;
                 Ok(SagaOutcome::AlreadyApplied)
@@ -69,10 +71,7 @@ impl PaymentSaga<'_> {
             (OrderStatus::Confirmed, true) => self.pay(order, envelope, &payment).await,
             (OrderStatus::Confirmed, false) => self.cancel(order, envelope, &payment).await,
             (status, _) => {
-                let reason = format!(
-                    "{} for an order already {status:?}",
-                    envelope.event_type
-                );
+                let reason = format!("{} for an order already {status:?}", envelope.event_type);
                 self.anomaly(envelope, &payment, &reason).await
             }
         }

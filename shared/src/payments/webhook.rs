@@ -105,8 +105,15 @@ impl WebhookReceiver<'_> {
         }
     }
 
-    async fn publish(&self, provider_event_id: &str, envelope: &EventEnvelope) -> Result<(), StoreError> {
-        let report = self.publisher.publish(std::slice::from_ref(envelope)).await?;
+    async fn publish(
+        &self,
+        provider_event_id: &str,
+        envelope: &EventEnvelope,
+    ) -> Result<(), StoreError> {
+        let report = self
+            .publisher
+            .publish(std::slice::from_ref(envelope))
+            .await?;
         if !report.failed.is_empty() {
             return Err(StoreError::new("the payment event was not published"));
         }

@@ -50,7 +50,9 @@ pub async fn get_all(
             if pending.is_some() {
                 round += 1;
                 if round > MAX_ROUNDS {
-                    return Err(StoreError::new("BatchGetItem kept leaving keys unprocessed"));
+                    return Err(StoreError::new(
+                        "BatchGetItem kept leaving keys unprocessed",
+                    ));
                 }
                 back_off(round).await;
             }
@@ -87,7 +89,9 @@ pub async fn delete_all(client: &Client, table: &str, keys: Vec<Item>) -> Result
             if !pending.is_empty() {
                 round += 1;
                 if round > MAX_ROUNDS {
-                    return Err(StoreError::new("BatchWriteItem kept leaving items unprocessed"));
+                    return Err(StoreError::new(
+                        "BatchWriteItem kept leaving items unprocessed",
+                    ));
                 }
                 back_off(round).await;
             }

@@ -99,7 +99,10 @@ impl ProductListing for DynamoCatalog {
                     .table_name(&self.table)
                     .index_name(CATEGORY_INDEX)
                     .key_condition_expression("category = :category")
-                    .expression_attribute_values(":category", AttributeValue::S(category.to_string()))
+                    .expression_attribute_values(
+                        ":category",
+                        AttributeValue::S(category.to_string()),
+                    )
                     .set_exclusive_start_key(start)
                     .limit(fetch)
                     .send()

@@ -128,13 +128,19 @@ impl DynamoOrders {
             .build())
     }
 
-    fn stock_update(&self, movement: &StockMovement) -> Result<(TransactWriteItem, Role), StoreError> {
+    fn stock_update(
+        &self,
+        movement: &StockMovement,
+    ) -> Result<(TransactWriteItem, Role), StoreError> {
         let (product, quantity, expression, condition) = match movement {
             // The condition is the reservation: never below zero, checked atomically.
             StockMovement::Reserve(p, q) => (p, q, "SET stock = stock - :q", "stock >= :q"),
-            StockMovement::Release(p, q) => {
-                (p, q, "SET stock = stock + :q", "attribute_exists(product_id)")
-            }
+            StockMovement::Release(p, q) => (
+                p,
+                q,
+                "SET stock = stock + :q",
+                "attribute_exists(product_id)",
+            ),
         };
         let update = Update::builder()
             .table_name(&self.products_table)
@@ -150,7 +156,10 @@ impl DynamoOrders {
         ))
     }
 
-    fn transaction(&self, commit: &OrderCommit) -> Result<(Vec<TransactWriteItem>, Vec<Role>), StoreError> {
+    fn transaction(
+        &self,
+        commit: &OrderCommit,
+    ) -> Result<(Vec<TransactWriteItem>, Vec<Role>), StoreError> {
         let mut items = Vec::new();
         let mut roles = Vec::new();
         let order = &commit.order;
@@ -161,7 +170,9 @@ impl DynamoOrders {
             order: order.clone(),
         })
         .map_err(item_error)?;
-        let mut put = Put::builder().table_name(&self.orders_table).set_item(Some(state));
+        let mut put = Put::builder()
+            .table_name(&self.orders_table)
+            .set_item(Some(state));
         put = if commit.expected_version == 0 {
             put.condition_expression("attribute_not_exists(pk)")
         } else {
@@ -178,7 +189,11 @@ impl DynamoOrders {
         roles.push(Role::State);
 
         for event in &commit.events {
-            items.push(self.event_put(event, event_sk(event.sequence), Some("attribute_not_exists(sk)"))?);
+            items.push(self.event_put(
+                event,
+                event_sk(event.sequence),
+                Some("attribute_not_exists(sk)"),
+            )?);
             roles.push(Role::Event);
         }
         for event in &commit.outbox {
@@ -200,7 +215,11 @@ impl DynamoOrders {
             .map_err(item_error)?;
             items.push(
                 TransactWriteItem::builder()
-                    .put(self.put(&self.idempotency_table, item, Some("attribute_not_exists(pk)"))?)
+                    .put(self.put(
+                        &self.idempotency_table,
+                        item,
+                        Some("attribute_not_exists(pk)"),
+                    )?)
                     .build(),
             );
             roles.push(Role::Idempotency);
@@ -208,7 +227,11 @@ impl DynamoOrders {
         Ok((items, roles))
     }
 
-    async fn query_prefix(&self, id: &OrderId, prefix: &str) -> Result<Vec<EventEnvelope>, StoreError> {
+    async fn query_prefix(
+        &self,
+        id: &OrderId,
+        prefix: &str,
+    ) -> Result<Vec<EventEnvelope>, StoreError> {
         let items: Vec<Item> = self
             .client
             .query()

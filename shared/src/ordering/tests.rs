@@ -1,0 +1,404 @@
+//! Application logic of ordering, against the in-memory adapters.
+
+use super::placing::{OrderRequest, PlaceError, PlaceOrder, place_order};
+use super::ports::OrderRepository;
+use super::processing::{OrderProcessor, ProcessError, Processed};
+use super::saga::{PaymentSaga, SagaError, SagaOutcome};
+use super::{Order, OrderStatus, RejectionReason};
+use crate::adapters::memory::{InMemoryStore, RecordingPublisher, RecordingQueue};
+use crate::catalog::test_product;
+use crate::kernel::{Currency, EventEnvelope, FixedClock, Money};
+use crate::payments::PaymentEvent;
+use serde_json::json;
+
+fn clock() -> FixedClock {
+    FixedClock(time::macros::datetime!(2026-11-21 10:00 UTC))
+}
+
+fn shop() -> InMemoryStore {
+    InMemoryStore::with_products([test_product("p-1", 1_000, 5), test_product("p-2", 250, 100)])
+}
+
+fn command(lines: serde_json::Value) -> PlaceOrder {
+    let request = OrderRequest::validate(&json!({
+        "customer_id": "c-1", "currency": "EUR", "items": lines
+    }))
+    .unwrap();
+    PlaceOrder::new(request, "corr-1".into(), clock().0)
+}
+
+async fn process(
+    store: &InMemoryStore,
+    publisher: &RecordingPublisher,
+    commands: &[PlaceOrder],
+) -> Vec<Result<Processed, ProcessError>> {
+    let clock = clock();
+    OrderProcessor {
+        orders: store,
+        products: store,
+        publisher,
+        clock: &clock,
+    }
+    .process(commands)
+    .await
+}
+
+#[test]
+fn validation_names_every_bad_field() {
+    let errors = OrderRequest::validate(&json!({
+        "customer_id": "",
+        "currency": "XXX",
+        "discount_code": "FREE",
+        "items": [{"product_id": "p 1", "quantity": 0}, {"product_id": "p-2"}, {"product_id": "p-2", "quantity": 1}]
+    }))
+    .unwrap_err();
+    let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        [
+            "customer_id",
+            "currency",
+            "discount_code",
+            "items[0].product_id",
+            "items[0].quantity",
+            "items[1].quantity",
+            "items[2].product_id"
+        ]
+    );
+    let too_many: Vec<_> = (0..51)
+        .map(|i| json!({"product_id": format!("p-{i}"), "quantity": 1}))
+        .collect();
+    let errors =
+        OrderRequest::validate(&json!({"customer_id": "c", "currency": "EUR", "items": too_many}))
+            .unwrap_err();
+    assert_eq!(errors[0].field, "items");
+    let duplicate = OrderRequest::validate(&json!({"customer_id": "c", "currency": "EUR",
+        "items": [{"product_id": "p-1", "quantity": 1}, {"product_id": "p-1", "quantity": 2}]}))
+    .unwrap_err();
+    assert_eq!(duplicate[0].field, "items[1].product_id");
+}
+
+#[tokio::test]
+async fn placing_records_pending_and_queues_once_per_idempotency_key() {
+    let store = shop();
+    let queue = RecordingQueue::default();
+    let clock = clock();
+    let request = || {
+        OrderRequest::validate(&json!({"customer_id": "c-1", "currency": "EUR",
+        "items": [{"product_id": "p-1", "quantity": 1}]}))
+        .unwrap()
+    };
+    let first = place_order(
+        &store,
+        &store,
+        &queue,
+        &clock,
+        request(),
+        Some("key-1"),
+        "corr".into(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(first.order.status, OrderStatus::Pending);
+    assert!(!first.replayed);
+    let again = place_order(
+        &store,
+        &store,
+        &queue,
+        &clock,
+        request(),
+        Some("key-1"),
+        "corr".into(),
+    )
+    .await
+    .unwrap();
+    assert!(again.replayed);
+    assert_eq!(again.order.order_id, first.order.order_id);
+    // Still pending, so the retry queues it again (the first send may have been lost).
+    assert_eq!(queue.sent().len(), 2);
+    assert!(
+        queue
+            .sent()
+            .iter()
+            .all(|c| c.order_id == first.order.order_id)
+    );
+
+    let other = OrderRequest::validate(&json!({"customer_id": "c-1", "currency": "EUR",
+        "items": [{"product_id": "p-1", "quantity": 2}]}))
+    .unwrap();
+    let refused = place_order(
+        &store,
+        &store,
+        &queue,
+        &clock,
+        other,
+        Some("key-1"),
+        "corr".into(),
+    )
+    .await;
+    assert!(matches!(refused, Err(PlaceError::KeyReused)));
+}
+
+#[tokio::test]
+async fn a_valid_order_is_confirmed_priced_and_reserves_stock() {
+    let store = shop();
+    let publisher = RecordingPublisher::default();
+    let order = command(
+        json!([{"product_id": "p-1", "quantity": 2}, {"product_id": "p-2", "quantity": 4}]),
+    );
+    let results = process(&store, &publisher, std::slice::from_ref(&order)).await;
+    assert_eq!(results[0].as_ref().unwrap(), &Processed::Confirmed);
+    assert_eq!((store.stock("p-1"), store.stock("p-2")), (3, 96));
+    let stored = store.load(&order.order_id).await.unwrap().unwrap();
+    assert_eq!(stored.status, OrderStatus::Confirmed);
+    // 20.00 + 10.00 = 30.00, VAT 20 % = 6.00
+    assert_eq!(
+        stored.totals.unwrap().total,
+        Money::new(3_600, Currency::Eur)
+    );
+    assert_eq!(publisher.types(), ["order.confirmed"]);
+    assert_eq!(store.outbox_len(&order.order_id), 0);
+}
+
+#[tokio::test]
+async fn too_little_stock_or_unknown_products_reject_without_touching_stock() {
+    let store = shop();
+    let publisher = RecordingPublisher::default();
+    let greedy = command(
+        json!([{"product_id": "p-2", "quantity": 1}, {"product_id": "p-1", "quantity": 6}]),
+    );
+    let unknown = command(json!([{"product_id": "p-404", "quantity": 1}]));
+    let results = process(&store, &publisher, &[greedy.clone(), unknown]).await;
+    assert_eq!(
+        results[0].as_ref().unwrap(),
+        &Processed::Rejected(RejectionReason::InsufficientStock)
+    );
+    assert_eq!(
+        results[1].as_ref().unwrap(),
+        &Processed::Rejected(RejectionReason::UnknownProduct)
+    );
+    assert_eq!((store.stock("p-1"), store.stock("p-2")), (5, 100));
+    let rejected = store.load(&greedy.order_id).await.unwrap().unwrap();
+    assert_eq!(rejected.reason.as_deref(), Some("not enough stock for p-1"));
+}
+
+#[tokio::test]
+async fn delivering_the_same_message_three_times_reserves_once() {
+    let store = shop();
+    let publisher = RecordingPublisher::default();
+    let order = command(json!([{"product_id": "p-1", "quantity": 1}]));
+    // Twice in one batch, then once more in the next.
+    let first = process(&store, &publisher, &[order.clone(), order.clone()]).await;
+    let second = process(&store, &publisher, std::slice::from_ref(&order)).await;
+    assert!(
+        first.iter().chain(&second).all(Result::is_ok),
+        "{first:?} {second:?}"
+    );
+    assert_eq!(store.stock("p-1"), 4);
+    assert_eq!(store.history(&order.order_id).await.unwrap().len(), 2);
+    assert_eq!(
+        second[0].as_ref().unwrap(),
+        &Processed::AlreadyProcessed(OrderStatus::Confirmed)
+    );
+}
+
+#[tokio::test]
+async fn an_event_not_published_is_published_when_the_message_comes_back() {
+    let store = shop();
+    let publisher = RecordingPublisher::default();
+    let order = command(json!([{"product_id": "p-1", "quantity": 1}]));
+    publisher.fail_next(1);
+    let failed = process(&store, &publisher, std::slice::from_ref(&order)).await;
+    assert!(matches!(failed[0], Err(ProcessError::NotPublished)));
+    assert!(publisher.published().is_empty());
+    assert_eq!(store.outbox_len(&order.order_id), 1);
+
+    let retried = process(&store, &publisher, std::slice::from_ref(&order)).await;
+    assert!(retried[0].is_ok());
+    assert_eq!(publisher.types(), ["order.confirmed"]);
+    assert_eq!(store.outbox_len(&order.order_id), 0);
+    assert_eq!(store.stock("p-1"), 4);
+}
+
+#[tokio::test]
+async fn replaying_the_history_gives_the_stored_order() {
+    let store = shop();
+    let publisher = RecordingPublisher::default();
+    let order = command(json!([{"product_id": "p-2", "quantity": 3}]));
+    process(&store, &publisher, std::slice::from_ref(&order)).await;
+    let confirmed = store.load(&order.order_id).await.unwrap().unwrap();
+    pay(
+        &store,
+        &publisher,
+        &payment_succeeded(&confirmed, "evt_1", confirmed.totals.unwrap().total.amount),
+    )
+    .await
+    .unwrap();
+    let history = store.history(&order.order_id).await.unwrap();
+    let stored = store.load(&order.order_id).await.unwrap().unwrap();
+    assert_eq!(
+        history.iter().map(|e| e.sequence).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
+    assert_eq!(Order::replay(&history).unwrap(), stored);
+    assert_eq!(stored.status, OrderStatus::Paid);
+}
+
+fn payment(order: &Order, provider_event_id: &str, event: PaymentEvent) -> EventEnvelope {
+    EventEnvelope::wrap(
+        &event,
+        provider_event_id.into(),
+        "pi_1".into(),
+        1,
+        clock().0,
+        order.correlation_id.clone(),
+        None,
+    )
+}
+
+fn payment_succeeded(order: &Order, id: &str, amount: i64) -> EventEnvelope {
+    payment(
+        order,
+        id,
+        PaymentEvent::Succeeded {
+            order_id: order.order_id.to_string(),
+            payment_intent_id: "pi_1".into(),
+            amount,
+            currency: "EUR".into(),
+            provider_event_id: id.into(),
+        },
+    )
+}
+
+fn payment_failed(order: &Order, id: &str) -> EventEnvelope {
+    payment(
+        order,
+        id,
+        PaymentEvent::Failed {
+            order_id: order.order_id.to_string(),
+            payment_intent_id: "pi_1".into(),
+            amount: 0,
+            currency: "EUR".into(),
+            provider_event_id: id.into(),
+            failure_message: Some("card declined".into()),
+        },
+    )
+}
+
+async fn pay(
+    store: &InMemoryStore,
+    publisher: &RecordingPublisher,
+    event: &EventEnvelope,
+) -> Result<SagaOutcome, SagaError> {
+    let clock = clock();
+    PaymentSaga {
+        orders: store,
+        anomalies: store,
+        publisher,
+        clock: &clock,
+    }
+    .handle(event)
+    .await
+}
+
+async fn confirmed_order(
+    store: &InMemoryStore,
+    publisher: &RecordingPublisher,
+    quantity: i64,
+) -> Order {
+    let order = command(json!([{"product_id": "p-1", "quantity": quantity}]));
+    process(store, publisher, std::slice::from_ref(&order)).await;
+    store.load(&order.order_id).await.unwrap().unwrap()
+}
+
+#[tokio::test]
+async fn a_successful_payment_pays_once_and_a_late_failure_changes_nothing() {
+    let store = shop();
+    let publisher = RecordingPublisher::default();
+    let order = confirmed_order(&store, &publisher, 2).await;
+    let total = order.totals.unwrap().total.amount;
+    let succeeded = payment_succeeded(&order, "evt_ok", total);
+    assert_eq!(
+        pay(&store, &publisher, &succeeded).await.unwrap(),
+        SagaOutcome::Paid
+    );
+    assert_eq!(
+        pay(&store, &publisher, &succeeded).await.unwrap(),
+        SagaOutcome::AlreadyApplied
+    );
+    let late_failure = pay(&store, &publisher, &payment_failed(&order, "evt_late"))
+        .await
+        .unwrap();
+    assert!(matches!(late_failure, SagaOutcome::Anomaly(_)));
+    let stored = store.load(&order.order_id).await.unwrap().unwrap();
+    assert_eq!(stored.status, OrderStatus::Paid);
+    assert_eq!(store.stock("p-1"), 3);
+    assert_eq!(publisher.types(), ["order.confirmed", "order.paid"]);
+}
+
+#[tokio::test]
+async fn a_failed_payment_cancels_and_gives_the_stock_back() {
+    let store = shop();
+    let publisher = RecordingPublisher::default();
+    let order = confirmed_order(&store, &publisher, 4).await;
+    assert_eq!(store.stock("p-1"), 1);
+    let failed = payment_failed(&order, "evt_ko");
+    assert_eq!(
+        pay(&store, &publisher, &failed).await.unwrap(),
+        SagaOutcome::Cancelled
+    );
+    assert_eq!(
+        pay(&store, &publisher, &failed).await.unwrap(),
+        SagaOutcome::AlreadyApplied
+    );
+    assert_eq!(store.stock("p-1"), 5);
+    let stored = store.load(&order.order_id).await.unwrap().unwrap();
+    assert_eq!(stored.status, OrderStatus::Cancelled);
+    assert_eq!(
+        stored.reason.as_deref(),
+        Some("payment failed: card declined")
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_amount_or_unknown_order_is_an_anomaly_not_a_change() {
+    let store = shop();
+    let publisher = RecordingPublisher::default();
+    let order = confirmed_order(&store, &publisher, 1).await;
+    let short = payment_succeeded(&order, "evt_short", 1);
+    assert!(matches!(
+        pay(&store, &publisher, &short).await.unwrap(),
+        SagaOutcome::Anomaly(_)
+    ));
+    let mut stranger = order.clone();
+    stranger.order_id = crate::kernel::OrderId::generate();
+    let unknown = payment_succeeded(&stranger, "evt_stranger", 1);
+    assert!(matches!(
+        pay(&store, &publisher, &unknown).await.unwrap(),
+        SagaOutcome::Anomaly(_)
+    ));
+    assert_eq!(
+        store.load(&order.order_id).await.unwrap().unwrap().status,
+        OrderStatus::Confirmed
+    );
+    assert_eq!(store.anomalies().len(), 2);
+}
+
+#[tokio::test]
+async fn a_payment_for_an_order_still_pending_is_retried_later() {
+    let store = shop();
+    let queue = RecordingQueue::default();
+    let publisher = RecordingPublisher::default();
+    let clock = clock();
+    let request = OrderRequest::validate(&json!({"customer_id": "c-1", "currency": "EUR",
+        "items": [{"product_id": "p-1", "quantity": 1}]}))
+    .unwrap();
+    let placed = place_order(&store, &store, &queue, &clock, request, None, "corr".into())
+        .await
+        .unwrap();
+    let early = payment_succeeded(&placed.order, "evt_early", 1);
+    assert!(matches!(
+        pay(&store, &publisher, &early).await,
+        Err(SagaError::NotYetConfirmed(_))
+    ));
+}

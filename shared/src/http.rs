@@ -1,7 +1,8 @@
 //! HTTP answers for `lambda_http` handlers: JSON bodies and RFC 9457 problem details.
 
 use lambda_http::http::{HeaderValue, StatusCode, header};
-use lambda_http::{Body, Response};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 
 /// An `application/problem+json` body. `type` is a stable identifier clients can switch on.
@@ -72,4 +73,14 @@ pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Response<Body> {
         HeaderValue::from_static("application/json"),
     );
     response
+}
+
+/// The API Gateway route that matched (`"GET /products/{product_id}"`): handlers dispatch on
+/// it rather than re-parsing paths.
+pub fn route_key(request: &Request) -> Option<&str> {
+    match request.request_context_ref()? {
+        RequestContext::ApiGatewayV2(context) => context.route_key.as_deref(),
+        #[allow(unreachable_patterns)]
+        _ => None,
+    }
 }

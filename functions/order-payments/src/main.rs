@@ -1,1 +1,28 @@
-fn main() {}
+//! `order-payments`: ordering's step of the payment saga, fed by payment events (SNS to SQS).
+
+mod handler;
+
+use lambda_runtime::{Error, service_fn};
+use shop::adapters::dynamodb::{DynamoLedger, DynamoOrders};
+use shop::adapters::sns::SnsPublisher;
+use shop::aws::env;
+use shop::kernel::SystemClock;
+use shop::ordering::saga::PaymentSaga;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shop::telemetry::init();
+    let config = shop::aws::sdk_config().await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+    let orders = DynamoOrders::new(dynamodb.clone(), env("ORDERS_TABLE")?)
+        .with_products_table(env("PRODUCTS_TABLE")?);
+    let anomalies = DynamoLedger::new(dynamodb, env("IDEMPOTENCY_TABLE")?);
+    let publisher = SnsPublisher::new(aws_sdk_sns::Client::new(&config), env("EVENTS_TOPIC_ARN")?);
+    let saga = PaymentSaga {
+        orders: &orders,
+        anomalies: &anomalies,
+        publisher: &publisher,
+        clock: &SystemClock,
+    };
+    lambda_runtime::run(service_fn(|event| handler::handle(&saga, event))).await
+}

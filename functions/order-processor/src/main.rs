@@ -1,1 +1,30 @@
-fn main() {}
+//! `order-processor`: the orders queue's consumer (SQS, partial batch responses).
+
+mod handler;
+
+use lambda_runtime::{Error, service_fn};
+use shop::adapters::dynamodb::{DynamoCatalog, DynamoOrders};
+use shop::adapters::sns::SnsPublisher;
+use shop::aws::env;
+use shop::kernel::SystemClock;
+use shop::ordering::processing::OrderProcessor;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shop::telemetry::init();
+    let config = shop::aws::sdk_config().await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+    let products_table = env("PRODUCTS_TABLE")?;
+    let orders = DynamoOrders::new(dynamodb.clone(), env("ORDERS_TABLE")?)
+        .with_products_table(&products_table);
+    // Price against the latest catalog; the reservation itself is checked in the transaction.
+    let catalog = DynamoCatalog::new(dynamodb, products_table).consistent();
+    let publisher = SnsPublisher::new(aws_sdk_sns::Client::new(&config), env("EVENTS_TOPIC_ARN")?);
+    let processor = OrderProcessor {
+        orders: &orders,
+        products: &catalog,
+        publisher: &publisher,
+        clock: &SystemClock,
+    };
+    lambda_runtime::run(service_fn(|event| handler::handle(&processor, event))).await
+}

@@ -1,1 +1,29 @@
-fn main() {}
+//! `payment-webhook`: `POST /webhooks/payments`, Stripe-compatible.
+
+mod handler;
+mod secret;
+
+use lambda_http::{Error, service_fn};
+use shop::adapters::dynamodb::DynamoLedger;
+use shop::adapters::sns::SnsPublisher;
+use shop::aws::env;
+use shop::kernel::SystemClock;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shop::telemetry::init();
+    let config = shop::aws::sdk_config().await;
+    let ledger = DynamoLedger::new(
+        aws_sdk_dynamodb::Client::new(&config),
+        env("IDEMPOTENCY_TABLE")?,
+    );
+    let publisher = SnsPublisher::new(aws_sdk_sns::Client::new(&config), env("EVENTS_TOPIC_ARN")?);
+    let secret = secret::EndpointSecret::from_env(&config)?;
+    let app = handler::App {
+        ledger: &ledger,
+        publisher: &publisher,
+        clock: &SystemClock,
+        secret: &secret,
+    };
+    lambda_http::run(service_fn(|request| handler::handle(&app, request))).await
+}

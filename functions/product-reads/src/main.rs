@@ -1,1 +1,17 @@
-fn main() {}
+//! `product-reads`: the catalog API (`GET /products`, `GET /products/{product_id}`).
+
+mod handler;
+
+use lambda_http::{Error, service_fn};
+use shop::adapters::dynamodb::DynamoCatalog;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shop::telemetry::init();
+    let config = shop::aws::sdk_config().await;
+    let catalog = DynamoCatalog::new(
+        aws_sdk_dynamodb::Client::new(&config),
+        shop::aws::env("PRODUCTS_TABLE")?,
+    );
+    lambda_http::run(service_fn(|request| handler::handle(&catalog, request))).await
+}

@@ -13,6 +13,7 @@ use crate::catalog::ports::ProductLookup;
 use crate::kernel::{Clock, EventEnvelope, OrderId, ProductId, StoreError};
 use futures::future::join_all;
 use std::collections::{HashMap, HashSet};
+use tracing::Instrument;
 
 /// What became of one queued order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,11 +59,15 @@ impl OrderProcessor<'_> {
             Err(e) => return commands.iter().map(|_| Err(e.clone().into())).collect(),
         };
 
-        let decided = join_all(
-            commands
-                .iter()
-                .map(|c| self.decide(c, existing.get(&c.order_id), &catalog)),
-        )
+        let decided = join_all(commands.iter().map(|c| {
+            let span = tracing::info_span!(
+                "order",
+                order_id = %c.order_id,
+                correlation_id = %c.correlation_id
+            );
+            self.decide(c, existing.get(&c.order_id), &catalog)
+                .instrument(span)
+        }))
         .await;
 
         let to_publish: Vec<EventEnvelope> = decided

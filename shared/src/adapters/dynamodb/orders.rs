@@ -20,8 +20,10 @@ use std::collections::HashMap;
 pub struct DynamoOrders {
     client: Client,
     orders_table: String,
-    products_table: String,
-    idempotency_table: String,
+    /// Needed only by functions that move stock.
+    products_table: Option<String>,
+    /// Needed only by functions that take idempotency keys.
+    idempotency_table: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -88,18 +90,31 @@ fn number(n: impl ToString) -> AttributeValue {
 }
 
 impl DynamoOrders {
-    pub fn new(
-        client: Client,
-        orders_table: impl Into<String>,
-        products_table: impl Into<String>,
-        idempotency_table: impl Into<String>,
-    ) -> Self {
+    pub fn new(client: Client, orders_table: impl Into<String>) -> Self {
         Self {
             client,
             orders_table: orders_table.into(),
-            products_table: products_table.into(),
-            idempotency_table: idempotency_table.into(),
+            products_table: None,
+            idempotency_table: None,
         }
+    }
+
+    /// Where stock lives, for commits that reserve or release it.
+    pub fn with_products_table(mut self, table: impl Into<String>) -> Self {
+        self.products_table = Some(table.into());
+        self
+    }
+
+    /// Where `Idempotency-Key` claims live.
+    pub fn with_idempotency_table(mut self, table: impl Into<String>) -> Self {
+        self.idempotency_table = Some(table.into());
+        self
+    }
+
+    fn table<'a>(table: &'a Option<String>, what: &str) -> Result<&'a str, StoreError> {
+        table
+            .as_deref()
+            .ok_or_else(|| StoreError::new(format!("no {what} table configured")))
     }
 
     fn put(&self, table: &str, item: Item, condition: Option<&str>) -> Result<Put, StoreError> {
@@ -143,7 +158,7 @@ impl DynamoOrders {
             ),
         };
         let update = Update::builder()
-            .table_name(&self.products_table)
+            .table_name(Self::table(&self.products_table, "products")?)
             .key("product_id", AttributeValue::S(product.to_string()))
             .update_expression(expression)
             .condition_expression(condition)
@@ -216,7 +231,7 @@ impl DynamoOrders {
             items.push(
                 TransactWriteItem::builder()
                     .put(self.put(
-                        &self.idempotency_table,
+                        Self::table(&self.idempotency_table, "idempotency")?,
                         item,
                         Some("attribute_not_exists(pk)"),
                     )?)
@@ -364,7 +379,7 @@ impl IdempotencyKeys for DynamoOrders {
         let out = self
             .client
             .get_item()
-            .table_name(&self.idempotency_table)
+            .table_name(Self::table(&self.idempotency_table, "idempotency")?)
             .key("pk", AttributeValue::S(request_pk(key)))
             .consistent_read(true)
             .send()

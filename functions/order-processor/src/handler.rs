@@ -1,0 +1,65 @@
+//! Translates an SQS batch into place-order commands and the results into a partial batch
+//! response: a message is reported as failed only for itself, never for its batch.
+
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use lambda_runtime::{Error, LambdaEvent};
+use shop::ordering::placing::OrderMessage;
+use shop::ordering::processing::OrderProcessor;
+
+pub async fn handle(
+    processor: &OrderProcessor<'_>,
+    event: LambdaEvent<SqsEvent>,
+) -> Result<SqsBatchResponse, Error> {
+    let mut failures = Vec::new();
+    let mut commands = Vec::new();
+    let mut message_ids = Vec::new();
+    for record in event.payload.records {
+        let message_id = record.message_id.unwrap_or_default();
+        match OrderMessage::parse(record.body.as_deref().unwrap_or_default()) {
+            Ok(command) => {
+                commands.push(command);
+                message_ids.push(message_id);
+            }
+            // Poison: retried, then kept intact in the dead-letter queue for a person.
+            Err(e) => {
+                tracing::warn!(message_id = %message_id, error = %e, "unreadable message");
+                failures.push(message_id);
+            }
+        }
+    }
+    let results = processor.process(&commands).await;
+    for ((message_id, command), result) in message_ids.into_iter().zip(&commands).zip(results) {
+        match result {
+            Ok(outcome) => tracing::info!(
+                order_id = %command.order_id,
+                correlation_id = %command.correlation_id,
+                outcome = ?outcome,
+                "order processed"
+            ),
+            Err(e) => {
+                tracing::warn!(
+                    order_id = %command.order_id,
+                    correlation_id = %command.correlation_id,
+                    message_id = %message_id,
+                    error = %e,
+                    "order will be retried"
+                );
+                failures.push(message_id);
+            }
+        }
+    }
+    Ok(batch_response(failures))
+}
+
+pub fn batch_response(failed_message_ids: Vec<String>) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    response.batch_item_failures = failed_message_ids
+        .into_iter()
+        .map(|id| {
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            failure
+        })
+        .collect();
+    response
+}

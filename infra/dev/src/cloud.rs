@@ -1,0 +1,376 @@
+//! The whole local cloud in one value: emulator, provisioned resources, functions, HTTP
+//! gateway and SQS event sources.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use aws_config::SdkConfig;
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::aws::EmulatorSettings;
+use crate::binaries::{self, BuildOutput};
+use crate::emulator::{self, Emulator, EmulatorLog};
+use crate::environment::function_environment;
+use crate::event_source::{self, SqsSourceConfig};
+use crate::gateway::{self, Routes};
+use crate::logs::{LogOutput, Logs};
+use crate::provision::{ProvisionReport, provision};
+use crate::resources::Resources;
+use crate::runtime::{FunctionConfig, FunctionHost, InvokeError, Program};
+use crate::template::Template;
+use crate::{catalog, repo};
+
+/// Progress lines for a person watching (`starting emulator`, ...).
+pub type Progress = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// How to start a [`LocalCloud`].
+#[derive(Clone)]
+pub struct CloudOptions {
+    /// The repository (with `template.yaml`); found from this crate's location if `None`.
+    pub repo_root: Option<PathBuf>,
+    /// The HTTP gateway's port on 127.0.0.1; 0 picks a free one.
+    pub port: u16,
+    /// A running emulator to use instead of starting one.
+    pub endpoint: Option<String>,
+    /// Processes per function, and SQS pollers per SQS event.
+    pub concurrency: usize,
+    /// Build the functions with `--release`.
+    pub release: bool,
+    /// How soon a message that failed is retried (Lambda: the queue's visibility timeout).
+    pub retry_delay: Duration,
+    pub logs: LogOutput,
+    pub progress: Option<Progress>,
+}
+
+impl Default for CloudOptions {
+    fn default() -> CloudOptions {
+        CloudOptions {
+            repo_root: None,
+            port: 3000,
+            endpoint: None,
+            concurrency: 2,
+            release: false,
+            retry_delay: Duration::from_secs(1),
+            logs: LogOutput::Terminal,
+            progress: None,
+        }
+    }
+}
+
+struct InvokeRequest {
+    binary: String,
+    payload: Value,
+    reply: oneshot::Sender<Result<Value, InvokeError>>,
+}
+
+/// A running local cloud. Dropping it stops what it started; [`LocalCloud::stop`] also
+/// waits until the function processes are gone.
+pub struct LocalCloud {
+    url: String,
+    settings: EmulatorSettings,
+    resources: Resources,
+    template: Template,
+    environments: BTreeMap<String, BTreeMap<String, String>>,
+    log_dir: Option<PathBuf>,
+    invoker: mpsc::UnboundedSender<InvokeRequest>,
+    shutdown: CancellationToken,
+    tasks: TaskTracker,
+    emulator: Mutex<Option<Emulator>>,
+}
+
+impl LocalCloud {
+    /// Starts everything on the current tokio runtime, which must outlive the cloud
+    /// (tests: see [`crate::testing::shared_cloud`]).
+    ///
+    /// In order: the emulator (installing its venv on first use) unless
+    /// `options.endpoint` names one, `cargo build` of every function in the template,
+    /// provisioning and the sample catalog, the functions' processes, the SQS pollers and
+    /// the HTTP gateway.
+    pub async fn start(options: CloudOptions) -> Result<LocalCloud> {
+        let progress = options
+            .progress
+            .clone()
+            .unwrap_or_else(|| Arc::new(|_: &str| {}));
+        let repo_root = match &options.repo_root {
+            Some(root) => root.clone(),
+            None => repo::repo_root()?,
+        };
+        let template = Template::load(&repo_root)?;
+        for warning in &template.warnings {
+            progress(&format!("warning: {warning}"));
+        }
+        // Taken first: a busy port should fail before minutes of building.
+        let listener = TcpListener::bind(("127.0.0.1", options.port))
+            .await
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::AddrInUse => anyhow!(
+                    "port {} is already in use (--port 0 picks a free one)",
+                    options.port
+                ),
+                _ => anyhow!("cannot listen on 127.0.0.1:{}: {e}", options.port),
+            })?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let log_dir = match &options.logs {
+            LogOutput::Dir(dir) => Some(dir.clone()),
+            LogOutput::Terminal => None,
+        };
+
+        let (endpoint, emulator) = match &options.endpoint {
+            Some(endpoint) => (endpoint.trim_end_matches('/').to_owned(), None),
+            None => {
+                let root = repo_root.clone();
+                let progress = progress.clone();
+                let emulator = tokio::task::spawn_blocking(move || {
+                    emulator::ensure_venv(&root, &*progress)?;
+                    progress("starting emulator");
+                    let log = repo::dev_dir(&root).join("logs").join("emulator.log");
+                    Emulator::start_with(&root, 0, EmulatorLog::File(log), &*progress)
+                })
+                .await??;
+                (emulator.endpoint(), Some(emulator))
+            }
+        };
+        let settings = EmulatorSettings::new(&endpoint);
+        let resources = Resources::new(&template, &endpoint);
+
+        progress("building functions");
+        let binaries: Vec<String> = template
+            .functions
+            .iter()
+            .map(|f| f.binary.clone())
+            .collect();
+        let build_output = match &log_dir {
+            Some(dir) => BuildOutput::File(dir.join("build.log")),
+            None => BuildOutput::Terminal,
+        };
+        let executables = {
+            let root = repo_root.clone();
+            let release = options.release;
+            tokio::task::spawn_blocking(move || {
+                binaries::build(&root, &binaries, release, &build_output)
+            })
+            .await??
+        };
+
+        progress("provisioning");
+        let config = settings.sdk_config().await;
+        let report = provision_all(&template, &resources, &config, &repo_root).await?;
+        for line in report.changes.iter().chain(&report.warnings) {
+            progress(&format!("  {line}"));
+        }
+
+        progress("starting functions");
+        let shutdown = CancellationToken::new();
+        let tasks = TaskTracker::new();
+        let logs = Logs::new(options.logs.clone());
+        let mut hosts = HashMap::new();
+        let mut environments = BTreeMap::new();
+        for function in &template.functions {
+            let env = function_environment(function, &resources);
+            for dropped in &env.dropped {
+                progress(&format!("warning: {dropped}"));
+            }
+            let host = FunctionHost::new(
+                FunctionConfig {
+                    binary: function.binary.clone(),
+                    function_name: function.logical_id.clone(),
+                    function_arn: resources.function_arn(&function.logical_id),
+                    timeout: function.timeout,
+                    environment: env.variables.clone(),
+                },
+                logs.clone(),
+                shutdown.clone(),
+                tasks.clone(),
+            );
+            let program = Program {
+                path: executables[&function.binary].clone(),
+                args: Vec::new(),
+            };
+            for _ in 0..options.concurrency.max(1) {
+                host.spawn(program.clone())
+                    .await
+                    .context("cannot open a Runtime API endpoint")?;
+            }
+            environments.insert(function.binary.clone(), env.variables);
+            hosts.insert(function.binary.clone(), host);
+        }
+
+        let sqs = aws_sdk_sqs::Client::new(&config);
+        for function in &template.functions {
+            for source in &function.sqs_sources {
+                let arn = resources
+                    .resolve(&source.queue)
+                    .map_err(|e| anyhow!("{}.{}: Queue: {e}", function.logical_id, source.name))?;
+                let Some(queue) = resources.queue_by_arn(&arn) else {
+                    bail!(
+                        "{}.{}: no queue in template.yaml has ARN {arn}",
+                        function.logical_id,
+                        source.name
+                    );
+                };
+                let config = SqsSourceConfig {
+                    queue_url: queue.url.clone(),
+                    queue_arn: arn,
+                    batch_size: source.batch_size as usize,
+                    batching_window: source.batching_window,
+                    report_batch_item_failures: source.report_batch_item_failures,
+                    retry_delay: options.retry_delay,
+                };
+                event_source::start(
+                    &sqs,
+                    &hosts[&function.binary],
+                    &config,
+                    options.concurrency,
+                    &logs,
+                    &shutdown,
+                    &tasks,
+                );
+            }
+        }
+
+        gateway::serve(
+            listener,
+            Routes::from_template(&template),
+            hosts.clone(),
+            shutdown.clone(),
+            &tasks,
+        );
+        let invoker = start_invoker(hosts, shutdown.clone(), &tasks);
+
+        Ok(LocalCloud {
+            url,
+            settings,
+            resources,
+            template,
+            environments,
+            log_dir,
+            invoker,
+            shutdown,
+            tasks,
+            emulator: Mutex::new(emulator),
+        })
+    }
+
+    /// The HTTP API's base URL, `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The emulator's URL.
+    pub fn endpoint(&self) -> &str {
+        &self.settings.endpoint
+    }
+
+    /// Region, endpoint and credentials for building SDK clients of the emulator.
+    pub fn emulator_settings(&self) -> &EmulatorSettings {
+        &self.settings
+    }
+
+    /// An SDK config for the emulator, for clients used in the caller's runtime.
+    pub async fn sdk_config(&self) -> SdkConfig {
+        self.settings.sdk_config().await
+    }
+
+    /// Table names, queue URLs and ARNs, topic ARNs by logical id.
+    pub fn resources(&self) -> &Resources {
+        &self.resources
+    }
+
+    pub fn template(&self) -> &Template {
+        &self.template
+    }
+
+    /// The environment the function with this binary runs with.
+    pub fn function_env(&self, binary: &str) -> Option<&BTreeMap<String, String>> {
+        self.environments.get(binary)
+    }
+
+    /// Where function output goes when the cloud logs to files.
+    pub fn log_dir(&self) -> Option<&PathBuf> {
+        self.log_dir.as_ref()
+    }
+
+    /// Invokes a function by binary name, as `aws lambda invoke` would, and waits for its
+    /// answer (at most its template timeout once it runs). Works from any async runtime:
+    /// the request travels over a channel to the cloud's own runtime.
+    pub async fn invoke(&self, binary: &str, payload: Value) -> Result<Value, InvokeError> {
+        let (reply, answer) = oneshot::channel();
+        self.invoker
+            .send(InvokeRequest {
+                binary: binary.to_owned(),
+                payload,
+                reply,
+            })
+            .map_err(|_| InvokeError::Stopped)?;
+        answer.await.unwrap_or(Err(InvokeError::Stopped))
+    }
+
+    /// Stops everything and waits (up to 10 s) until the function processes are gone.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.tasks.close();
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.tasks.wait()).await;
+    }
+}
+
+impl Drop for LocalCloud {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+        // Dropping the emulator stops moto.
+        self.emulator
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+    }
+}
+
+fn start_invoker(
+    hosts: HashMap<String, FunctionHost>,
+    shutdown: CancellationToken,
+    tasks: &TaskTracker,
+) -> mpsc::UnboundedSender<InvokeRequest> {
+    let (sender, mut requests) = mpsc::unbounded_channel::<InvokeRequest>();
+    let spawner = tasks.clone();
+    tasks.spawn(async move {
+        loop {
+            let request = tokio::select! {
+                request = requests.recv() => request,
+                () = shutdown.cancelled() => None,
+            };
+            let Some(request) = request else { return };
+            let Some(host) = hosts.get(&request.binary).cloned() else {
+                let _ = request
+                    .reply
+                    .send(Err(InvokeError::UnknownFunction(request.binary)));
+                continue;
+            };
+            spawner.spawn(async move {
+                let _ = request.reply.send(host.invoke(&request.payload).await);
+            });
+        }
+    });
+    sender
+}
+
+/// Provisions the template and loads the sample catalog into `ProductsTable`.
+pub async fn provision_all(
+    template: &Template,
+    resources: &Resources,
+    config: &SdkConfig,
+    repo_root: &std::path::Path,
+) -> Result<ProvisionReport> {
+    let mut report = provision(template, resources, config).await?;
+    if let Some(table) = resources.table("ProductsTable") {
+        let products = catalog::demo_catalog(repo_root)?;
+        let client = aws_sdk_dynamodb::Client::new(config);
+        report.catalog_products = Some(catalog::load(&client, table, &products).await?);
+    }
+    Ok(report)
+}

@@ -1,0 +1,39 @@
+//! `cargo dev`: the shop's local cloud, as a CLI (`src/main.rs`) and as a library for tests.
+//!
+//! - [`emulator`]: moto in server mode from a project-local venv (`.dev/venv`).
+//! - [`template`], [`resources`], [`environment`]: `template.yaml` read into tables, queues,
+//!   topics, subscriptions and functions, their local names, and each function's environment.
+//! - [`provision`], [`catalog`]: those resources created in the emulator, idempotently, and
+//!   the sample catalog loaded.
+//! - [`runtime`]: the Lambda Runtime API, serving each function's real bootstrap binary.
+//! - [`gateway`]: the template's HTTP API routes as API Gateway payload 2.0 events.
+//! - [`event_source`]: the template's SQS event sources, partial batch responses included.
+//! - [`cloud`]: all of it together, [`LocalCloud`]; [`testing::shared_cloud`] for tests.
+//!
+//! Differences from AWS, all deliberate: physical names are the logical ids; secrets are
+//! not emulated (functions get [`LOCAL_WEBHOOK_SECRET`] as `WEBHOOK_SECRET`); a failed SQS
+//! message is retried after a short delay instead of the queue's visibility timeout; moto
+//! serializes DynamoDB requests and allows 100 items per transaction (see
+//! `infra/emulator/moto_launcher.py`).
+
+pub mod aws;
+pub mod binaries;
+pub mod catalog;
+pub mod cloud;
+pub mod emulator;
+pub mod environment;
+pub mod event_source;
+pub mod gateway;
+pub mod logs;
+pub mod provision;
+pub mod repo;
+pub mod resources;
+pub mod runtime;
+pub mod template;
+pub mod testing;
+
+pub use aws::EmulatorSettings;
+pub use cloud::{CloudOptions, LocalCloud};
+pub use environment::LOCAL_WEBHOOK_SECRET;
+pub use logs::LogOutput;
+pub use runtime::InvokeError;

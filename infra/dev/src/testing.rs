@@ -1,0 +1,73 @@
+//! One local cloud per test process, shared by every test in it.
+//!
+//! cargo gives each `#[tokio::test]` its own runtime, which ends with the test; the cloud
+//! must outlive them all. So it runs on a dedicated thread with its own multi-thread
+//! runtime, and tests reach it only through runtime-independent means: URLs, names and
+//! [`LocalCloud::invoke`]'s channel. Build SDK clients inside each test
+//! (`shared_cloud().sdk_config().await`).
+//!
+//! ```no_run
+//! # async fn example() {
+//! let cloud = dev::testing::shared_cloud();
+//! let products = reqwest::get(format!("{}/products", cloud.url())).await.unwrap();
+//! # }
+//! ```
+
+use std::sync::{Arc, OnceLock};
+
+use crate::cloud::{CloudOptions, LocalCloud};
+use crate::logs::LogOutput;
+use crate::repo;
+
+static CLOUD: OnceLock<LocalCloud> = OnceLock::new();
+
+/// The test process's local cloud, started on first use with a free gateway port, its own
+/// emulator, and function output in `<repo>/.dev/logs/<binary>.log`. Progress goes to
+/// stderr. Panics with the reason if it cannot start: tests cannot run without it.
+pub fn shared_cloud() -> &'static LocalCloud {
+    CLOUD.get_or_init(|| {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("local-cloud".to_owned())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .thread_name("local-cloud")
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime,
+                    Err(e) => {
+                        let _ = sender.send(Err(anyhow::anyhow!("cannot build a runtime: {e}")));
+                        return;
+                    }
+                };
+                runtime.block_on(async move {
+                    let started = async {
+                        let root = repo::repo_root()?;
+                        let options = CloudOptions {
+                            port: 0,
+                            logs: LogOutput::Dir(repo::dev_dir(&root).join("logs")),
+                            repo_root: Some(root),
+                            progress: Some(Arc::new(|line: &str| eprintln!("local cloud: {line}"))),
+                            ..CloudOptions::default()
+                        };
+                        LocalCloud::start(options).await
+                    }
+                    .await;
+                    let running = started.is_ok();
+                    let _ = sender.send(started);
+                    if running {
+                        // Keep the runtime, and so the cloud, alive until the process exits.
+                        std::future::pending::<()>().await;
+                    }
+                });
+            })
+            .expect("cannot spawn the local cloud's thread");
+        match receiver.recv() {
+            Ok(Ok(cloud)) => cloud,
+            Ok(Err(e)) => panic!("the local cloud did not start: {e:#}"),
+            Err(_) => panic!("the local cloud's thread ended before it started"),
+        }
+    })
+}

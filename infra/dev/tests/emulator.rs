@@ -1,0 +1,186 @@
+//! The emulator launcher: its adjustments to moto and its errors.
+
+mod common;
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, Put, PutRequest,
+    ScalarAttributeType, TransactWriteItem, Update, WriteRequest,
+};
+use dev::emulator::{Emulator, EmulatorError};
+use dev::repo;
+
+fn s(value: &str) -> AttributeValue {
+    AttributeValue::S(value.to_owned())
+}
+
+async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) {
+    client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+/// moto's TransactWriteItems copies whole tables and restores them when a condition fails,
+/// so without the launcher's lock concurrent transactions undo each other (oversold stock).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_conditional_transactions_keep_the_count_exact() {
+    let config = common::sdk_config().await;
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    create_table(&client, "Stock").await;
+    // Filler makes each table copy slow enough for transactions to overlap.
+    for chunk in 0..12 {
+        let requests = (0..25)
+            .map(|i| {
+                let item = HashMap::from([
+                    ("pk".to_owned(), s(&format!("filler-{chunk}-{i}"))),
+                    ("data".to_owned(), s(&"x".repeat(500))),
+                ]);
+                WriteRequest::builder()
+                    .put_request(PutRequest::builder().set_item(Some(item)).build().unwrap())
+                    .build()
+            })
+            .collect();
+        client
+            .batch_write_item()
+            .request_items("Stock", requests)
+            .send()
+            .await
+            .unwrap();
+    }
+    client
+        .put_item()
+        .table_name("Stock")
+        .item("pk", s("product"))
+        .item("stock", AttributeValue::N("20".into()))
+        .send()
+        .await
+        .unwrap();
+
+    let attempts = (0..40).map(|i| {
+        let client = client.clone();
+        tokio::spawn(async move {
+            let reserve = Update::builder()
+                .table_name("Stock")
+                .key("pk", s("product"))
+                .update_expression("SET stock = stock - :one")
+                .condition_expression("stock >= :one")
+                .expression_attribute_values(":one", AttributeValue::N("1".into()))
+                .build()
+                .unwrap();
+            let order = Put::builder()
+                .table_name("Stock")
+                .item("pk", s(&format!("order-{i}")))
+                .build()
+                .unwrap();
+            client
+                .transact_write_items()
+                .transact_items(TransactWriteItem::builder().update(reserve).build())
+                .transact_items(TransactWriteItem::builder().put(order).build())
+                .send()
+                .await
+        })
+    });
+    let results = futures::future::join_all(attempts).await;
+    let mut succeeded = 0;
+    for result in results {
+        match result.unwrap() {
+            Ok(_) => succeeded += 1,
+            Err(e) => {
+                let service = e.into_service_error();
+                assert!(
+                    service.is_transaction_canceled_exception(),
+                    "unexpected error: {service:?}"
+                );
+            }
+        }
+    }
+    assert_eq!(succeeded, 20);
+    let product = client
+        .get_item()
+        .table_name("Stock")
+        .key("pk", s("product"))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    assert_eq!(product["stock"], AttributeValue::N("0".into()));
+    let orders = client
+        .scan()
+        .table_name("Stock")
+        .filter_expression("begins_with(pk, :o)")
+        .expression_attribute_values(":o", s("order-"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(orders.count, 20);
+}
+
+/// DynamoDB takes 100 items per transaction; moto alone stops at 25.
+#[tokio::test]
+async fn a_transaction_may_hold_100_items() {
+    let config = common::sdk_config().await;
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    create_table(&client, "Wide").await;
+    let puts = |n: usize| -> Vec<TransactWriteItem> {
+        (0..n)
+            .map(|i| {
+                let put = Put::builder()
+                    .table_name("Wide")
+                    .item("pk", s(&format!("item-{n}-{i}")))
+                    .build()
+                    .unwrap();
+                TransactWriteItem::builder().put(put).build()
+            })
+            .collect()
+    };
+    client
+        .transact_write_items()
+        .set_transact_items(Some(puts(100)))
+        .send()
+        .await
+        .expect("100 items are allowed");
+    let too_many = client
+        .transact_write_items()
+        .set_transact_items(Some(puts(101)))
+        .send()
+        .await;
+    assert!(too_many.is_err(), "101 items are refused");
+}
+
+#[test]
+fn a_taken_port_is_reported_clearly() {
+    let taken = common::emulator().port();
+    let root = repo::repo_root().unwrap();
+    match Emulator::start(&root, taken) {
+        Err(EmulatorError::Start(reason)) => {
+            assert!(
+                reason.contains(&format!("port {taken}")) && reason.contains("already in use"),
+                "{reason}"
+            )
+        }
+        Err(other) => panic!("unexpected error: {other}"),
+        Ok(_) => panic!("a second emulator started on a taken port"),
+    }
+}

@@ -1,0 +1,118 @@
+"""The local cloud's AWS emulator: moto's server, with two deliberate adjustments.
+
+`cargo dev` starts this script with the project's venv (see requirements.txt), reads the
+one line `listening on http://127.0.0.1:<port>` from stdout, and keeps our stdin open.
+
+Adjustments to moto, both to behave like the real services our code runs against:
+
+(a) DynamoDB requests are served one at a time. moto's TransactWriteItems deep-copies
+    every table, applies the items and, when a condition fails, restores the copies: two
+    concurrent transactions can therefore undo each other's writes (a lost stock
+    decrement). Real DynamoDB serializes conflicting transactions. SQS and SNS stay
+    concurrent, so an SQS long poll never holds up a DynamoDB call.
+(b) A transaction may hold 100 items, as in DynamoDB since 2022; moto still enforces 25.
+
+Lifetime: the server stops when stdin reaches end of file, which happens when the process
+that started us exits for any reason, crash included, and on SIGTERM or SIGINT.
+
+Usage: python moto_launcher.py [--host 127.0.0.1] [--port 0]   (port 0: any free port)
+"""
+
+import argparse
+import errno
+import os
+import signal
+import socket
+import sys
+import threading
+
+# DynamoDB's documented limit for TransactWriteItems and TransactGetItems.
+TRANSACTION_MAX_ITEMS = 100
+
+
+class SerializedDynamoDB:
+    """WSGI middleware: one DynamoDB request at a time, everything else concurrently."""
+
+    def __init__(self, app):
+        self.app = app
+        self.lock = threading.Lock()
+
+    def __call__(self, environ, start_response):
+        if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+            return self.app(environ, start_response)
+        with self.lock:
+            # The response iterable may still do work lazily: drain it inside the lock.
+            result = self.app(environ, start_response)
+            try:
+                body = b"".join(result)
+            finally:
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
+        return [body]
+
+
+def bind_failure(host, port):
+    probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            return f"port {port} on {host} is already in use"
+        return f"cannot listen on {host}:{port}: {error.strerror}"
+    finally:
+        probe.close()
+    return f"cannot listen on {host}:{port}"
+
+
+def fail(message):
+    print(f"error: {message}", flush=True)
+    sys.exit(2)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args()
+
+    import moto.dynamodb.responses as dynamodb_responses
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
+
+    dynamodb_responses.TRANSACTION_MAX_ITEMS = TRANSACTION_MAX_ITEMS
+
+    app = SerializedDynamoDB(DomainDispatcherApplication(create_backend_app))
+    try:
+        server = make_server(
+            args.host,
+            args.port,
+            app,
+            threaded=True,
+            request_handler=MotoRequestHandler,
+        )
+    except (OSError, SystemExit):
+        # werkzeug prints its own reason to stderr and exits; say it on our one stdout line.
+        fail(bind_failure(args.host, args.port))
+
+    # Request threads are daemons; os._exit below does not wait for open long polls.
+    threading.Thread(target=server.serve_forever, name="moto", daemon=True).start()
+    print(f"listening on http://{args.host}:{server.server_port}", flush=True)
+
+    def stop(_signum, _frame):
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    while sys.stdin.buffer.read(4096):
+        pass
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -43,8 +43,38 @@ impl EmulatorSettings {
     }
 }
 
-/// An SDK error with its whole chain of causes on one line (the SDK's own `Display`
-/// says only "service error").
+/// An SDK error with its chain of causes on one line: the SDK's own `Display` says only
+/// "service error" or "dispatch failure".
 pub(crate) fn aws_error(error: impl std::error::Error) -> anyhow::Error {
-    anyhow::anyhow!("{}", aws_sdk_dynamodb::error::DisplayErrorContext(error))
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.ends_with(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    anyhow::anyhow!(message)
+}
+
+/// Fails with a clear message when nothing listens at `endpoint`, instead of the SDK's
+/// retries ending in a dispatch failure.
+pub async fn check_reachable(endpoint: &str) -> anyhow::Result<()> {
+    let uri: http::Uri = endpoint
+        .parse()
+        .map_err(|_| anyhow::anyhow!("{endpoint} is not a URL"))?;
+    let host = uri
+        .host()
+        .ok_or_else(|| anyhow::anyhow!("{endpoint} names no host"))?;
+    let port = uri.port_u16().unwrap_or(80);
+    let connect = tokio::net::TcpStream::connect((host, port));
+    match tokio::time::timeout(std::time::Duration::from_secs(5), connect).await {
+        Ok(Ok(_)) => Ok(()),
+        _ => anyhow::bail!(
+            "no emulator answers at {endpoint}: start one with `cargo dev emulator` \
+             (or let `cargo dev up` start its own), or pass --endpoint URL"
+        ),
+    }
 }

@@ -98,6 +98,10 @@ impl LocalCloud {
             .progress
             .clone()
             .unwrap_or_else(|| Arc::new(|_: &str| {}));
+        let shutdown = CancellationToken::new();
+        let tasks = TaskTracker::new();
+        // If a later step fails, what was already started stops (the emulator on drop).
+        let stop_on_failure = shutdown.clone().drop_guard();
         let repo_root = match &options.repo_root {
             Some(root) => root.clone(),
             None => repo::repo_root()?,
@@ -123,7 +127,10 @@ impl LocalCloud {
         };
 
         let (endpoint, emulator) = match &options.endpoint {
-            Some(endpoint) => (endpoint.trim_end_matches('/').to_owned(), None),
+            Some(endpoint) => {
+                crate::aws::check_reachable(endpoint).await?;
+                (endpoint.trim_end_matches('/').to_owned(), None)
+            }
             None => {
                 let root = repo_root.clone();
                 let progress = progress.clone();
@@ -167,8 +174,6 @@ impl LocalCloud {
         }
 
         progress("starting functions");
-        let shutdown = CancellationToken::new();
-        let tasks = TaskTracker::new();
         let logs = Logs::new(options.logs.clone());
         let mut hosts = HashMap::new();
         let mut environments = BTreeMap::new();
@@ -243,6 +248,7 @@ impl LocalCloud {
             &tasks,
         );
         let invoker = start_invoker(hosts, shutdown.clone(), &tasks);
+        stop_on_failure.disarm();
 
         Ok(LocalCloud {
             url,

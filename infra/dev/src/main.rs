@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use dev::cloud::provision_all;
 use dev::emulator::{Emulator, EmulatorLog};
@@ -125,7 +125,7 @@ async fn provision(endpoint: &str) -> Result<()> {
     for warning in &template.warnings {
         eprintln!("warning: {warning}");
     }
-    check_reachable(endpoint).await?;
+    dev::aws::check_reachable(endpoint).await?;
     let resources = Resources::new(&template, endpoint);
     let config = EmulatorSettings::new(endpoint).sdk_config().await;
     let report = provision_all(&template, &resources, &config, &root).await?;
@@ -180,23 +180,4 @@ async fn shutdown_signal() -> Result<()> {
         _ = terminate.recv() => {}
     }
     Ok(())
-}
-
-/// A clear message instead of the SDK's retries and dispatch errors.
-async fn check_reachable(endpoint: &str) -> Result<()> {
-    let uri: http::Uri = endpoint
-        .parse()
-        .with_context(|| format!("{endpoint} is not a URL"))?;
-    let Some(host) = uri.host() else {
-        bail!("{endpoint} names no host");
-    };
-    let port = uri.port_u16().unwrap_or(80);
-    let connect = tokio::net::TcpStream::connect((host, port));
-    match tokio::time::timeout(Duration::from_secs(5), connect).await {
-        Ok(Ok(_)) => Ok(()),
-        _ => bail!(
-            "no emulator answers at {endpoint}: start one with `cargo dev emulator` \
-             (or `cargo dev up`), or pass --endpoint URL"
-        ),
-    }
 }

@@ -184,3 +184,33 @@ fn a_taken_port_is_reported_clearly() {
         Ok(_) => panic!("a second emulator started on a taken port"),
     }
 }
+
+#[test]
+fn a_failing_pip_install_names_its_log() {
+    let root = std::env::temp_dir().join(format!("dev-pip-failure-{}", std::process::id()));
+    let pins = root.join("infra/emulator");
+    std::fs::create_dir_all(&pins).unwrap();
+    // Rejected by pip itself, without asking a package index.
+    std::fs::write(
+        pins.join("requirements.txt"),
+        "this is not === a requirement\n",
+    )
+    .unwrap();
+
+    let heard = std::cell::RefCell::new(Vec::new());
+    let error = dev::emulator::ensure_venv(&root, &|line| heard.borrow_mut().push(line.to_owned()))
+        .expect_err("pip cannot install that");
+    assert_eq!(*heard.borrow(), ["installing emulator (first run only)"]);
+    let EmulatorError::Pip { log } = &error else {
+        panic!("unexpected error: {error}")
+    };
+    assert_eq!(log, &root.join(".dev/pip.log"));
+    assert!(
+        error.to_string().contains(&log.display().to_string()),
+        "{error}"
+    );
+    assert!(!std::fs::read_to_string(log).unwrap().is_empty());
+    // No stamp: the next run tries again.
+    assert!(!root.join(".dev/venv/.requirements.sha256").exists());
+    std::fs::remove_dir_all(&root).unwrap();
+}

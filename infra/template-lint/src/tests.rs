@@ -1,0 +1,299 @@
+//! The real template passes; each fault planted into a copy of it is found.
+
+use super::*;
+
+fn real_template() -> Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../template.yaml");
+    let text = std::fs::read_to_string(path).expect("template.yaml at the repository root");
+    serde_norway::from_str(&text).expect("template.yaml parses")
+}
+
+fn props<'a>(template: &'a mut Value, resource: &str) -> &'a mut Mapping {
+    properties_mut(template, resource).unwrap_or_else(|| panic!("{resource} has Properties"))
+}
+
+fn has(findings: &[Finding], resource: &str, rule: Rule) -> bool {
+    findings
+        .iter()
+        .any(|f| f.resource == resource && f.rule == rule)
+}
+
+#[track_caller]
+fn assert_finding(template: &Value, resource: &str, rule: Rule) -> Vec<Finding> {
+    let findings = check(template);
+    assert!(
+        has(&findings, resource, rule),
+        "expected {resource}: {rule}, got {findings:#?}"
+    );
+    findings
+}
+
+fn yaml(text: &str) -> Value {
+    serde_norway::from_str(text).expect("test YAML parses")
+}
+
+/// The first statement of the first inline policy of an IAM role.
+fn first_role_statement<'a>(template: &'a mut Value, role: &str) -> &'a mut Value {
+    &mut props(template, role)["Policies"][0]["PolicyDocument"]["Statement"][0]
+}
+
+#[test]
+fn the_real_template_has_no_findings() {
+    let findings = check(&real_template());
+    assert!(findings.is_empty(), "{findings:#?}");
+}
+
+#[test]
+fn the_real_template_reads_as_intended() {
+    // Guards against the check passing because it sees nothing: the template's queues, DLQs
+    // and event sources are where the rules expect them.
+    let template = real_template();
+    let resources = Resources::of(&template);
+    assert_eq!(resources.of_type(QUEUE).count(), 6);
+    assert_eq!(resources.of_type(ALARM).count(), 9);
+    let sources = sqs_sources(&template, &resources);
+    let consumed: Vec<_> = sources
+        .iter()
+        .map(|s| (s.owner, s.queue, s.timeout))
+        .collect();
+    assert_eq!(
+        consumed,
+        [
+            (
+                "OrderPaymentsFunction",
+                Some("PaymentEventsQueue"),
+                Some(30)
+            ),
+            ("OrderProcessorFunction", Some("OrdersQueue"), Some(30)),
+        ]
+    );
+    let documents: usize = resources
+        .0
+        .values()
+        .map(|r| policy_documents(r).len())
+        .sum();
+    // 5 roles x (trust + inline) + 5 log policies + 2 queue policies
+    assert_eq!(documents, 17);
+}
+
+// ---------------------------------------------------------------- the four planted faults
+
+#[test]
+fn a_queue_without_redrive_policy_is_found() {
+    let mut template = real_template();
+    props(&mut template, "OrdersQueue").remove("RedrivePolicy");
+    assert_finding(&template, "OrdersQueue", Rule::QueueWithoutDlq);
+}
+
+#[test]
+fn a_dlq_without_alarm_is_found() {
+    let mut template = real_template();
+    template["Resources"]
+        .as_mapping_mut()
+        .unwrap()
+        .remove("PaymentEventsDLQAlarm");
+    let findings = assert_finding(&template, "PaymentEventsDLQ", Rule::DlqWithoutAlarm);
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+}
+
+#[test]
+fn an_sqs_event_source_without_report_batch_item_failures_is_found() {
+    let mut template = real_template();
+    props(&mut template, "OrderProcessorFunction")["Events"]["PlaceOrderCommands"]["Properties"]
+        .as_mapping_mut()
+        .unwrap()
+        .remove("FunctionResponseTypes");
+    let findings = assert_finding(
+        &template,
+        "OrderProcessorFunction",
+        Rule::NoPartialBatchResponse,
+    );
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+}
+
+#[test]
+fn a_wildcard_action_is_found() {
+    let mut template = real_template();
+    first_role_statement(&mut template, "OrdersApiRole")["Action"] = Value::from("dynamodb:*");
+    let findings = assert_finding(&template, "OrdersApiRole", Rule::WildcardAction);
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+    assert!(findings[0].message.contains("`dynamodb:*`"));
+}
+
+// ---------------------------------------------------------------- variants of each rule
+
+#[test]
+fn a_redrive_policy_to_an_outside_queue_is_found() {
+    let mut template = real_template();
+    props(&mut template, "OrdersQueue")["RedrivePolicy"]["deadLetterTargetArn"] =
+        Value::from("arn:aws:sqs:us-east-1:123456789012:elsewhere");
+    assert_finding(&template, "OrdersQueue", Rule::QueueWithoutDlq);
+}
+
+#[test]
+fn a_dlq_whose_alarm_watches_another_queue_is_found() {
+    let mut template = real_template();
+    props(&mut template, "OrdersDLQAlarm")["Dimensions"][0]["Value"] =
+        yaml("!GetAtt OrdersQueue.QueueName");
+    assert_finding(&template, "OrdersDLQ", Rule::DlqWithoutAlarm);
+}
+
+#[test]
+fn a_wrong_response_type_is_found() {
+    let mut template = real_template();
+    props(&mut template, "OrderPaymentsFunction")["Events"]["PaymentEvents"]["Properties"]["FunctionResponseTypes"] =
+        yaml("[SomethingElse]");
+    assert_finding(
+        &template,
+        "OrderPaymentsFunction",
+        Rule::NoPartialBatchResponse,
+    );
+}
+
+#[test]
+fn wildcard_actions_are_found_in_every_kind_of_policy() {
+    for (resource, action) in [
+        ("OrdersApiRole", "*"),
+        ("OrdersApiRole", "sqs:Get*"),
+        ("OrdersApiRole", "dynamodb:Get?tem"),
+        ("OrdersApiLogsPolicy", "logs:*"),
+        ("PaymentEventsQueuePolicy", "sqs:*"),
+    ] {
+        let mut template = real_template();
+        let statement = if resource.ends_with("Role") {
+            first_role_statement(&mut template, resource)
+        } else {
+            &mut props(&mut template, resource)["PolicyDocument"]["Statement"][0]
+        };
+        statement["Action"] = yaml(&format!("[sqs:SendMessage, '{action}']"));
+        assert_finding(&template, resource, Rule::WildcardAction);
+    }
+}
+
+#[test]
+fn wildcards_in_sam_function_policies_are_found() {
+    let mut template = real_template();
+    props(&mut template, "ProductReadsFunction").insert(
+        "Policies".into(),
+        // A SAM policy template (expanded by SAM, not checked) and a document.
+        yaml(
+            "[{DynamoDBReadPolicy: {TableName: !Ref ProductsTable}},
+              {Statement: [{Effect: Allow, Action: 'dynamodb:*', Resource: '*'}]}]",
+        ),
+    );
+    let findings = check(&template);
+    assert!(has(&findings, "ProductReadsFunction", Rule::WildcardAction));
+    assert!(has(
+        &findings,
+        "ProductReadsFunction",
+        Rule::WildcardResource
+    ));
+}
+
+#[test]
+fn a_wildcard_resource_in_a_role_is_found_but_not_in_a_deny() {
+    let mut template = real_template();
+    first_role_statement(&mut template, "OrderProcessorRole")["Resource"] = Value::from("*");
+    assert_finding(&template, "OrderProcessorRole", Rule::WildcardResource);
+
+    let mut template = real_template();
+    let statement = first_role_statement(&mut template, "OrderProcessorRole");
+    statement["Effect"] = Value::from("Deny");
+    statement["Action"] = Value::from("sqs:*");
+    statement["Resource"] = Value::from("*");
+    assert!(check(&template).is_empty());
+}
+
+#[test]
+fn not_action_is_a_wildcard() {
+    let mut template = real_template();
+    let statement = first_role_statement(&mut template, "ProductReadsRole")
+        .as_mapping_mut()
+        .unwrap();
+    let actions = statement.remove("Action").unwrap();
+    statement.insert("NotAction".into(), actions);
+    assert_finding(&template, "ProductReadsRole", Rule::WildcardAction);
+}
+
+#[test]
+fn a_wildcard_inside_if_is_found() {
+    let mut template = real_template();
+    first_role_statement(&mut template, "OrdersApiRole")["Action"] =
+        yaml("!If [HasCors, dynamodb:GetItem, 'dynamodb:*']");
+    assert_finding(&template, "OrdersApiRole", Rule::WildcardAction);
+}
+
+#[test]
+fn a_short_visibility_timeout_is_found() {
+    let mut template = real_template();
+    props(&mut template, "OrdersQueue")["VisibilityTimeout"] = Value::from(60);
+    let findings = assert_finding(&template, "OrdersQueue", Rule::VisibilityTimeout);
+    assert!(findings[0].message.contains("OrderProcessorFunction"));
+}
+
+#[test]
+fn long_form_intrinsics_and_plain_event_source_mappings_are_understood() {
+    let template = yaml(
+        r#"
+Globals:
+  Function:
+    Timeout: 20
+Resources:
+  Work:
+    Type: AWS::SQS::Queue
+    Properties:
+      VisibilityTimeout: 100
+      RedrivePolicy:
+        deadLetterTargetArn: {"Fn::GetAtt": [WorkDLQ, Arn]}
+        maxReceiveCount: 3
+  WorkDLQ:
+    Type: AWS::SQS::Queue
+  WorkDLQAlarm:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      Metrics:
+        - Id: m
+          MetricStat:
+            Metric:
+              Namespace: AWS/SQS
+              MetricName: ApproximateNumberOfMessagesVisible
+              Dimensions:
+                - Name: QueueName
+                  Value: !Sub "${WorkDLQ.QueueName}"
+  Worker:
+    Type: AWS::Lambda::Function
+    Properties:
+      Timeout: 20
+  WorkerMapping:
+    Type: AWS::Lambda::EventSourceMapping
+    Properties:
+      EventSourceArn: {"Fn::GetAtt": "Work.Arn"}
+      FunctionName: {"Ref": "Worker"}
+"#,
+    );
+    let findings = check(&template);
+    assert_eq!(
+        findings
+            .iter()
+            .map(|f| (f.resource.as_str(), f.rule))
+            .collect::<Vec<_>>(),
+        [
+            ("Work", Rule::VisibilityTimeout),
+            ("WorkerMapping", Rule::NoPartialBatchResponse),
+        ],
+        "{findings:#?}"
+    );
+}
+
+#[test]
+fn findings_print_resource_and_rule() {
+    let finding = Finding {
+        resource: "OrdersQueue".into(),
+        rule: Rule::QueueWithoutDlq,
+        message: "has no RedrivePolicy".into(),
+    };
+    assert_eq!(
+        finding.to_string(),
+        "OrdersQueue: queue-without-dlq: has no RedrivePolicy"
+    );
+}

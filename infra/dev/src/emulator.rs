@@ -213,8 +213,9 @@ pub fn ensure_venv(repo_root: &Path, progress: &dyn Fn(&str)) -> Result<PathBuf,
     }
     progress("installing emulator (first run only)");
     if !python.is_file() {
+        // --clear: a venv whose interpreter vanished (Python upgraded or moved) is rebuilt.
         let created = Command::new("python3")
-            .args(["-m", "venv"])
+            .args(["-m", "venv", "--clear"])
             .arg(&venv)
             .output()
             .map_err(|e| match e.kind() {

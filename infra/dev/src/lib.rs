@@ -8,6 +8,7 @@
 //! - [`runtime`]: the Lambda Runtime API, serving each function's real bootstrap binary.
 //! - [`gateway`]: the template's HTTP API routes as API Gateway payload 2.0 events.
 //! - [`event_source`]: the template's SQS event sources, partial batch responses included.
+//! - [`webhook`]: signing payment webhooks with the local secret.
 //! - [`cloud`]: all of it together, [`LocalCloud`]; [`testing::shared_cloud`] for tests.
 //!
 //! Differences from AWS, all deliberate: physical names are the logical ids; secrets are
@@ -31,6 +32,7 @@ pub mod resources;
 pub mod runtime;
 pub mod template;
 pub mod testing;
+pub mod webhook;
 
 pub use aws::EmulatorSettings;
 pub use cloud::{CloudOptions, LocalCloud};

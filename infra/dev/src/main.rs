@@ -64,6 +64,13 @@ enum Command {
         #[arg(long, value_name = "URL", default_value = DEFAULT_ENDPOINT)]
         endpoint: String,
     },
+    /// Print a webhook sample event (API Gateway JSON) signed now with the local webhook
+    /// secret, e.g. for `cargo lambda invoke payment-webhook --data-file`.
+    Webhook {
+        /// The event file, e.g. events/payment-webhook/succeeded.json.
+        #[arg(long, value_name = "FILE")]
+        sign: std::path::PathBuf,
+    },
     /// Run only the AWS emulator (moto) in the foreground, logging each request.
     Emulator {
         #[arg(long, default_value_t = 5000)]
@@ -96,6 +103,7 @@ async fn main() -> ExitCode {
         }
         Command::Provision { endpoint } => provision(&endpoint).await,
         Command::Env { endpoint } => env(&endpoint),
+        Command::Webhook { sign } => webhook(&sign),
         Command::Emulator { port } => emulator(port).await,
     };
     match result {
@@ -154,6 +162,16 @@ fn env(endpoint: &str) -> Result<()> {
     for (key, value) in shared_environment(&template, &resources) {
         println!("{key}={value}");
     }
+    Ok(())
+}
+
+fn webhook(file: &std::path::Path) -> Result<()> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let mut event: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", file.display()))?;
+    dev::webhook::sign_event_in_place(&mut event, true);
+    println!("{}", serde_json::to_string_pretty(&event)?);
     Ok(())
 }
 

@@ -25,6 +25,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use futures::FutureExt;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::net::TcpListener;
@@ -463,6 +464,8 @@ async fn supervise(host: Arc<Host>, slot: Arc<Slot>, program: Program, runtime_a
     let mut generation = 0u32;
     while !host.shutdown.is_cancelled() {
         generation += 1;
+        // A kill meant for the previous process (it exited on its own first) is stale.
+        let _ = slot.kill.notified().now_or_never();
         let started = Instant::now();
         let mut command = Command::new(&program.path);
         command

@@ -1,1 +1,241 @@
-//! Test support: the shared local cloud.
+//! Test support: the local cloud of this test process and ways to look into it.
+//!
+//! Every test process starts one local cloud (moto, the real function binaries, the HTTP
+//! gateway, the SQS pollers) and its tests share it. Tests keep out of each other's way by
+//! making their own products ([`seed_product`]) and orders.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde_json::Value;
+use shop::catalog::{Category, Product};
+use shop::kernel::{Currency, Money, ProductId, Sku};
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+pub use dev::testing::shared_cloud as cloud;
+
+/// Polls `check` until it returns `Some`, or panics with `what` after `timeout`. Tests wait
+/// for conditions this way, never with a bare sleep.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+pub fn http() -> reqwest::Client {
+    reqwest::Client::new()
+}
+
+pub fn url(path: &str) -> String {
+    format!("{}{path}", cloud().url())
+}
+
+pub async fn dynamodb() -> aws_sdk_dynamodb::Client {
+    aws_sdk_dynamodb::Client::new(&cloud().sdk_config().await)
+}
+
+pub async fn sqs() -> aws_sdk_sqs::Client {
+    aws_sdk_sqs::Client::new(&cloud().sdk_config().await)
+}
+
+pub fn table(logical_id: &str) -> String {
+    cloud().resources().table(logical_id).expect("table in template").to_owned()
+}
+
+pub fn queue_url(logical_id: &str) -> String {
+    cloud().resources().queue(logical_id).expect("queue in template").url.clone()
+}
+
+pub fn topic_arn() -> String {
+    cloud().resources().topic_arn("EventsTopic").expect("topic").to_owned()
+}
+
+/// A product only this test uses, so its stock is the test's to reason about.
+pub async fn seed_product(category: &str, price: i64, stock: i64) -> ProductId {
+    let id = ProductId::parse(format!("t-{}", ulid::Ulid::new().to_string().to_lowercase())).unwrap();
+    let product = Product {
+        product_id: id.clone(),
+        sku: Sku::parse(format!("SKU-{}", &id.as_str()[2..14])).unwrap(),
+        name: format!("Test product {id}"),
+        description: "made by a test".into(),
+        category: Category::parse(category).unwrap(),
+        price: Money::new(price, Currency::Eur),
+        stock,
+        updated_at: time::OffsetDateTime::now_utc(),
+    };
+    dynamodb()
+        .await
+        .put_item()
+        .table_name(table("ProductsTable"))
+        .set_item(Some(serde_dynamo::to_item(&product).unwrap()))
+        .send()
+        .await
+        .unwrap();
+    id
+}
+
+pub async fn stock(id: &ProductId) -> i64 {
+    let item = dynamodb()
+        .await
+        .get_item()
+        .table_name(table("ProductsTable"))
+        .key("product_id", AttributeValue::S(id.to_string()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("product exists");
+    match &item["stock"] {
+        AttributeValue::N(n) => n.parse().unwrap(),
+        other => panic!("stock is {other:?}"),
+    }
+}
+
+/// POSTs an order and returns the response status and body.
+pub async fn post_order(body: &Value, headers: &[(&str, &str)]) -> (u16, Value) {
+    let mut request = http().post(url("/orders")).json(body);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+pub async fn get_json(path: &str) -> (u16, Value) {
+    let response = http().get(url(path)).send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Waits until the order has left PENDING and returns its view.
+pub async fn settled_order(order_id: &str) -> Value {
+    eventually(&format!("order {order_id} to be processed"), Duration::from_secs(60), || async {
+        let (status, order) = get_json(&format!("/orders/{order_id}")).await;
+        (status == 200 && order["status"] != "PENDING").then_some(order)
+    })
+    .await
+}
+
+/// Waits until the order is in `status`.
+pub async fn order_in(order_id: &str, status: &str) -> Value {
+    eventually(&format!("order {order_id} to be {status}"), Duration::from_secs(60), || async {
+        let (code, order) = get_json(&format!("/orders/{order_id}")).await;
+        (code == 200 && order["status"] == status).then_some(order)
+    })
+    .await
+}
+
+/// Everything published to the notifications queue (the template's stand-in subscriber),
+/// collected by one background consumer so that tests running side by side do not take each
+/// other's messages.
+pub struct Notifications {
+    seen: Mutex<Vec<Value>>,
+}
+
+impl Notifications {
+    pub fn events_for(&self, aggregate_id: &str) -> Vec<Value> {
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| e["aggregate_id"] == aggregate_id)
+            .cloned()
+            .collect()
+    }
+
+    /// Waits until an event of `event_type` for the order has arrived, and returns it.
+    pub async fn wait_for(&self, aggregate_id: &str, event_type: &str) -> Value {
+        eventually(
+            &format!("{event_type} for {aggregate_id} on the notifications queue"),
+            Duration::from_secs(60),
+            || async {
+                self.events_for(aggregate_id)
+                    .into_iter()
+                    .find(|e| e["event_type"] == event_type)
+            },
+        )
+        .await
+    }
+}
+
+pub fn notifications() -> &'static Notifications {
+    static NOTIFICATIONS: OnceLock<&'static Notifications> = OnceLock::new();
+    NOTIFICATIONS.get_or_init(|| {
+        let collector: &'static Notifications = Box::leak(Box::new(Notifications {
+            seen: Mutex::new(Vec::new()),
+        }));
+        let queue = queue_url("NotificationsQueue");
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let client = sqs().await;
+                loop {
+                    let Ok(out) = client
+                        .receive_message()
+                        .queue_url(&queue)
+                        .max_number_of_messages(10)
+                        .wait_time_seconds(1)
+                        .send()
+                        .await
+                    else {
+                        continue;
+                    };
+                    for message in out.messages() {
+                        if let Some(body) = message.body() {
+                            let event: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+                            collector.seen.lock().unwrap().push(event);
+                        }
+                        let _ = client
+                            .delete_message()
+                            .queue_url(&queue)
+                            .set_receipt_handle(message.receipt_handle().map(str::to_owned))
+                            .send()
+                            .await;
+                    }
+                }
+            });
+        });
+        collector
+    })
+}
+
+/// The bodies currently waiting in a queue (typically a dead-letter queue), left in place.
+pub async fn peek_bodies(logical_id: &str) -> Vec<String> {
+    let client = sqs().await;
+    let out = client
+        .receive_message()
+        .queue_url(queue_url(logical_id))
+        .max_number_of_messages(10)
+        .visibility_timeout(0)
+        .send()
+        .await
+        .unwrap();
+    out.messages()
+        .iter()
+        .filter_map(|m| m.body().map(str::to_owned))
+        .collect()
+}
+
+/// Counts by value of a JSON field.
+pub fn tally<'a>(items: impl IntoIterator<Item = &'a Value>, field: &str) -> HashMap<String, usize> {
+    let mut counts = HashMap::new();
+    for item in items {
+        *counts.entry(item[field].as_str().unwrap_or("?").to_owned()).or_default() += 1;
+    }
+    counts
+}

@@ -23,7 +23,7 @@ use crate::gateway::{self, Routes};
 use crate::logs::{LogOutput, Logs};
 use crate::provision::{ProvisionReport, provision};
 use crate::resources::Resources;
-use crate::runtime::{FunctionConfig, FunctionHost, InvokeError, Program};
+use crate::runtime::{FunctionConfig, FunctionHost, InvokeError, Program, QUEUE_TIMEOUT};
 use crate::template::Template;
 use crate::{catalog, repo};
 
@@ -188,6 +188,7 @@ impl LocalCloud {
                     function_name: function.logical_id.clone(),
                     function_arn: resources.function_arn(&function.logical_id),
                     timeout: function.timeout,
+                    queue_timeout: QUEUE_TIMEOUT,
                     environment: env.variables.clone(),
                 },
                 logs.clone(),

@@ -442,6 +442,9 @@ async fn handle(
         Err(error @ InvokeError::Timeout { .. }) => {
             problem(StatusCode::GATEWAY_TIMEOUT, &error.to_string())
         }
+        Err(error @ InvokeError::NoEnvironment { .. }) => {
+            problem(StatusCode::SERVICE_UNAVAILABLE, &error.to_string())
+        }
         Err(error) => problem(StatusCode::BAD_GATEWAY, &error.to_string()),
     }
 }

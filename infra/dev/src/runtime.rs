@@ -36,6 +36,10 @@ use tokio_util::task::TaskTracker;
 
 use crate::logs::Logs;
 
+/// How long an invocation waits for a free execution environment by default: API
+/// Gateway's integration timeout.
+pub const QUEUE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Why an invocation did not return a result.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum InvokeError {
@@ -50,6 +54,9 @@ pub enum InvokeError {
     },
     #[error("{function} did not answer within its timeout of {timeout:?}")]
     Timeout { function: String, timeout: Duration },
+    /// Every execution environment stayed busy (or none could start) for the queue timeout.
+    #[error("no execution environment of {function} became free within {waited:?}")]
+    NoEnvironment { function: String, waited: Duration },
     /// The process exited (or asked for the next event) without answering.
     #[error("{function}'s execution environment ended during the invocation: {reason}")]
     Crashed { function: String, reason: String },
@@ -68,6 +75,9 @@ pub struct FunctionConfig {
     pub function_name: String,
     pub function_arn: String,
     pub timeout: Duration,
+    /// How long an invocation may wait for a free execution environment; Lambda would
+    /// start another one instead. [`QUEUE_TIMEOUT`] in the local cloud.
+    pub queue_timeout: Duration,
     /// Every process gets exactly this environment, plus `AWS_LAMBDA_RUNTIME_API`,
     /// `AWS_LAMBDA_LOG_STREAM_NAME` and the caller's `PATH`.
     pub environment: BTreeMap<String, String>,
@@ -169,8 +179,8 @@ impl FunctionHost {
     }
 
     /// Invokes the function synchronously (`RequestResponse`): waits for an execution
-    /// environment to take the event, then for its answer, each for at most the function's
-    /// timeout.
+    /// environment to take the event (at most the queue timeout), then for its answer (at
+    /// most the function's timeout).
     pub async fn invoke(&self, payload: &Value) -> Result<Value, InvokeError> {
         let host = &self.inner;
         if host.shutdown.is_cancelled() {
@@ -193,15 +203,23 @@ impl FunctionHost {
             function: host.config.binary.clone(),
             timeout,
         };
-        // On this timeout `result_rx` is dropped, so the queued event is skipped later.
+        // Waiting for a free environment is not part of the function's timeout: Lambda would
+        // start another one. On this timeout `result_rx` is dropped, so the queued event is
+        // skipped later.
+        let queue_timeout = host.config.queue_timeout;
         let picked_up = tokio::select! {
-            picked_up = tokio::time::timeout(timeout, picked_rx) => picked_up,
+            picked_up = tokio::time::timeout(queue_timeout, picked_rx) => picked_up,
             () = host.shutdown.cancelled() => return Err(InvokeError::Stopped),
         };
         let slot = match picked_up {
             Ok(Ok(slot)) => slot,
             Ok(Err(_)) => return Err(InvokeError::Stopped),
-            Err(_) => return Err(timed_out()),
+            Err(_) => {
+                return Err(InvokeError::NoEnvironment {
+                    function: host.config.binary.clone(),
+                    waited: queue_timeout,
+                });
+            }
         };
         let answered = tokio::select! {
             answered = tokio::time::timeout(timeout, result_rx) => answered,

@@ -137,6 +137,151 @@ async fn concurrent_conditional_transactions_keep_the_count_exact() {
     assert_eq!(orders.count, 20);
 }
 
+/// The launcher undoes a failed transaction item by item: every write before the failing
+/// condition is rolled back, whatever its kind, in tables with and without a sort key.
+#[tokio::test]
+async fn a_failed_transaction_leaves_no_trace() {
+    let config = common::sdk_config().await;
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    create_table(&client, "Rollback").await;
+    client
+        .create_table()
+        .table_name("RollbackSorted")
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("sk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("sk")
+                .key_type(KeyType::Range)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    for (pk, stock) in [("kept", "5"), ("doomed", "1"), ("guard", "0")] {
+        client
+            .put_item()
+            .table_name("Rollback")
+            .item("pk", s(pk))
+            .item("stock", AttributeValue::N(stock.into()))
+            .send()
+            .await
+            .unwrap();
+    }
+    client
+        .put_item()
+        .table_name("RollbackSorted")
+        .item("pk", s("order"))
+        .item("sk", s("STATE"))
+        .item("version", AttributeValue::N("1".into()))
+        .send()
+        .await
+        .unwrap();
+
+    let update = Update::builder()
+        .table_name("Rollback")
+        .key("pk", s("kept"))
+        .update_expression("SET stock = stock - :one")
+        .expression_attribute_values(":one", AttributeValue::N("1".into()))
+        .build()
+        .unwrap();
+    let state = Update::builder()
+        .table_name("RollbackSorted")
+        .key("pk", s("order"))
+        .key("sk", s("STATE"))
+        .update_expression("SET version = :two")
+        .expression_attribute_values(":two", AttributeValue::N("2".into()))
+        .build()
+        .unwrap();
+    let event = Put::builder()
+        .table_name("RollbackSorted")
+        .item("pk", s("order"))
+        .item("sk", s("EVENT#2"))
+        .build()
+        .unwrap();
+    let delete = aws_sdk_dynamodb::types::Delete::builder()
+        .table_name("Rollback")
+        .key("pk", s("doomed"))
+        .build()
+        .unwrap();
+    let failing = aws_sdk_dynamodb::types::ConditionCheck::builder()
+        .table_name("Rollback")
+        .key("pk", s("guard"))
+        .condition_expression("attribute_not_exists(pk)")
+        .build()
+        .unwrap();
+    let result = client
+        .transact_write_items()
+        .transact_items(TransactWriteItem::builder().update(update).build())
+        .transact_items(TransactWriteItem::builder().update(state).build())
+        .transact_items(TransactWriteItem::builder().put(event).build())
+        .transact_items(TransactWriteItem::builder().delete(delete).build())
+        .transact_items(
+            TransactWriteItem::builder()
+                .condition_check(failing)
+                .build(),
+        )
+        .send()
+        .await;
+    assert!(
+        result
+            .unwrap_err()
+            .into_service_error()
+            .is_transaction_canceled_exception()
+    );
+
+    let get = |table: &'static str, key: Vec<(&'static str, &'static str)>| {
+        let client = client.clone();
+        async move {
+            let mut request = client.get_item().table_name(table).consistent_read(true);
+            for (name, value) in key {
+                request = request.key(name, s(value));
+            }
+            request.send().await.unwrap().item
+        }
+    };
+    let kept = get("Rollback", vec![("pk", "kept")]).await.unwrap();
+    assert_eq!(kept["stock"], AttributeValue::N("5".into()));
+    assert!(get("Rollback", vec![("pk", "doomed")]).await.is_some());
+    let state = get("RollbackSorted", vec![("pk", "order"), ("sk", "STATE")])
+        .await
+        .unwrap();
+    assert_eq!(state["version"], AttributeValue::N("1".into()));
+    assert!(
+        get("RollbackSorted", vec![("pk", "order"), ("sk", "EVENT#2")])
+            .await
+            .is_none()
+    );
+    let scan = client
+        .scan()
+        .table_name("RollbackSorted")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(scan.count, 1);
+}
+
 /// DynamoDB takes 100 items per transaction; moto alone stops at 25.
 #[tokio::test]
 async fn a_transaction_may_hold_100_items() {

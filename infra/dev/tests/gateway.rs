@@ -58,6 +58,7 @@ async fn start() -> (String, CancellationToken) {
             function_name: "Api".into(),
             function_arn: "arn:aws:lambda:us-east-1:123456789012:function:Api".into(),
             timeout: Duration::from_secs(5),
+            queue_timeout: Duration::from_secs(5),
             environment: BTreeMap::new(),
         },
         Logs::new(LogOutput::Terminal),

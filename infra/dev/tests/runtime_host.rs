@@ -31,6 +31,7 @@ fn host(
             function_name: name.to_owned(),
             function_arn: format!("arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}"),
             timeout,
+            queue_timeout: timeout,
             environment,
         },
         Logs::new(LogOutput::Terminal),
@@ -381,7 +382,7 @@ async fn an_invocation_nobody_takes_times_out() {
     let (host, _shutdown) = host("idle", Duration::from_millis(300), BTreeMap::new());
     let result = host.invoke(&json!({})).await;
     assert!(
-        matches!(result, Err(InvokeError::Timeout { .. })),
+        matches!(result, Err(InvokeError::NoEnvironment { .. })),
         "{result:?}"
     );
 }

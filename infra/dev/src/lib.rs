@@ -14,8 +14,8 @@
 //! Differences from AWS, all deliberate: physical names are the logical ids; secrets are
 //! not emulated (functions get [`LOCAL_WEBHOOK_SECRET`] as `WEBHOOK_SECRET`); a failed SQS
 //! message is retried after a short delay instead of the queue's visibility timeout; moto
-//! serializes DynamoDB requests and allows 100 items per transaction (see
-//! `infra/emulator/moto_launcher.py`).
+//! serializes DynamoDB requests, allows 100 items per transaction and rolls back failed
+//! transactions item by item (see `infra/emulator/moto_launcher.py`).
 
 pub mod aws;
 pub mod binaries;

@@ -21,11 +21,12 @@ relies on them and stays fast as the tables grow:
 Lifetime: the server stops when stdin reaches end of file, which happens when the process
 that started us exits for any reason, crash included, and on SIGTERM or SIGINT.
 
-Usage: python moto_launcher.py [--host 127.0.0.1] [--port 0]   (port 0: any free port)
+Usage: python moto_launcher.py [--host 127.0.0.1] [--port 0] [--quiet]   (port 0: any free port)
 """
 
 import argparse
 import errno
+import logging
 import os
 import signal
 import socket
@@ -139,7 +140,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--quiet", action="store_true", help="log warnings and errors, not every request")
     args = parser.parse_args()
+    if args.quiet:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
     import moto.dynamodb.responses as dynamodb_responses
     from moto.moto_server.werkzeug_app import (

@@ -47,9 +47,9 @@ fn io(action: impl Into<String>) -> impl FnOnce(std::io::Error) -> EmulatorError
 /// Where the emulator's own output (moto's request log) goes.
 #[derive(Clone, Debug)]
 pub enum EmulatorLog {
-    /// Appended to this file.
+    /// Warnings and errors, appended to this file.
     File(PathBuf),
-    /// This process's stderr: `cargo dev emulator` shows each request.
+    /// This process's stderr, with each request: `cargo dev emulator`.
     Inherit,
 }
 
@@ -96,9 +96,15 @@ impl Emulator {
                 Stdio::from(file)
             }
         };
-        let mut child = Command::new(&python)
+        let mut command = Command::new(&python);
+        command
             .arg(&launcher)
-            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()]);
+        // A log file keeps what needs reading later; each request would drown it.
+        if matches!(log, EmulatorLog::File(_)) {
+            command.arg("--quiet");
+        }
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(stderr)

@@ -117,9 +117,7 @@ async fn main() -> ExitCode {
 
 async fn up(options: CloudOptions) -> Result<()> {
     let cloud = LocalCloud::start(options).await?;
-    if !cloud.endpoint().is_empty() {
-        eprintln!("emulator: {}", cloud.endpoint());
-    }
+    eprintln!("emulator: {}", cloud.endpoint());
     println!("ready: {}", cloud.url());
     shutdown_signal().await?;
     eprintln!("stopping");

@@ -377,7 +377,7 @@ pub async fn provision_all(
     if let Some(table) = resources.table("ProductsTable") {
         let products = catalog::demo_catalog(repo_root)?;
         let client = aws_sdk_dynamodb::Client::new(config);
-        report.catalog_products = Some(catalog::load(&client, table, &products).await?);
+        report.catalog_products = Some(catalog::load(&client, table, &products, &|_| {}).await?);
     }
     Ok(report)
 }

@@ -64,12 +64,46 @@ enum Command {
         #[arg(long, value_name = "URL", default_value = DEFAULT_ENDPOINT)]
         endpoint: String,
     },
-    /// Print a webhook sample event (API Gateway JSON) signed now with the local webhook
-    /// secret, e.g. for `cargo lambda invoke payment-webhook --data-file`.
+    /// A payment webhook signed with the local secret: for an order (printed as a curl
+    /// command, or sent with --send), or a sample event file re-signed now (--sign FILE).
+    #[command(group(clap::ArgGroup::new("what").required(true).args(["order", "sign"])))]
     Webhook {
-        /// The event file, e.g. events/payment-webhook/succeeded.json.
-        #[arg(long, value_name = "FILE")]
-        sign: std::path::PathBuf,
+        /// The order the payment is for.
+        #[arg(long, value_name = "ORDER_ID", requires = "outcome")]
+        order: Option<String>,
+        /// What happened to the payment.
+        #[arg(long, value_enum)]
+        outcome: Option<dev::webhook::Outcome>,
+        /// Amount in minor units; the order's total by default (read from the running API).
+        #[arg(long)]
+        amount: Option<i64>,
+        /// Currency of the payment; the order's by default.
+        #[arg(long)]
+        currency: Option<String>,
+        /// The local API; the one `cargo dev up` is running by default.
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+        /// Send it and print the answer, instead of printing a curl command.
+        #[arg(long)]
+        send: bool,
+        /// Print this sample event (API Gateway JSON, e.g. events/payment-webhook/succeeded.json)
+        /// signed now, for `cargo lambda invoke payment-webhook --data-file`.
+        #[arg(long, value_name = "FILE", conflicts_with = "order")]
+        sign: Option<std::path::PathBuf>,
+    },
+    /// Validate a catalog file (.json, .jsonl or .csv) and load its good rows into
+    /// ProductsTable; every bad row is named by its line. Idempotent; live stock is kept.
+    Import {
+        file: std::path::PathBuf,
+        /// The emulator; the one `cargo dev up` is running by default, else
+        /// http://127.0.0.1:5000.
+        #[arg(long, value_name = "URL")]
+        endpoint: Option<String>,
+    },
+    /// Print a generated catalog (JSON Lines) for load and benchmark runs.
+    GenerateCatalog {
+        #[arg(long, default_value_t = 1_000)]
+        products: usize,
     },
     /// Run only the AWS emulator (moto) in the foreground, logging each request.
     Emulator {
@@ -103,7 +137,26 @@ async fn main() -> ExitCode {
         }
         Command::Provision { endpoint } => provision(&endpoint).await,
         Command::Env { endpoint } => env(&endpoint),
-        Command::Webhook { sign } => webhook(&sign),
+        Command::Webhook {
+            order,
+            outcome,
+            amount,
+            currency,
+            url,
+            send,
+            sign,
+        } => match (sign, order, outcome) {
+            (Some(file), _, _) => sign_sample(&file),
+            (None, Some(order), Some(outcome)) => {
+                webhook(&order, outcome, amount, currency, url, send).await
+            }
+            _ => unreachable!("clap requires --order with --outcome, or --sign"),
+        },
+        Command::Import { file, endpoint } => import(&file, endpoint).await,
+        Command::GenerateCatalog { products } => {
+            print!("{}", dev::catalog::generate(products));
+            Ok(())
+        }
         Command::Emulator { port } => emulator(port).await,
     };
     match result {
@@ -118,11 +171,27 @@ async fn main() -> ExitCode {
 async fn up(options: CloudOptions) -> Result<()> {
     let cloud = LocalCloud::start(options).await?;
     eprintln!("emulator: {}", cloud.endpoint());
+    let running = running_file()?;
+    let record = serde_json::json!({"url": cloud.url(), "endpoint": cloud.endpoint()});
+    std::fs::write(&running, record.to_string())?;
     println!("ready: {}", cloud.url());
     shutdown_signal().await?;
     eprintln!("stopping");
+    let _ = std::fs::remove_file(&running);
     cloud.stop().await;
     Ok(())
+}
+
+/// Where `up` notes its URLs, so `import` and `webhook` find the running cloud.
+fn running_file() -> Result<std::path::PathBuf> {
+    Ok(repo::dev_dir(&repo::repo_root()?).join("running.json"))
+}
+
+/// `field` ("url" or "endpoint") of the cloud `cargo dev up` is running, if any.
+fn running(field: &str) -> Option<String> {
+    let text = std::fs::read_to_string(running_file().ok()?).ok()?;
+    let record: serde_json::Value = serde_json::from_str(&text).ok()?;
+    record[field].as_str().map(str::to_owned)
 }
 
 async fn provision(endpoint: &str) -> Result<()> {
@@ -163,7 +232,118 @@ fn env(endpoint: &str) -> Result<()> {
     Ok(())
 }
 
-fn webhook(file: &std::path::Path) -> Result<()> {
+async fn webhook(
+    order_id: &str,
+    outcome: dev::webhook::Outcome,
+    amount: Option<i64>,
+    currency: Option<String>,
+    url: Option<String>,
+    send: bool,
+) -> Result<()> {
+    let url = url
+        .or_else(|| running("url"))
+        .unwrap_or_else(|| "http://127.0.0.1:3000".to_owned());
+    let (amount, currency) = match (amount, currency) {
+        (Some(amount), Some(currency)) => (amount, currency),
+        (amount, currency) => {
+            let response = reqwest::get(format!("{url}/orders/{order_id}"))
+                .await
+                .with_context(|| format!("no local API at {url} (is `cargo dev up` running?)"))?;
+            anyhow::ensure!(
+                response.status().is_success(),
+                "GET /orders/{order_id} answered {}",
+                response.status()
+            );
+            let order: serde_json::Value = response.json().await?;
+            let total = &order["totals"]["total"];
+            let known = |value: Option<&serde_json::Value>, what| {
+                value.cloned().with_context(|| {
+                    format!(
+                        "order {order_id} has no total yet (status {}); pass --{what}",
+                        order["status"]
+                    )
+                })
+            };
+            (
+                amount.map_or_else(
+                    || {
+                        known(total.get("amount"), "amount")?
+                            .as_i64()
+                            .context("amount")
+                    },
+                    Ok,
+                )?,
+                currency.map_or_else(
+                    || {
+                        Ok::<_, anyhow::Error>(
+                            known(total.get("currency"), "currency")?
+                                .as_str()
+                                .unwrap_or("EUR")
+                                .to_owned(),
+                        )
+                    },
+                    Ok,
+                )?,
+            )
+        }
+    };
+    let body = dev::webhook::provider_event(order_id, outcome, amount, &currency).to_string();
+    if !send {
+        println!("{}", dev::webhook::curl_command(&url, &body));
+        return Ok(());
+    }
+    let response = reqwest::Client::new()
+        .post(format!("{url}/webhooks/payments"))
+        .header("content-type", "application/json")
+        .header("stripe-signature", dev::webhook::local_signature(&body))
+        .body(body)
+        .send()
+        .await
+        .with_context(|| format!("no local API at {url}"))?;
+    println!("{} {}", response.status(), response.text().await?);
+    Ok(())
+}
+
+async fn import(file: &std::path::Path, endpoint: Option<String>) -> Result<()> {
+    let endpoint = endpoint
+        .or_else(|| running("endpoint"))
+        .unwrap_or_else(|| DEFAULT_ENDPOINT.to_owned());
+    let parsed = dev::catalog::parse_file(file)?;
+    for rejected in &parsed.rejected {
+        eprintln!("{}: {rejected}", file.display());
+    }
+    eprintln!(
+        "{} valid products, {} rows refused; loading into {endpoint}",
+        parsed.products.len(),
+        parsed.rejected.len()
+    );
+    dev::aws::check_reachable(&endpoint).await?;
+    let root = repo::repo_root()?;
+    let template = Template::load(&root)?;
+    let resources = Resources::new(&template, &endpoint);
+    let table = resources
+        .table("ProductsTable")
+        .context("no ProductsTable in template.yaml")?;
+    let client =
+        aws_sdk_dynamodb::Client::new(&EmulatorSettings::new(&endpoint).sdk_config().await);
+    let total = parsed.products.len();
+    let loaded = dev::catalog::load(&client, table, &parsed.products, &|done| {
+        eprintln!("  {done}/{total}")
+    })
+    .await?;
+    println!(
+        "imported {loaded} products ({} rows refused)",
+        parsed.rejected.len()
+    );
+    anyhow::ensure!(
+        parsed.rejected.is_empty(),
+        "{} rows were refused",
+        parsed.rejected.len()
+    );
+    Ok(())
+}
+
+fn sign_sample(file: &std::path::Path) -> Result<()> {
     let text =
         std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     let mut event: serde_json::Value =

@@ -1,28 +1,56 @@
-//! Signing payment webhooks the way the provider does (Stripe-compatible), for sample
-//! events and local testing: `Stripe-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256>` over
-//! `<t>.<raw body>`, keyed with the endpoint secret.
+//! Signed payment webhooks for the local cloud, as `stripe trigger` or
+//! `sam local generate-event` would make them: `Stripe-Signature: t=<unix seconds>,v1=<hex>`,
+//! signed with [`LOCAL_WEBHOOK_SECRET`] by the domain's own `payments::signature::sign`.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use hmac::{Hmac, Mac};
-use serde_json::Value;
-use sha2::Sha256;
+use serde_json::{Value, json};
+use shop::payments::signature::sign;
 
 use crate::environment::LOCAL_WEBHOOK_SECRET;
 
 /// A secret the functions do not know, for samples whose signature must not verify.
 pub const WRONG_WEBHOOK_SECRET: &str = "whsec_wrong_secret_signatures_must_fail";
 
-/// The `Stripe-Signature` header value for `body` signed with `secret` at `timestamp`.
-pub fn stripe_signature(body: &[u8], secret: &str, timestamp: i64) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
-    mac.update(timestamp.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    format!(
-        "t={timestamp},v1={}",
-        hex::encode(mac.finalize().into_bytes())
-    )
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Outcome {
+    Succeeded,
+    Failed,
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// A provider event for a payment intent of `amount` minor units for the order.
+pub fn provider_event(order_id: &str, outcome: Outcome, amount: i64, currency: &str) -> Value {
+    let (kind, error) = match outcome {
+        Outcome::Succeeded => ("payment_intent.succeeded", Value::Null),
+        Outcome::Failed => (
+            "payment_intent.payment_failed",
+            json!({"message": "Your card was declined."}),
+        ),
+    };
+    let suffix = ulid::Ulid::new().to_string().to_lowercase();
+    json!({
+        "id": format!("evt_local_{suffix}"),
+        "object": "event",
+        "type": kind,
+        "created": now(),
+        "data": {"object": {
+            "id": format!("pi_local_{suffix}"),
+            "object": "payment_intent",
+            "amount": amount,
+            "currency": currency.to_ascii_lowercase(),
+            "metadata": {"order_id": order_id},
+            "last_payment_error": error,
+        }}
+    })
+}
+
+/// The `Stripe-Signature` header for `body`, signed now with the local secret.
+pub fn local_signature(body: &str) -> String {
+    sign(body.as_bytes(), LOCAL_WEBHOOK_SECRET.as_bytes(), now())
 }
 
 /// Re-signs an API Gateway webhook event now (signatures expire after 300 s), with the
@@ -39,49 +67,65 @@ pub fn sign_event_in_place(event: &mut Value, with_local_secret: bool) {
     } else {
         WRONG_WEBHOOK_SECRET
     };
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let signature = Value::String(stripe_signature(&body, secret, now));
+    let signature = Value::String(sign(&body, secret.as_bytes(), now()));
     match event.get_mut("headers").and_then(Value::as_object_mut) {
         Some(headers) => {
             headers.insert("stripe-signature".to_owned(), signature);
         }
-        None => event["headers"] = serde_json::json!({ "stripe-signature": signature }),
+        None => event["headers"] = json!({ "stripe-signature": signature }),
     }
+}
+
+/// A shell command that delivers `body` to the local webhook endpoint.
+pub fn curl_command(url: &str, body: &str) -> String {
+    format!(
+        "curl -sS -X POST '{url}/webhooks/payments' -H 'content-type: application/json' \
+         -H 'stripe-signature: {}' --data-binary '{}'",
+        local_signature(body),
+        body.replace('\'', "'\\''")
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use shop::payments::signature::verify;
 
     #[test]
-    fn signs_like_the_provider() {
-        // Python: hmac.new(b"whsec_test", b"1700000000.{}", hashlib.sha256).hexdigest()
-        assert_eq!(
-            stripe_signature(b"{}", "whsec_test", 1_700_000_000),
-            "t=1700000000,v1=35495024f4ef3f94e5a93e22221544c4b75e9a42300cd965ab81cb85cd994e91"
-        );
-    }
-
-    #[test]
-    fn re_signs_an_event_with_a_fresh_timestamp() {
-        let mut event =
-            json!({"headers": {"stripe-signature": "t=1,v1=00"}, "body": "{\"id\":\"evt_1\"}"});
+    fn a_resigned_sample_verifies_with_the_local_secret_only() {
+        let body =
+            provider_event("01JDQ0000000000000000000ZZ", Outcome::Failed, 1200, "EUR").to_string();
+        let mut event = json!({"headers": {"stripe-signature": "t=1,v1=00"}, "body": body});
         sign_event_in_place(&mut event, true);
         let header = event["headers"]["stripe-signature"]
             .as_str()
             .unwrap()
             .to_owned();
-        let t: i64 = header[2..header.find(',').unwrap()].parse().unwrap();
-        assert!((time::OffsetDateTime::now_utc().unix_timestamp() - t).abs() < 5);
-        assert_eq!(
-            header,
-            stripe_signature(b"{\"id\":\"evt_1\"}", LOCAL_WEBHOOK_SECRET, t)
-        );
+        let check = |secret: &str| verify(Some(&header), body.as_bytes(), secret.as_bytes(), now());
+        assert!(check(LOCAL_WEBHOOK_SECRET).is_ok());
+        assert!(check(WRONG_WEBHOOK_SECRET).is_err());
+
         sign_event_in_place(&mut event, false);
-        assert_ne!(
-            event["headers"]["stripe-signature"].as_str().unwrap(),
-            header
+        let forged = event["headers"]["stripe-signature"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            verify(
+                Some(&forged),
+                body.as_bytes(),
+                LOCAL_WEBHOOK_SECRET.as_bytes(),
+                now()
+            )
+            .is_err()
         );
+    }
+
+    #[test]
+    fn provider_events_carry_the_order_and_a_lower_case_currency() {
+        let event = provider_event("o-1", Outcome::Succeeded, 990, "EUR");
+        assert_eq!(event["type"], "payment_intent.succeeded");
+        assert_eq!(event["data"]["object"]["metadata"]["order_id"], "o-1");
+        assert_eq!(event["data"]["object"]["currency"], "eur");
     }
 }

@@ -2,12 +2,19 @@
 
 use lambda_http::http::{HeaderMap, HeaderValue, StatusCode, header};
 use lambda_http::{Body, Error, Request, RequestExt, Response};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 use shop::http::{Problem, json, route_key};
 use shop::kernel::{Clock, OrderId};
 use shop::ordering::placing::{OrderRequest, PlaceError, place_order};
 use shop::ordering::ports::{IdempotencyKeys, OrderQueue, OrderRepository};
 use tracing::Instrument;
+
+/// An order's history, oldest first.
+#[derive(Serialize)]
+struct History {
+    items: Vec<shop::kernel::EventEnvelope>,
+}
 
 /// Larger bodies are refused before parsing (50 lines fit in a few kilobytes).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -173,7 +180,7 @@ async fn get_events(app: &App<'_>, request: &Request) -> Response<Body> {
         Ok(events) if events.is_empty() => {
             Problem::not_found(format!("no order {id}")).into_response()
         }
-        Ok(events) => json(StatusCode::OK, &json!({ "items": events })),
+        Ok(items) => json(StatusCode::OK, &History { items }),
         Err(e) => {
             tracing::error!(error = %e, order_id = %id, "reading an order's history failed");
             Problem::unavailable("orders are unavailable; retry shortly").into_response()

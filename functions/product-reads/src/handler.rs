@@ -2,7 +2,7 @@
 
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Error, Request, RequestExt, Response};
-use serde_json::json;
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 use shop::catalog::ports::{ProductListing, ProductLookup};
 use shop::catalog::{Category, Cursor, ProductView};
@@ -14,6 +14,13 @@ use shop::kernel::ProductId;
 const CACHE_CONTROL: &str = "public, max-age=5";
 
 pub const DEFAULT_LIMIT: u16 = 20;
+
+/// A page of the listing, as the contract shapes it.
+#[derive(Serialize)]
+struct Page {
+    items: Vec<ProductView>,
+    next_cursor: Option<String>,
+}
 pub const MAX_LIMIT: u16 = 100;
 
 pub async fn handle<C>(catalog: &C, request: Request) -> Result<Response<Body>, Error>
@@ -61,11 +68,11 @@ async fn list<C: ProductListing>(catalog: &C, request: &Request) -> Response<Bod
             let next_cursor = page
                 .more_after
                 .map(|last| Cursor::new(category.clone(), last).encode());
-            let items: Vec<ProductView> = page.items.into_iter().map(ProductView::from).collect();
-            let mut response = json(
-                StatusCode::OK,
-                &json!({"items": items, "next_cursor": next_cursor}),
-            );
+            let page = Page {
+                items: page.items.into_iter().map(ProductView::from).collect(),
+                next_cursor,
+            };
+            let mut response = json(StatusCode::OK, &page);
             response.headers_mut().insert(
                 header::CACHE_CONTROL,
                 HeaderValue::from_static(CACHE_CONTROL),

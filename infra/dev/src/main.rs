@@ -60,9 +60,10 @@ enum Command {
     /// Print the functions' environment for that emulator as KEY=VALUE lines, for
     /// `cargo lambda watch --env-file`.
     Env {
-        /// The emulator.
-        #[arg(long, value_name = "URL", default_value = DEFAULT_ENDPOINT)]
-        endpoint: String,
+        /// The emulator; the one `cargo dev up` is running by default, else
+        /// http://127.0.0.1:5000.
+        #[arg(long, value_name = "URL")]
+        endpoint: Option<String>,
     },
     /// A payment webhook signed with the local secret: for an order (printed as a curl
     /// command, or sent with --send), or a sample event file re-signed now (--sign FILE).
@@ -132,11 +133,14 @@ async fn main() -> ExitCode {
                 logs: LogOutput::Terminal,
                 progress: Some(Arc::new(|line: &str| eprintln!("{line}"))),
                 repo_root: None,
+                executables: None,
             };
             up(options).await
         }
         Command::Provision { endpoint } => provision(&endpoint).await,
-        Command::Env { endpoint } => env(&endpoint),
+        Command::Env { endpoint } => env(&endpoint
+            .or_else(|| running("endpoint"))
+            .unwrap_or_else(|| DEFAULT_ENDPOINT.to_owned())),
         Command::Webhook {
             order,
             outcome,

@@ -39,11 +39,19 @@ async fn a_valid_order_is_confirmed_with_its_totals_its_stock_taken_and_announce
 #[tokio::test]
 async fn the_location_header_points_at_the_order() {
     let product = seed_product("e2e", 100, 5).await;
-    let response = http().post(url("/orders")).json(&order_body(product.as_str(), 1)).send().await.unwrap();
+    let response = http()
+        .post(url("/orders"))
+        .json(&order_body(product.as_str(), 1))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 202);
     let location = response.headers()["location"].to_str().unwrap().to_owned();
     let placed: Value = response.json().await.unwrap();
-    assert_eq!(location, format!("/orders/{}", placed["order_id"].as_str().unwrap()));
+    assert_eq!(
+        location,
+        format!("/orders/{}", placed["order_id"].as_str().unwrap())
+    );
     let (status, order) = get_json(&location).await;
     assert_eq!(status, 200);
     assert_eq!(order["order_id"], placed["order_id"]);
@@ -68,7 +76,12 @@ async fn two_hundred_concurrent_orders_for_fifty_units_confirm_exactly_fifty() {
     let body = order_body(product.as_str(), 1);
     let placed = futures::future::join_all((0..200).map(|_| post_order(&body, &[]))).await;
     let refused: Vec<&(u16, Value)> = placed.iter().filter(|(status, _)| *status != 202).collect();
-    assert!(refused.is_empty(), "{} refused, first: {:?}", refused.len(), refused.first());
+    assert!(
+        refused.is_empty(),
+        "{} refused, first: {:?}",
+        refused.len(),
+        refused.first()
+    );
     let mut settled = Vec::new();
     for (_, order) in &placed {
         settled.push(settled_order(order["order_id"].as_str().unwrap()).await);
@@ -80,7 +93,8 @@ async fn two_hundred_concurrent_orders_for_fifty_units_confirm_exactly_fifty() {
 }
 
 #[tokio::test]
-async fn poison_messages_go_to_the_dead_letter_queue_intact_and_the_rest_of_the_batch_is_processed() {
+async fn poison_messages_go_to_the_dead_letter_queue_intact_and_the_rest_of_the_batch_is_processed()
+{
     let product = seed_product("e2e", 100, 100).await;
     let client = sqs().await;
     let marker = ulid::Ulid::new().to_string();
@@ -97,26 +111,47 @@ async fn poison_messages_go_to_the_dead_letter_queue_intact_and_the_rest_of_the_
     let poison = [
         format!("not json at all {marker}"),
         json!({"schema_version": 2, "type": "place_order", "marker": marker}).to_string(),
-        json!({"schema_version": 1, "type": "place_order", "order_id": "bad id", "marker": marker}).to_string(),
+        json!({"schema_version": 1, "type": "place_order", "order_id": "bad id", "marker": marker})
+            .to_string(),
     ];
     for (i, body) in poison.iter().enumerate() {
         entries.push((format!("poison-{i}"), body.clone()));
     }
     let batch = entries
         .into_iter()
-        .map(|(id, body)| aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder().id(id).message_body(body).build().unwrap())
+        .map(|(id, body)| {
+            aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                .id(id)
+                .message_body(body)
+                .build()
+                .unwrap()
+        })
         .collect();
-    let sent = client.send_message_batch().queue_url(queue_url("OrdersQueue")).set_entries(Some(batch)).send().await.unwrap();
+    let sent = client
+        .send_message_batch()
+        .queue_url(queue_url("OrdersQueue"))
+        .set_entries(Some(batch))
+        .send()
+        .await
+        .unwrap();
     assert!(sent.failed().is_empty());
 
     for order_id in &valid_ids {
         assert_eq!(settled_order(order_id).await["status"], "CONFIRMED");
     }
     assert_eq!(stock(&product).await, 93);
-    let dead: Vec<String> = eventually("the poison messages in OrdersDLQ", Duration::from_secs(60), || async {
-        let mine: Vec<String> = peek_bodies("OrdersDLQ").await.into_iter().filter(|b| b.contains(&marker)).collect();
-        (mine.len() == poison.len()).then_some(mine)
-    })
+    let dead: Vec<String> = eventually(
+        "the poison messages in OrdersDLQ",
+        Duration::from_secs(60),
+        || async {
+            let mine: Vec<String> = peek_bodies("OrdersDLQ")
+                .await
+                .into_iter()
+                .filter(|b| b.contains(&marker))
+                .collect();
+            (mine.len() == poison.len()).then_some(mine)
+        },
+    )
     .await;
     for body in &poison {
         assert!(dead.contains(body), "{body} should be in the DLQ unchanged");
@@ -133,30 +168,42 @@ async fn a_message_delivered_three_times_makes_one_order_and_reserves_once() {
     .to_string();
     let client = sqs().await;
     for _ in 0..3 {
-        client.send_message().queue_url(queue_url("OrdersQueue")).message_body(&body).send().await.unwrap();
+        client
+            .send_message()
+            .queue_url(queue_url("OrdersQueue"))
+            .message_body(&body)
+            .send()
+            .await
+            .unwrap();
     }
     assert_eq!(settled_order(&order_id).await["status"], "CONFIRMED");
     notifications().wait_for(&order_id, "order.confirmed").await;
     // Wait for all three deliveries to be consumed before judging.
-    eventually("the orders queue to drain", Duration::from_secs(30), || async {
-        let attributes = client
-            .get_queue_attributes()
-            .queue_url(queue_url("OrdersQueue"))
-            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
-            .send()
-            .await
-            .ok()?;
-        let attributes = attributes.attributes()?;
-        let count = |name| {
-            attributes
-                .get(&name)
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(1)
-        };
-        (count(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages) == 0
-            && count(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible) == 0)
-            .then_some(())
-    })
+    eventually(
+        "the orders queue to drain",
+        Duration::from_secs(30),
+        || async {
+            let attributes = client
+                .get_queue_attributes()
+                .queue_url(queue_url("OrdersQueue"))
+                .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+                .send()
+                .await
+                .ok()?;
+            let attributes = attributes.attributes()?;
+            let count = |name| {
+                attributes
+                    .get(&name)
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(1)
+            };
+            (count(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages) == 0
+                && count(
+                    aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+                ) == 0)
+                .then_some(())
+        },
+    )
     .await;
     assert_eq!(stock(&product).await, 8);
     let (_, history) = get_json(&format!("/orders/{order_id}/events")).await;
@@ -167,7 +214,11 @@ async fn a_message_delivered_three_times_makes_one_order_and_reserves_once() {
         .filter(|e| e["event_type"] == "order.confirmed")
         .map(|e| e["event_id"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(confirmed.len(), 1, "one order.confirmed event (possibly delivered more than once)");
+    assert_eq!(
+        confirmed.len(),
+        1,
+        "one order.confirmed event (possibly delivered more than once)"
+    );
 }
 
 #[tokio::test]
@@ -179,11 +230,18 @@ async fn the_history_lists_the_events_and_replaying_it_gives_the_stored_order() 
     let (status, history) = get_json(&format!("/orders/{order_id}/events")).await;
     assert_eq!(status, 200);
     let items = history["items"].as_array().unwrap();
-    let types: Vec<&str> = items.iter().map(|e| e["event_type"].as_str().unwrap()).collect();
+    let types: Vec<&str> = items
+        .iter()
+        .map(|e| e["event_type"].as_str().unwrap())
+        .collect();
     assert_eq!(types, ["order.placed", "order.confirmed"]);
-    let sequences: Vec<u64> = items.iter().map(|e| e["sequence"].as_u64().unwrap()).collect();
+    let sequences: Vec<u64> = items
+        .iter()
+        .map(|e| e["sequence"].as_u64().unwrap())
+        .collect();
     assert_eq!(sequences, [1, 2]);
-    let envelopes: Vec<shop::kernel::EventEnvelope> = serde_json::from_value(history["items"].clone()).unwrap();
+    let envelopes: Vec<shop::kernel::EventEnvelope> =
+        serde_json::from_value(history["items"].clone()).unwrap();
     let replayed = Order::replay(&envelopes).unwrap();
     assert_eq!(serde_json::to_value(&replayed).unwrap(), stored);
 }
@@ -197,9 +255,16 @@ async fn the_same_idempotency_key_gives_the_same_order_and_another_body_is_refus
     let (second_status, second) = post_order(&body, &[("idempotency-key", &key)]).await;
     assert_eq!((first_status, second_status), (202, 202));
     assert_eq!(first["order_id"], second["order_id"]);
-    let (status, problem) = post_order(&order_body(product.as_str(), 2), &[("idempotency-key", &key)]).await;
+    let (status, problem) = post_order(
+        &order_body(product.as_str(), 2),
+        &[("idempotency-key", &key)],
+    )
+    .await;
     assert_eq!(status, 422);
-    assert_eq!(problem["type"], "https://shop.example/problems/idempotency-key-reused");
+    assert_eq!(
+        problem["type"],
+        "https://shop.example/problems/idempotency-key-reused"
+    );
     settled_order(first["order_id"].as_str().unwrap()).await;
     assert_eq!(stock(&product).await, 9);
 }
@@ -214,7 +279,10 @@ async fn bad_requests_get_problem_details_naming_what_is_wrong() {
         .await
         .unwrap();
     assert_eq!(response.status(), 400);
-    assert_eq!(response.headers()["content-type"], "application/problem+json");
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
 
     let (status, problem) = post_order(
         &json!({"customer_id": 7, "currency": "EURO", "items": [{"product_id": "p-0001", "quantity": 1001}]}),
@@ -222,7 +290,12 @@ async fn bad_requests_get_problem_details_naming_what_is_wrong() {
     )
     .await;
     assert_eq!(status, 422);
-    let fields: Vec<&str> = problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    let fields: Vec<&str> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
     assert_eq!(fields, ["customer_id", "currency", "items[0].quantity"]);
 
     let huge = "x".repeat(70 * 1024);

@@ -36,13 +36,19 @@ fn total(order: &Value) -> i64 {
 
 /// Sends `body` as the provider would, with this signature header (or none).
 async fn deliver(body: &str, signature: Option<String>) -> (u16, Value) {
-    let mut request = http().post(url("/webhooks/payments")).header("content-type", "application/json").body(body.to_owned());
+    let mut request = http()
+        .post(url("/webhooks/payments"))
+        .header("content-type", "application/json")
+        .body(body.to_owned());
     if let Some(signature) = signature {
         request = request.header("stripe-signature", signature);
     }
     let response = request.send().await.unwrap();
     let status = response.status().as_u16();
-    let content_type = response.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned());
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned());
     let body: Value = response.json().await.unwrap_or(Value::Null);
     if status == 400 {
         assert_eq!(content_type.as_deref(), Some("application/problem+json"));
@@ -51,7 +57,11 @@ async fn deliver(body: &str, signature: Option<String>) -> (u16, Value) {
 }
 
 fn signed(body: &str) -> Option<String> {
-    Some(sign(body.as_bytes(), dev::LOCAL_WEBHOOK_SECRET.as_bytes(), now()))
+    Some(sign(
+        body.as_bytes(),
+        dev::LOCAL_WEBHOOK_SECRET.as_bytes(),
+        now(),
+    ))
 }
 
 #[tokio::test]
@@ -59,10 +69,18 @@ async fn a_successful_payment_pays_the_order_and_announces_it() {
     let (product, order) = confirmed_order(10, 2).await;
     let body = provider_event("payment_intent.succeeded", &order, total(&order)).to_string();
     let (status, answer) = deliver(&body, signed(&body)).await;
-    assert_eq!((status, answer["outcome"].as_str()), (200, Some("processed")));
+    assert_eq!(
+        (status, answer["outcome"].as_str()),
+        (200, Some("processed"))
+    );
     let order_id = order["order_id"].as_str().unwrap();
     let paid = order_in(order_id, "PAID").await;
-    assert!(paid["payment_intent_id"].as_str().unwrap().starts_with("pi_"));
+    assert!(
+        paid["payment_intent_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("pi_")
+    );
     let announced = notifications().wait_for(order_id, "order.paid").await;
     assert_eq!(announced["data"]["amount"]["amount"], total(&order));
     assert_eq!(stock(&product).await, 8);
@@ -77,11 +95,17 @@ async fn a_failed_payment_cancels_the_order_and_gives_its_stock_back() {
     assert_eq!(deliver(&body, signed(&body)).await.0, 200);
     let order_id = order["order_id"].as_str().unwrap();
     let cancelled = order_in(order_id, "CANCELLED").await;
-    assert_eq!(cancelled["reason"], "payment failed: Your card was declined.");
+    assert_eq!(
+        cancelled["reason"],
+        "payment failed: Your card was declined."
+    );
     notifications().wait_for(order_id, "order.cancelled").await;
     assert_eq!(stock(&product).await, 9);
     let after = get_json(&format!("/products/{product}")).await.1;
-    assert_eq!(after["availability"], json!({"status": "in_stock", "quantity": 9}));
+    assert_eq!(
+        after["availability"],
+        json!({"status": "in_stock", "quantity": 9})
+    );
 }
 
 #[tokio::test]
@@ -94,12 +118,26 @@ async fn the_same_webhook_delivered_five_times_has_one_effect() {
         assert_eq!(status, 200);
         outcomes.push(answer["outcome"].as_str().unwrap().to_owned());
     }
-    assert_eq!(outcomes, ["processed", "duplicate", "duplicate", "duplicate", "duplicate"]);
+    assert_eq!(
+        outcomes,
+        [
+            "processed",
+            "duplicate",
+            "duplicate",
+            "duplicate",
+            "duplicate"
+        ]
+    );
     let order_id = order["order_id"].as_str().unwrap();
     order_in(order_id, "PAID").await;
     notifications().wait_for(order_id, "order.paid").await;
     let (_, history) = get_json(&format!("/orders/{order_id}/events")).await;
-    let paid = history["items"].as_array().unwrap().iter().filter(|e| e["event_type"] == "order.paid").count();
+    let paid = history["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event_type"] == "order.paid")
+        .count();
     assert_eq!(paid, 1);
 }
 
@@ -111,16 +149,23 @@ async fn a_payment_of_the_wrong_amount_leaves_the_order_confirmed_and_is_recorde
     assert_eq!(deliver(&body, signed(&body)).await.0, 200);
     let anomaly_key = format!("ANOMALY#{}", event["id"].as_str().unwrap());
     let client = dynamodb().await;
-    let anomaly = eventually("the anomaly to be recorded", std::time::Duration::from_secs(60), || async {
-        client
-            .get_item()
-            .table_name(table("IdempotencyTable"))
-            .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(anomaly_key.clone()))
-            .send()
-            .await
-            .ok()?
-            .item
-    })
+    let anomaly = eventually(
+        "the anomaly to be recorded",
+        std::time::Duration::from_secs(60),
+        || async {
+            client
+                .get_item()
+                .table_name(table("IdempotencyTable"))
+                .key(
+                    "pk",
+                    aws_sdk_dynamodb::types::AttributeValue::S(anomaly_key.clone()),
+                )
+                .send()
+                .await
+                .ok()?
+                .item
+        },
+    )
     .await;
     assert!(format!("{anomaly:?}").contains("the order stays CONFIRMED"));
     let (_, now) = get_json(&format!("/orders/{}", order["order_id"].as_str().unwrap())).await;
@@ -139,18 +184,28 @@ async fn a_failure_arriving_after_the_success_leaves_the_order_paid() {
     assert_eq!(deliver(&failed_body, signed(&failed_body)).await.0, 200);
     let anomaly_key = format!("ANOMALY#{}", failed["id"].as_str().unwrap());
     let client = dynamodb().await;
-    eventually("the late failure to be handled", std::time::Duration::from_secs(60), || async {
-        client
-            .get_item()
-            .table_name(table("IdempotencyTable"))
-            .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(anomaly_key.clone()))
-            .send()
-            .await
-            .ok()?
-            .item
-    })
+    eventually(
+        "the late failure to be handled",
+        std::time::Duration::from_secs(60),
+        || async {
+            client
+                .get_item()
+                .table_name(table("IdempotencyTable"))
+                .key(
+                    "pk",
+                    aws_sdk_dynamodb::types::AttributeValue::S(anomaly_key.clone()),
+                )
+                .send()
+                .await
+                .ok()?
+                .item
+        },
+    )
     .await;
-    assert_eq!(get_json(&format!("/orders/{order_id}")).await.1["status"], "PAID");
+    assert_eq!(
+        get_json(&format!("/orders/{order_id}")).await.1["status"],
+        "PAID"
+    );
     assert_eq!(stock(&product).await, 7);
 }
 
@@ -163,10 +218,26 @@ async fn forged_stale_or_malformed_deliveries_are_refused_and_change_nothing() {
     assert_ne!(tampered, body);
     let cases = [
         ("tampered body", tampered.clone(), signed(&body)),
-        ("wrong secret", body.clone(), Some(sign(body.as_bytes(), b"whsec_someone_else", now()))),
-        ("stale timestamp", body.clone(), Some(sign(body.as_bytes(), dev::LOCAL_WEBHOOK_SECRET.as_bytes(), now() - 301))),
+        (
+            "wrong secret",
+            body.clone(),
+            Some(sign(body.as_bytes(), b"whsec_someone_else", now())),
+        ),
+        (
+            "stale timestamp",
+            body.clone(),
+            Some(sign(
+                body.as_bytes(),
+                dev::LOCAL_WEBHOOK_SECRET.as_bytes(),
+                now() - 301,
+            )),
+        ),
         ("missing header", body.clone(), None),
-        ("malformed header", body.clone(), Some("v1=abc,t=".to_owned())),
+        (
+            "malformed header",
+            body.clone(),
+            Some("v1=abc,t=".to_owned()),
+        ),
     ];
     for (case, payload, signature) in cases {
         let (status, problem) = deliver(&payload, signature).await;
@@ -178,12 +249,26 @@ async fn forged_stale_or_malformed_deliveries_are_refused_and_change_nothing() {
         .await
         .get_item()
         .table_name(table("IdempotencyTable"))
-        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("WEBHOOK#{}", event["id"].as_str().unwrap())))
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!(
+                "WEBHOOK#{}",
+                event["id"].as_str().unwrap()
+            )),
+        )
         .send()
         .await
         .unwrap();
-    assert!(recorded.item.is_none(), "a refused delivery must not be recorded");
-    assert_eq!(get_json(&format!("/orders/{}", order["order_id"].as_str().unwrap())).await.1["status"], "CONFIRMED");
+    assert!(
+        recorded.item.is_none(),
+        "a refused delivery must not be recorded"
+    );
+    assert_eq!(
+        get_json(&format!("/orders/{}", order["order_id"].as_str().unwrap()))
+            .await
+            .1["status"],
+        "CONFIRMED"
+    );
 }
 
 #[tokio::test]

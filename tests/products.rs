@@ -25,13 +25,21 @@ async fn every_page(query: &str) -> Vec<Vec<Value>> {
 }
 
 fn ids(pages: &[Vec<Value>]) -> Vec<String> {
-    pages.iter().flatten().map(|p| p["product_id"].as_str().unwrap().to_owned()).collect()
+    pages
+        .iter()
+        .flatten()
+        .map(|p| p["product_id"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 #[tokio::test]
 async fn paging_with_limit_seven_returns_every_product_exactly_once() {
     let demo: Vec<Value> = serde_json::from_str(
-        &std::fs::read_to_string(format!("{}/../infra/catalog/demo.json", env!("CARGO_MANIFEST_DIR"))).unwrap(),
+        &std::fs::read_to_string(format!(
+            "{}/../infra/catalog/demo.json",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap(),
     )
     .unwrap();
     let pages = every_page("limit=7").await;
@@ -40,7 +48,11 @@ async fn paging_with_limit_seven_returns_every_product_exactly_once() {
     let unique: HashSet<&String> = seen.iter().collect();
     assert_eq!(unique.len(), seen.len(), "a product came twice: {seen:?}");
     for product in &demo {
-        assert!(unique.contains(&product["product_id"].as_str().unwrap().to_owned()), "{} missing", product["product_id"]);
+        assert!(
+            unique.contains(&product["product_id"].as_str().unwrap().to_owned()),
+            "{} missing",
+            product["product_id"]
+        );
     }
 }
 
@@ -58,7 +70,12 @@ async fn a_category_pages_through_exactly_its_own_products() {
     assert_eq!(seen.len(), 23);
 
     let (_, tea) = get_json("/products?category=tea&limit=100").await;
-    let categories: HashSet<&str> = tea["items"].as_array().unwrap().iter().map(|p| p["category"].as_str().unwrap()).collect();
+    let categories: HashSet<&str> = tea["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["category"].as_str().unwrap())
+        .collect();
     assert_eq!(categories, HashSet::from(["tea"]));
 }
 
@@ -67,7 +84,11 @@ async fn bad_ids_limits_and_cursors_are_client_errors() {
     let problem = |path: &'static str, status: u16| async move {
         let response = http().get(url(path)).send().await.unwrap();
         assert_eq!(response.status().as_u16(), status, "{path}");
-        assert_eq!(response.headers()["content-type"], "application/problem+json", "{path}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json",
+            "{path}"
+        );
     };
     problem("/products/p-9999", 404).await;
     problem("/products/not%20an%20id", 400).await;
@@ -93,17 +114,38 @@ async fn a_product_carries_an_etag_and_a_matching_if_none_match_gets_304() {
     let response = http().get(url(&path)).send().await.unwrap();
     assert_eq!(response.status(), 200);
     let etag = response.headers()["etag"].to_str().unwrap().to_owned();
-    assert!(response.headers()["cache-control"].to_str().unwrap().contains("max-age"));
+    assert!(
+        response.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("max-age")
+    );
     let body: Value = response.json().await.unwrap();
-    assert_eq!(body["availability"], serde_json::json!({"status": "in_stock", "quantity": 12}));
-    assert_eq!(body["price"], serde_json::json!({"amount": 4200, "currency": "EUR"}));
+    assert_eq!(
+        body["availability"],
+        serde_json::json!({"status": "in_stock", "quantity": 12})
+    );
+    assert_eq!(
+        body["price"],
+        serde_json::json!({"amount": 4200, "currency": "EUR"})
+    );
 
-    let cached = http().get(url(&path)).header("if-none-match", &etag).send().await.unwrap();
+    let cached = http()
+        .get(url(&path))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(cached.status(), 304);
     assert_eq!(cached.headers()["etag"].to_str().unwrap(), etag);
     assert!(cached.bytes().await.unwrap().is_empty());
 
-    let stale = http().get(url(&path)).header("if-none-match", "\"something-else\"").send().await.unwrap();
+    let stale = http()
+        .get(url(&path))
+        .header("if-none-match", "\"something-else\"")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(stale.status(), 200);
 }
 
@@ -117,7 +159,13 @@ async fn availability_drops_after_a_confirmed_order() {
         &[],
     )
     .await;
-    assert_eq!(settled_order(placed["order_id"].as_str().unwrap()).await["status"], "CONFIRMED");
+    assert_eq!(
+        settled_order(placed["order_id"].as_str().unwrap()).await["status"],
+        "CONFIRMED"
+    );
     let after = get_json(&format!("/products/{product}")).await.1;
-    assert_eq!(after["availability"], serde_json::json!({"status": "low_stock", "quantity": 4}));
+    assert_eq!(
+        after["availability"],
+        serde_json::json!({"status": "low_stock", "quantity": 4})
+    );
 }

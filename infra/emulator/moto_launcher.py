@@ -18,6 +18,12 @@ relies on them and stays fast as the tables grow:
     orders made every later request time out. We snapshot only the items the transaction
     names and put those back when it fails, which is all moto's copy was for.
 
+Request counts (for `cargo dev bench`): every request is counted by caller, service and
+operation, with the items it names (DynamoDB), its bytes and the time the emulator spent
+on it. `GET /_dev/requests` returns the counts so far as JSON; they only ever grow, so a
+caller takes the difference of two reads. The caller is the SDK's app name (`app/<name>` in
+the User-Agent), empty for clients that set none (the functions, the local cloud's pollers).
+
 Lifetime: the server stops when stdin reaches end of file, which happens when the process
 that started us exits for any reason, crash included, and on SIGTERM or SIGINT.
 
@@ -26,12 +32,17 @@ Usage: python moto_launcher.py [--host 127.0.0.1] [--port 0] [--quiet]   (port 0
 
 import argparse
 import errno
+import io
+import json
 import logging
 import os
 import signal
 import socket
+import re
 import sys
 import threading
+import time
+from urllib.parse import parse_qs
 
 # DynamoDB's documented limit for TransactWriteItems and TransactGetItems.
 TRANSACTION_MAX_ITEMS = 100
@@ -56,6 +67,100 @@ class SerializedDynamoDB:
                 close = getattr(result, "close", None)
                 if close is not None:
                     close()
+        return [body]
+
+
+class RequestCounts:
+    """WSGI middleware: counts requests by (caller, service, operation); see the module docstring."""
+
+    PATH = "/_dev/requests"
+    SCOPE = re.compile(r"Credential=[^/]*/[^/]*/[^/]*/([^/]*)/")
+    APP = re.compile(r"(?:^|\s)app/([^\s]+)")
+    # DynamoDB requests and where their items are, for capacity estimates.
+    ITEM_LISTS = {"TransactWriteItems": "TransactItems", "TransactGetItems": "TransactItems"}
+
+    def __init__(self, app):
+        self.app = app
+        self.lock = threading.Lock()
+        self.counts = {}
+
+    def __call__(self, environ, start_response):
+        if environ.get("PATH_INFO") == self.PATH:
+            return self.report(start_response)
+        started = time.perf_counter()
+        service, operation, body = self.identify(environ)
+        result = self.app(environ, start_response)
+        try:
+            chunks = list(result)
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+        response = b"".join(chunks)
+        seconds = time.perf_counter() - started
+        items = self.items(service, operation, body, response)
+        agent = environ.get("HTTP_X_AMZ_USER_AGENT", "") + " " + environ.get("HTTP_USER_AGENT", "")
+        caller = self.APP.search(agent)
+        key = (caller.group(1) if caller else "", service, operation)
+        with self.lock:
+            entry = self.counts.setdefault(key, [0, 0, 0, 0, 0.0])
+            entry[0] += 1
+            entry[1] += items
+            entry[2] += len(body)
+            entry[3] += len(response)
+            entry[4] += seconds
+        return [response]
+
+    def identify(self, environ):
+        """(service, operation, request body); the body is put back for moto."""
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length > 0 else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        scope = self.SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+        service = scope.group(1) if scope else "unknown"
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if target:
+            return service, target.rsplit(".", 1)[-1], body
+        action = parse_qs(environ.get("QUERY_STRING", "")).get("Action")
+        if not action and "x-www-form-urlencoded" in environ.get("CONTENT_TYPE", ""):
+            action = parse_qs(body.decode("utf-8", "replace")).get("Action")
+        return service, action[0] if action else environ.get("REQUEST_METHOD", "?"), body
+
+    def items(self, service, operation, body, response):
+        """Items a DynamoDB request reads or writes (0 for other services)."""
+        if service != "dynamodb":
+            return 0
+        try:
+            if operation in ("Query", "Scan"):
+                return int(json.loads(response or b"{}").get("Count", 0))
+            request = json.loads(body or b"{}")
+            if operation in self.ITEM_LISTS:
+                return len(request.get(self.ITEM_LISTS[operation], []))
+            if operation == "BatchGetItem":
+                return sum(len(t.get("Keys", [])) for t in request.get("RequestItems", {}).values())
+            if operation == "BatchWriteItem":
+                return sum(len(t) for t in request.get("RequestItems", {}).values())
+        except (ValueError, AttributeError, TypeError):
+            return 0
+        return 1
+
+    def report(self, start_response):
+        with self.lock:
+            rows = [
+                {
+                    "caller": caller,
+                    "service": service,
+                    "operation": operation,
+                    "requests": entry[0],
+                    "items": entry[1],
+                    "request_bytes": entry[2],
+                    "response_bytes": entry[3],
+                    "seconds": entry[4],
+                }
+                for (caller, service, operation), entry in sorted(self.counts.items())
+            ]
+        body = json.dumps({"requests": rows}).encode()
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
         return [body]
 
 
@@ -156,7 +261,7 @@ def main():
     dynamodb_responses.TRANSACTION_MAX_ITEMS = TRANSACTION_MAX_ITEMS
     undo_failed_transactions_item_by_item()
 
-    app = SerializedDynamoDB(DomainDispatcherApplication(create_backend_app))
+    app = RequestCounts(SerializedDynamoDB(DomainDispatcherApplication(create_backend_app)))
     try:
         server = make_server(
             args.host,

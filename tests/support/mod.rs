@@ -27,7 +27,10 @@ where
         if let Some(value) = check().await {
             return value;
         }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -49,20 +52,37 @@ pub async fn sqs() -> aws_sdk_sqs::Client {
 }
 
 pub fn table(logical_id: &str) -> String {
-    cloud().resources().table(logical_id).expect("table in template").to_owned()
+    cloud()
+        .resources()
+        .table(logical_id)
+        .expect("table in template")
+        .to_owned()
 }
 
 pub fn queue_url(logical_id: &str) -> String {
-    cloud().resources().queue(logical_id).expect("queue in template").url.clone()
+    cloud()
+        .resources()
+        .queue(logical_id)
+        .expect("queue in template")
+        .url
+        .clone()
 }
 
 pub fn topic_arn() -> String {
-    cloud().resources().topic_arn("EventsTopic").expect("topic").to_owned()
+    cloud()
+        .resources()
+        .topic_arn("EventsTopic")
+        .expect("topic")
+        .to_owned()
 }
 
 /// A product only this test uses, so its stock is the test's to reason about.
 pub async fn seed_product(category: &str, price: i64, stock: i64) -> ProductId {
-    let id = ProductId::parse(format!("t-{}", ulid::Ulid::new().to_string().to_lowercase())).unwrap();
+    let id = ProductId::parse(format!(
+        "t-{}",
+        ulid::Ulid::new().to_string().to_lowercase()
+    ))
+    .unwrap();
     let product = Product {
         product_id: id.clone(),
         sku: Sku::parse(format!("SKU-{}", &id.as_str()[2..14])).unwrap(),
@@ -121,19 +141,27 @@ pub async fn get_json(path: &str) -> (u16, Value) {
 
 /// Waits until the order has left PENDING and returns its view.
 pub async fn settled_order(order_id: &str) -> Value {
-    eventually(&format!("order {order_id} to be processed"), Duration::from_secs(60), || async {
-        let (status, order) = get_json(&format!("/orders/{order_id}")).await;
-        (status == 200 && order["status"] != "PENDING").then_some(order)
-    })
+    eventually(
+        &format!("order {order_id} to be processed"),
+        Duration::from_secs(60),
+        || async {
+            let (status, order) = get_json(&format!("/orders/{order_id}")).await;
+            (status == 200 && order["status"] != "PENDING").then_some(order)
+        },
+    )
     .await
 }
 
 /// Waits until the order is in `status`.
 pub async fn order_in(order_id: &str, status: &str) -> Value {
-    eventually(&format!("order {order_id} to be {status}"), Duration::from_secs(60), || async {
-        let (code, order) = get_json(&format!("/orders/{order_id}")).await;
-        (code == 200 && order["status"] == status).then_some(order)
-    })
+    eventually(
+        &format!("order {order_id} to be {status}"),
+        Duration::from_secs(60),
+        || async {
+            let (code, order) = get_json(&format!("/orders/{order_id}")).await;
+            (code == 200 && order["status"] == status).then_some(order)
+        },
+    )
     .await
 }
 
@@ -232,10 +260,15 @@ pub async fn peek_bodies(logical_id: &str) -> Vec<String> {
 }
 
 /// Counts by value of a JSON field.
-pub fn tally<'a>(items: impl IntoIterator<Item = &'a Value>, field: &str) -> HashMap<String, usize> {
+pub fn tally<'a>(
+    items: impl IntoIterator<Item = &'a Value>,
+    field: &str,
+) -> HashMap<String, usize> {
     let mut counts = HashMap::new();
     for item in items {
-        *counts.entry(item[field].as_str().unwrap_or("?").to_owned()).or_default() += 1;
+        *counts
+            .entry(item[field].as_str().unwrap_or("?").to_owned())
+            .or_default() += 1;
     }
     counts
 }

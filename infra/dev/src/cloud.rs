@@ -47,6 +47,9 @@ pub struct CloudOptions {
     pub retry_delay: Duration,
     pub logs: LogOutput,
     pub progress: Option<Progress>,
+    /// Executables already built, by binary name: no `cargo build` (the bench builds every
+    /// binary it measures in one cargo invocation, with one set of features).
+    pub executables: Option<HashMap<String, PathBuf>>,
 }
 
 impl Default for CloudOptions {
@@ -60,6 +63,7 @@ impl Default for CloudOptions {
             retry_delay: Duration::from_secs(1),
             logs: LogOutput::Terminal,
             progress: None,
+            executables: None,
         }
     }
 }
@@ -147,7 +151,6 @@ impl LocalCloud {
         let settings = EmulatorSettings::new(&endpoint);
         let resources = Resources::new(&template, &endpoint);
 
-        progress("building functions");
         let binaries: Vec<String> = template
             .functions
             .iter()
@@ -157,7 +160,13 @@ impl LocalCloud {
             Some(dir) => BuildOutput::File(dir.join("build.log")),
             None => BuildOutput::Terminal,
         };
-        let executables = {
+        let executables = if let Some(built) = &options.executables {
+            if let Some(missing) = binaries.iter().find(|b| !built.contains_key(*b)) {
+                bail!("no executable given for {missing}");
+            }
+            built.clone()
+        } else {
+            progress("building functions");
             let root = repo_root.clone();
             let release = options.release;
             tokio::task::spawn_blocking(move || {

@@ -91,6 +91,21 @@ pub struct Program {
     pub args: Vec<String>,
 }
 
+/// When an invocation's event was handed to an execution environment (its `next` request
+/// answered) and when the environment's answer arrived; `None` if it never got that far.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Timing {
+    pub picked_up: Option<Instant>,
+    pub answered: Option<Instant>,
+}
+
+impl Timing {
+    /// Event handed over to answer received: what Lambda bills.
+    pub fn duration(&self) -> Option<Duration> {
+        Some(self.answered?.saturating_duration_since(self.picked_up?))
+    }
+}
+
 /// One execution environment's Runtime API endpoint.
 #[derive(Clone, Debug)]
 pub struct Environment {
@@ -128,7 +143,7 @@ struct Pending {
     request_id: String,
     payload: Bytes,
     result: oneshot::Sender<Result<Value, InvokeError>>,
-    picked_up: oneshot::Sender<usize>,
+    picked_up: oneshot::Sender<(usize, Instant)>,
 }
 
 struct InFlight {
@@ -182,6 +197,22 @@ impl FunctionHost {
     /// environment to take the event (at most the queue timeout), then for its answer (at
     /// most the function's timeout).
     pub async fn invoke(&self, payload: &Value) -> Result<Value, InvokeError> {
+        self.invoke_timed(payload).await.0
+    }
+
+    /// [`FunctionHost::invoke`], also saying when an environment took the event and when
+    /// its answer came: Lambda's billed duration is the time between the two.
+    pub async fn invoke_timed(&self, payload: &Value) -> (Result<Value, InvokeError>, Timing) {
+        let mut timing = Timing::default();
+        let result = self.invoke_inner(payload, &mut timing).await;
+        (result, timing)
+    }
+
+    async fn invoke_inner(
+        &self,
+        payload: &Value,
+        timing: &mut Timing,
+    ) -> Result<Value, InvokeError> {
         let host = &self.inner;
         if host.shutdown.is_cancelled() {
             return Err(InvokeError::Stopped);
@@ -212,7 +243,10 @@ impl FunctionHost {
             () = host.shutdown.cancelled() => return Err(InvokeError::Stopped),
         };
         let slot = match picked_up {
-            Ok(Ok(slot)) => slot,
+            Ok(Ok((slot, at))) => {
+                timing.picked_up = Some(at);
+                slot
+            }
             Ok(Err(_)) => return Err(InvokeError::Stopped),
             Err(_) => {
                 return Err(InvokeError::NoEnvironment {
@@ -226,7 +260,10 @@ impl FunctionHost {
             () = host.shutdown.cancelled() => return Err(InvokeError::Stopped),
         };
         match answered {
-            Ok(Ok(result)) => result,
+            Ok(Ok(result)) => {
+                timing.answered = Some(Instant::now());
+                result
+            }
             Ok(Err(_)) => Err(InvokeError::Stopped),
             Err(_) => {
                 host.abandon(&request_id, slot);
@@ -374,7 +411,7 @@ async fn next(State(SlotState { host, slot }): State<SlotState>) -> Response {
             },
         );
         *lock(&slot.current) = Some(pending.request_id.clone());
-        let _ = pending.picked_up.send(slot.id);
+        let _ = pending.picked_up.send((slot.id, Instant::now()));
 
         let mut headers = HeaderMap::new();
         let mut set = |name: &'static str, value: String| {

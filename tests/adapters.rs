@@ -64,14 +64,13 @@ async fn an_event_committed_but_not_published_is_published_on_the_retry() {
     };
     let order = command(product.as_str(), 2);
 
-    let first = OrderProcessor {
+    let processor = OrderProcessor {
         orders: &orders,
         products: &catalog,
         publisher: &outage,
         clock: &SystemClock,
-    }
-    .process(std::slice::from_ref(&order))
-    .await;
+    };
+    let first = processor.process(std::slice::from_ref(&order)).await;
     assert!(
         matches!(first[0], Err(ProcessError::NotPublished)),
         "{first:?}"
@@ -83,14 +82,7 @@ async fn an_event_committed_but_not_published_is_published_on_the_retry() {
     assert_eq!(orders.outbox(&order.order_id).await.unwrap().len(), 1);
 
     // The message comes back (SQS redelivers what was reported failed).
-    let retry = OrderProcessor {
-        orders: &orders,
-        products: &catalog,
-        publisher: &outage,
-        clock: &SystemClock,
-    }
-    .process(std::slice::from_ref(&order))
-    .await;
+    let retry = processor.process(std::slice::from_ref(&order)).await;
     assert_eq!(
         retry[0].as_ref().unwrap(),
         &Processed::AlreadyProcessed(OrderStatus::Confirmed)

@@ -56,6 +56,31 @@ async fn deliver(body: &str, signature: Option<String>) -> (u16, Value) {
     (status, body)
 }
 
+/// Waits until the saga has recorded the provider event as an anomaly; returns the record.
+async fn recorded_anomaly(event: &Value) -> String {
+    let key = format!("ANOMALY#{}", event["id"].as_str().unwrap());
+    let client = dynamodb().await;
+    let item = eventually(
+        "the anomaly to be recorded",
+        std::time::Duration::from_secs(60),
+        || async {
+            client
+                .get_item()
+                .table_name(table("IdempotencyTable"))
+                .key(
+                    "pk",
+                    aws_sdk_dynamodb::types::AttributeValue::S(key.clone()),
+                )
+                .send()
+                .await
+                .ok()?
+                .item
+        },
+    )
+    .await;
+    format!("{item:?}")
+}
+
 fn signed(body: &str) -> Option<String> {
     Some(sign(
         body.as_bytes(),
@@ -147,27 +172,8 @@ async fn a_payment_of_the_wrong_amount_leaves_the_order_confirmed_and_is_recorde
     let event = provider_event("payment_intent.succeeded", &order, total(&order) - 1);
     let body = event.to_string();
     assert_eq!(deliver(&body, signed(&body)).await.0, 200);
-    let anomaly_key = format!("ANOMALY#{}", event["id"].as_str().unwrap());
-    let client = dynamodb().await;
-    let anomaly = eventually(
-        "the anomaly to be recorded",
-        std::time::Duration::from_secs(60),
-        || async {
-            client
-                .get_item()
-                .table_name(table("IdempotencyTable"))
-                .key(
-                    "pk",
-                    aws_sdk_dynamodb::types::AttributeValue::S(anomaly_key.clone()),
-                )
-                .send()
-                .await
-                .ok()?
-                .item
-        },
-    )
-    .await;
-    assert!(format!("{anomaly:?}").contains("the order stays CONFIRMED"));
+    let anomaly = recorded_anomaly(&event).await;
+    assert!(anomaly.contains("the order stays CONFIRMED"), "{anomaly}");
     let (_, now) = get_json(&format!("/orders/{}", order["order_id"].as_str().unwrap())).await;
     assert_eq!(now["status"], "CONFIRMED");
 }
@@ -182,26 +188,7 @@ async fn a_failure_arriving_after_the_success_leaves_the_order_paid() {
     let failed = provider_event("payment_intent.payment_failed", &order, total(&order));
     let failed_body = failed.to_string();
     assert_eq!(deliver(&failed_body, signed(&failed_body)).await.0, 200);
-    let anomaly_key = format!("ANOMALY#{}", failed["id"].as_str().unwrap());
-    let client = dynamodb().await;
-    eventually(
-        "the late failure to be handled",
-        std::time::Duration::from_secs(60),
-        || async {
-            client
-                .get_item()
-                .table_name(table("IdempotencyTable"))
-                .key(
-                    "pk",
-                    aws_sdk_dynamodb::types::AttributeValue::S(anomaly_key.clone()),
-                )
-                .send()
-                .await
-                .ok()?
-                .item
-        },
-    )
-    .await;
+    recorded_anomaly(&failed).await;
     assert_eq!(
         get_json(&format!("/orders/{order_id}")).await.1["status"],
         "PAID"

@@ -9,31 +9,11 @@ use serde_json::Value;
 use shop::catalog::{Category, Product};
 use shop::kernel::{Currency, Money, ProductId, Sku};
 use std::collections::HashMap;
-use std::future::Future;
+
 use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-pub use dev::testing::shared_cloud as cloud;
-
-/// Polls `check` until it returns `Some`, or panics with `what` after `timeout`. Tests wait
-/// for conditions this way, never with a bare sleep.
-pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
+pub use dev::testing::{eventually, shared_cloud as cloud};
 
 pub fn http() -> reqwest::Client {
     reqwest::Client::new()

@@ -71,3 +71,23 @@ pub fn shared_cloud() -> &'static LocalCloud {
         }
     })
 }
+
+/// Polls `check` until it returns `Some`, failing the test after `timeout`. Tests wait for
+/// conditions this way, never with a bare sleep.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: std::time::Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

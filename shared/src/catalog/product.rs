@@ -1,52 +1,22 @@
-use crate::kernel::{InvalidId, Money, ProductId, Sku, Timestamp};
+use crate::kernel::{Money, ProductId, Sku, Timestamp};
 use serde::{Deserialize, Serialize};
-use std::fmt;
 
-/// A catalog category, such as `kitchen`: lower-case letters, digits and '-'.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct Category(String);
-
-impl Category {
-    pub fn parse(value: impl Into<String>) -> Result<Self, InvalidId> {
-        let value = value.into();
-        let ok = !value.is_empty()
-            && value.len() <= 64
-            && value
+crate::kernel::string_id!(
+    /// A catalog category, such as `kitchen`: lower-case letters, digits and '-'.
+    Category,
+    |v| {
+        let ok = !v.is_empty()
+            && v.len() <= 64
+            && v
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         if ok {
-            Ok(Self(value))
+            Ok(())
         } else {
-            Err(InvalidId(
-                "category must be 1 to 64 lower-case letters, digits or '-'".into(),
-            ))
+            Err("category must be 1 to 64 lower-case letters, digits or '-'".into())
         }
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for Category {
-    type Error = InvalidId;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(value)
-    }
-}
-
-impl From<Category> for String {
-    fn from(c: Category) -> String {
-        c.0
-    }
-}
-
-impl fmt::Display for Category {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+);
 
 /// A product as stored: the catalog data and the live stock, kept on the same item so that
 /// a stock reservation and the availability the catalog shows can never disagree.

@@ -1,5 +1,4 @@
 use serde::{Deserialize, Serialize};
-use std::fmt;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -10,15 +9,17 @@ pub struct InvalidId(pub String);
 macro_rules! string_id {
     ($(#[$doc:meta])* $name:ident, $check:expr) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(
+            Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, ::serde::Serialize, ::serde::Deserialize,
+        )]
         #[serde(try_from = "String", into = "String")]
         pub struct $name(String);
 
         impl $name {
-            pub fn parse(value: impl Into<String>) -> Result<Self, InvalidId> {
+            pub fn parse(value: impl Into<String>) -> Result<Self, $crate::kernel::InvalidId> {
                 let value = value.into();
                 let check: fn(&str) -> Result<(), String> = $check;
-                check(&value).map_err(InvalidId)?;
+                check(&value).map_err($crate::kernel::InvalidId)?;
                 Ok(Self(value))
             }
 
@@ -28,7 +29,7 @@ macro_rules! string_id {
         }
 
         impl TryFrom<String> for $name {
-            type Error = InvalidId;
+            type Error = $crate::kernel::InvalidId;
             fn try_from(value: String) -> Result<Self, Self::Error> {
                 Self::parse(value)
             }
@@ -40,13 +41,14 @@ macro_rules! string_id {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(&self.0)
             }
         }
     };
 }
+pub(crate) use string_id;
 
 fn token(value: &str, what: &str, max: usize) -> Result<(), String> {
     let ok = !value.is_empty()

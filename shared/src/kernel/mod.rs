@@ -7,6 +7,7 @@ mod publisher;
 mod time;
 
 pub use envelope::{DomainEvent, EventEnvelope, UnreadableEvent};
+pub(crate) use ids::string_id;
 pub use ids::{CustomerId, InvalidId, OrderId, ProductId, Quantity, Sku};
 pub use money::{Currency, Money, MoneyError, UnknownCurrency};
 pub use publisher::{EventPublisher, PublishReport};

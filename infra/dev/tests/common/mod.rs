@@ -3,9 +3,7 @@
 
 #![allow(dead_code)] // each test binary uses its own part
 
-use std::future::Future;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;
 use dev::emulator::Emulator;
@@ -27,21 +25,5 @@ pub async fn sdk_config() -> SdkConfig {
         .await
 }
 
-/// Polls `check` until it returns `Some`, failing the test after `timeout`.
-pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
+#[allow(unused_imports)] // not every test binary waits on a condition
+pub use dev::testing::eventually;

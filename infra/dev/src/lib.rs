@@ -9,6 +9,7 @@
 //! - [`gateway`]: the template's HTTP API routes as API Gateway payload 2.0 events.
 //! - [`event_source`]: the template's SQS event sources, partial batch responses included.
 //! - [`webhook`]: signing payment webhooks with the local secret.
+//! - [`bench`]: `cargo dev bench`, the measurements behind `docs/benchmarks.md`.
 //! - [`cloud`]: all of it together, [`LocalCloud`]; [`testing::shared_cloud`] for tests.
 //!
 //! Differences from AWS, all deliberate: physical names are the logical ids; secrets are
@@ -18,6 +19,7 @@
 //! transactions item by item (see `infra/emulator/moto_launcher.py`).
 
 pub mod aws;
+pub mod bench;
 pub mod binaries;
 pub mod catalog;
 pub mod cloud;

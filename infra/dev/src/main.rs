@@ -106,6 +106,9 @@ enum Command {
         #[arg(long, default_value_t = 1_000)]
         products: usize,
     },
+    /// Measure cold start, warm latency, memory, sizes, AWS requests per order, throughput
+    /// and cost; writes docs/benchmarks.md and .json with plots (release builds).
+    Bench(dev::bench::BenchArgs),
     /// Run only the AWS emulator (moto) in the foreground, logging each request.
     Emulator {
         #[arg(long, default_value_t = 5000)]
@@ -161,6 +164,7 @@ async fn main() -> ExitCode {
             print!("{}", dev::catalog::generate(products));
             Ok(())
         }
+        Command::Bench(args) => dev::bench::cli(args).await,
         Command::Emulator { port } => emulator(port).await,
     };
     match result {

@@ -1,0 +1,393 @@
+//! `cargo dev bench`: cold start, warm latency, memory, artifact size, AWS requests per
+//! order, throughput and cost, measured on this machine in one run and written as
+//! `docs/benchmarks.md` (tables and SVG plots) and `docs/benchmarks.json`.
+//!
+//! A full run builds every measured binary and the bench itself with the release profile in
+//! one cargo invocation (one feature set), then measures from the release build of the bench
+//! so the harness and the direct baseline are optimised like the functions. `--smoke` is
+//! the CI variant: debug builds, tiny counts, output in a temporary directory.
+//!
+//! Phases:
+//! 1. artifacts: each bootstrap's size and its zip's;
+//! 2. [`measure::cold_starts`], on the bench's own emulator and processes ([`lab`]);
+//! 3. [`measure::warm`]: latency next to the direct path, requests per invocation, peak RSS;
+//! 4. [`measure::batches`]: AWS requests per processed order at batch sizes 1 and 10;
+//! 5. [`throughput`]: orders end to end on a whole [`crate::LocalCloud`];
+//! 6. [`cost`]: the model over those figures.
+
+mod artifacts;
+mod cost;
+pub mod counts;
+mod lab;
+mod markdown;
+mod measure;
+mod plot;
+pub mod report;
+pub mod stats;
+mod targets;
+mod throughput;
+mod workload;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+use crate::binaries::{self, BuildOutput};
+use crate::cloud::Progress;
+use crate::repo;
+use crate::template::Template;
+pub use report::{BenchCounts, Report};
+
+/// The batch sizes requests per order are counted at.
+pub const BATCH_SIZES: [usize; 2] = [1, 10];
+
+/// Processes per function in the throughput run: one per core here.
+const THROUGHPUT_CONCURRENCY: usize = 2;
+
+impl BenchCounts {
+    /// The minimums: 20 spawns, 2,000 invocations, RSS after 1,000, 5,000 orders.
+    pub fn full() -> BenchCounts {
+        BenchCounts {
+            spawns: 20,
+            invocations: 2_000,
+            warmup: 20,
+            rss_after: 1_000,
+            batches: 20,
+            orders: 5_000,
+            in_flight: 64,
+        }
+    }
+
+    /// Enough to exercise every phase in well under a minute.
+    pub fn smoke() -> BenchCounts {
+        BenchCounts {
+            spawns: 3,
+            invocations: 20,
+            warmup: 2,
+            rss_after: 10,
+            batches: 1,
+            orders: 50,
+            in_flight: 10,
+        }
+    }
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct BenchArgs {
+    /// The CI variant: debug builds, tiny counts, report in a temporary directory.
+    #[arg(long)]
+    pub smoke: bool,
+    /// Where to write benchmarks.md, benchmarks.json and the plots [default: docs/, or a
+    /// temporary directory with --smoke].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Process starts per binary for the cold start [default: 20].
+    #[arg(long)]
+    pub spawns: Option<usize>,
+    /// Measured warm invocations per function [default: 2000].
+    #[arg(long)]
+    pub invocations: Option<usize>,
+    /// Orders through the local cloud [default: 5000].
+    #[arg(long)]
+    pub orders: Option<usize>,
+    /// Executables already built, as a JSON object from binary name to path: how a debug
+    /// `cargo dev` hands over to its release build.
+    #[arg(long, hide = true, value_name = "FILE")]
+    pub prebuilt: Option<PathBuf>,
+}
+
+/// What [`run`] needs.
+pub struct BenchOptions {
+    pub repo_root: PathBuf,
+    pub smoke: bool,
+    pub counts: BenchCounts,
+    pub out_dir: PathBuf,
+    /// Function and `hello` executables; built by [`run`] when `None`.
+    pub executables: Option<HashMap<String, PathBuf>>,
+    pub progress: Progress,
+}
+
+impl BenchOptions {
+    /// A smoke run writing to `out_dir`, progress on stderr.
+    pub fn smoke(repo_root: PathBuf, out_dir: PathBuf) -> BenchOptions {
+        BenchOptions {
+            repo_root,
+            smoke: true,
+            counts: BenchCounts::smoke(),
+            out_dir,
+            executables: None,
+            progress: Arc::new(|line: &str| eprintln!("bench: {line}")),
+        }
+    }
+}
+
+/// `cargo dev bench`.
+pub async fn cli(args: BenchArgs) -> Result<()> {
+    let root = repo::repo_root()?;
+    let progress: Progress = Arc::new(|line: &str| eprintln!("bench: {line}"));
+    let mut counts = if args.smoke {
+        BenchCounts::smoke()
+    } else {
+        BenchCounts::full()
+    };
+    if let Some(n) = args.spawns {
+        counts.spawns = n.max(1);
+    }
+    if let Some(n) = args.invocations {
+        counts.invocations = n.max(1);
+        counts.rss_after = counts.rss_after.min(n + counts.warmup);
+    }
+    if let Some(n) = args.orders {
+        counts.orders = n.max(1);
+    }
+    let out_dir = match &args.out {
+        Some(dir) => dir.clone(),
+        None if args.smoke => {
+            std::env::temp_dir().join(format!("shop-bench-{}", std::process::id()))
+        }
+        None => root.join("docs"),
+    };
+    let mut executables = match &args.prebuilt {
+        Some(file) => {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            Some(serde_json::from_str(&text)?)
+        }
+        None => None,
+    };
+    if !args.smoke && executables.is_none() {
+        let mut wanted = measured_binaries(&root)?;
+        // The bench itself, in the same invocation: one feature set, one build.
+        wanted.push("dev".to_owned());
+        progress("building release binaries (fat LTO: several minutes on two cores)");
+        let built = binaries::build(&root, &wanted, true, &BuildOutput::Terminal)?;
+        if cfg!(debug_assertions) {
+            return hand_over(&root, &built, &progress);
+        }
+        executables = Some(built);
+    }
+    let report = run(BenchOptions {
+        repo_root: root,
+        smoke: args.smoke,
+        counts,
+        out_dir: out_dir.clone(),
+        executables,
+        progress: progress.clone(),
+    })
+    .await?;
+    for target in &report.targets {
+        progress(&format!(
+            "{} {}: {} (limit {})",
+            if target.met { "met    " } else { "MISSED " },
+            target.name,
+            target.measured,
+            target.limit
+        ));
+    }
+    println!("report: {}", out_dir.join("benchmarks.md").display());
+    Ok(())
+}
+
+/// Measures from the release build of the bench: a debug harness would slow the direct
+/// baseline (the SDK unoptimised) and the Runtime API host, and flatter the functions.
+fn hand_over(root: &Path, built: &HashMap<String, PathBuf>, progress: &Progress) -> Result<()> {
+    use std::os::unix::process::CommandExt;
+    let file = repo::dev_dir(root).join("bench-prebuilt.json");
+    std::fs::create_dir_all(repo::dev_dir(root))?;
+    std::fs::write(&file, serde_json::to_string_pretty(built)?)?;
+    let dev = built.get("dev").context("cargo built no dev binary")?;
+    progress(&format!("measuring with {}", dev.display()));
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    args.push("--prebuilt".into());
+    args.push(file.into());
+    let error = std::process::Command::new(dev).args(args).exec();
+    bail!("cannot run {}: {error}", dev.display())
+}
+
+/// The template's functions and the floor.
+fn measured_binaries(root: &Path) -> Result<Vec<String>> {
+    let template = Template::load(root)?;
+    let mut names: Vec<String> = template
+        .functions
+        .iter()
+        .map(|f| f.binary.clone())
+        .collect();
+    names.push(lab::HELLO.to_owned());
+    Ok(names)
+}
+
+/// One whole bench run; writes the report to `options.out_dir` and returns it.
+pub async fn run(options: BenchOptions) -> Result<Report> {
+    let started = Instant::now();
+    let progress = options.progress.clone();
+    let root = options.repo_root.clone();
+    let counts = options.counts.clone();
+    let release = !options.smoke;
+    let log_dir = if options.smoke {
+        options.out_dir.join("logs")
+    } else {
+        repo::dev_dir(&root).join("logs").join("bench")
+    };
+    // Fresh logs: their growth is the functions' log volume.
+    let _ = std::fs::remove_dir_all(&log_dir);
+    std::fs::create_dir_all(&log_dir)?;
+    std::fs::create_dir_all(&options.out_dir)?;
+
+    let binaries = measured_binaries(&root)?;
+    let executables = match options.executables {
+        Some(built) => built,
+        None => {
+            progress(&format!(
+                "[build] {} builds of {}",
+                if release { "release" } else { "debug" },
+                binaries.join(", ")
+            ));
+            let output = BuildOutput::File(log_dir.join("build.log"));
+            let (root, names) = (root.clone(), binaries.clone());
+            tokio::task::spawn_blocking(move || binaries::build(&root, &names, release, &output))
+                .await??
+        }
+    };
+
+    progress("[1/6] artifact sizes");
+    let mut artifacts = Vec::new();
+    for binary in &binaries {
+        let path = executables
+            .get(binary)
+            .with_context(|| format!("no executable for {binary}"))?;
+        artifacts.push(artifacts::measure(binary, path)?);
+    }
+
+    progress("[2/6] cold starts: starting the emulator");
+    let lab = lab::Lab::start(&root, executables.clone(), &log_dir, &progress).await?;
+    let measured = async {
+        measure::check_functions(&lab)?;
+        let events = workload::Events::new(&lab)?;
+        let cold = measure::cold_starts(&lab, &events, counts.spawns, &progress).await?;
+        progress("[3/6] warm latency, direct path and peak RSS");
+        let direct = workload::Direct::new(&lab, &lab.direct)?;
+        let warm_counts = measure::WarmCounts {
+            invocations: counts.invocations,
+            warmup: counts.warmup,
+            rss_after: counts.rss_after,
+        };
+        let warm = measure::warm(&lab, &events, &direct, &warm_counts, &progress).await?;
+        progress("[4/6] AWS requests per processed order");
+        let batches = measure::batches(&lab, &BATCH_SIZES, counts.batches, &progress).await?;
+        anyhow::Ok((cold, warm, batches))
+    }
+    .await;
+    let memory_of: HashMap<String, u32> = binaries
+        .iter()
+        .map(|b| (b.clone(), lab.memory_mb(b)))
+        .collect();
+    lab.stop().await;
+    let (cold, warm, batches) = measured?;
+
+    progress(&format!(
+        "[5/6] throughput: {} orders on the local cloud",
+        counts.orders
+    ));
+    let functions: HashMap<String, PathBuf> = executables
+        .iter()
+        .filter(|(name, _)| name.as_str() != lab::HELLO && name.as_str() != "dev")
+        .map(|(name, path)| (name.clone(), path.clone()))
+        .collect();
+    let (throughput, samples) = throughput::run(
+        throughput::ThroughputOptions {
+            root: root.clone(),
+            executables: functions,
+            release,
+            log_dir: log_dir.join("cloud"),
+            orders: counts.orders,
+            in_flight: counts.in_flight,
+            concurrency: THROUGHPUT_CONCURRENCY,
+        },
+        &progress,
+    )
+    .await?;
+
+    progress("[6/6] cost model and report");
+    let warm_figures: Vec<report::Warm> = warm.iter().map(|w| w.warm.clone()).collect();
+    let memory: Vec<report::Memory> = warm.iter().map(|w| w.memory.clone()).collect();
+    let memory_mb = |binary: &str| memory_of.get(binary).copied().unwrap_or(128);
+    let cost = cost::model(&warm_figures, &batches, &memory_mb);
+    let mut report = Report {
+        meta: report::Meta {
+            generated_at: now(),
+            mode: if options.smoke { "smoke" } else { "full" }.to_owned(),
+            profile: if release { "release" } else { "debug" }.to_owned(),
+            git_commit: git_commit(&root),
+            cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            memory_gib: memory_gib(),
+            counts,
+            seconds: started.elapsed().as_secs_f64(),
+        },
+        targets: Vec::new(),
+        artifacts,
+        cold_start: cold,
+        warm: warm_figures,
+        memory,
+        requests_per_order: batches,
+        throughput,
+        cost,
+        notes: Vec::new(),
+    };
+    report.targets = targets::evaluate(&report);
+    report.notes = targets::notes(&report);
+    write(&options.out_dir, &report, &samples)?;
+    Ok(report)
+}
+
+fn write(dir: &Path, report: &Report, samples: &throughput::Samples) -> Result<()> {
+    let files = [
+        (
+            "benchmarks.json",
+            serde_json::to_string_pretty(report)? + "\n",
+        ),
+        ("benchmarks.md", markdown::render(report)),
+        ("cold-start.svg", plot::cold_start(report)?),
+        ("warm-latency.svg", plot::warm_latency(report)?),
+        (
+            "throughput.svg",
+            plot::throughput(&samples.confirmed, &samples.terminal)?,
+        ),
+    ];
+    for (name, text) in files {
+        let path = dir.join(name);
+        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn now() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+fn git_commit(root: &Path) -> String {
+    std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(root)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+fn memory_gib() -> f64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0 / 1024.0)
+}

@@ -1,0 +1,348 @@
+//! End-to-end throughput on the whole local cloud: orders POSTed to the HTTP gateway, paid
+//! through the webhook as soon as they are confirmed, until each reaches a terminal state.
+//! The bench watches `NotificationsQueue` (every order event, raw) to see each state.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow};
+use serde_json::Value;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use super::counts::{BENCH_CALLER, Counts, fetch_all};
+use super::lab::{named_config, plenty_of_stock};
+use super::report::{OpCount, Throughput};
+use super::stats::Dist;
+use super::workload::Payment;
+use crate::LocalCloud;
+use crate::cloud::{CloudOptions, Progress};
+use crate::logs::LogOutput;
+use crate::webhook::local_signature;
+
+pub struct ThroughputOptions {
+    pub root: PathBuf,
+    pub executables: HashMap<String, PathBuf>,
+    pub release: bool,
+    pub log_dir: PathBuf,
+    pub orders: usize,
+    pub in_flight: usize,
+    pub concurrency: usize,
+}
+
+/// The latencies behind the throughput's distributions, for the plot.
+#[derive(Default)]
+pub struct Samples {
+    pub confirmed: Vec<f64>,
+    pub terminal: Vec<f64>,
+}
+
+pub async fn run(options: ThroughputOptions, progress: &Progress) -> Result<(Throughput, Samples)> {
+    let cloud_progress = progress.clone();
+    let cloud = LocalCloud::start(CloudOptions {
+        repo_root: Some(options.root.clone()),
+        port: 0,
+        endpoint: None,
+        concurrency: options.concurrency,
+        release: options.release,
+        retry_delay: Duration::from_secs(1),
+        logs: LogOutput::Dir(options.log_dir.clone()),
+        progress: Some(Arc::new(move |line: &str| {
+            cloud_progress(&format!("throughput: local cloud: {line}"))
+        })),
+        executables: Some(options.executables.clone()),
+    })
+    .await?;
+    let result = drive(&cloud, &options, progress).await;
+    cloud.stop().await;
+    result
+}
+
+/// A notification: (order id, event type, event data, when the bench saw it).
+type Seen = (String, String, Value, Instant);
+
+struct Track {
+    posted: Instant,
+    confirmed: Option<Instant>,
+    _permit: OwnedSemaphorePermit,
+}
+
+async fn drive(
+    cloud: &LocalCloud,
+    options: &ThroughputOptions,
+    progress: &Progress,
+) -> Result<(Throughput, Samples)> {
+    let bench = named_config(cloud.emulator_settings(), BENCH_CALLER).await;
+    plenty_of_stock(&bench, cloud.resources(), &options.root).await?;
+    let notifications = cloud
+        .resources()
+        .queue("NotificationsQueue")
+        .context("template.yaml has no NotificationsQueue")?
+        .url
+        .clone();
+    let http = reqwest::Client::new();
+    let stop = CancellationToken::new();
+    let _stop_watchers = stop.clone().drop_guard();
+    let (seen_tx, mut seen_rx) = mpsc::unbounded_channel::<Seen>();
+    for _ in 0..2 {
+        tokio::spawn(watch(
+            aws_sdk_sqs::Client::new(&bench),
+            notifications.clone(),
+            seen_tx.clone(),
+            stop.clone(),
+        ));
+    }
+
+    let before = fetch_all(cloud.endpoint())?;
+    let started = Instant::now();
+    // Bounded in time as well as in count: a stuck order cannot hold the bench forever.
+    let deadline = tokio::time::Instant::now()
+        + Duration::from_secs(60)
+        + Duration::from_millis(200) * options.orders as u32;
+    let permits = Arc::new(Semaphore::new(options.in_flight.max(1)));
+    let (posted_tx, mut posted_rx) = mpsc::unbounded_channel();
+    {
+        let http = http.clone();
+        let url = format!("{}/orders", cloud.url());
+        let permits = permits.clone();
+        let orders = options.orders;
+        let stop = stop.clone();
+        let events = OrderBodies;
+        tokio::spawn(async move {
+            for i in 0..orders {
+                let permit = tokio::select! {
+                    permit = permits.clone().acquire_owned() => permit,
+                    () = stop.cancelled() => return,
+                };
+                let Ok(permit) = permit else { return };
+                let (http, url, posted_tx) = (http.clone(), url.clone(), posted_tx.clone());
+                let body = events.body(i);
+                tokio::spawn(async move {
+                    let posted = Instant::now();
+                    let answer = post_order(&http, &url, &body).await;
+                    let _ = posted_tx.send((answer, posted, permit));
+                });
+            }
+        });
+    }
+
+    let mut tracks: HashMap<String, Track> = HashMap::new();
+    let mut early: HashMap<String, Vec<Seen>> = HashMap::new();
+    let mut confirmed_ms = Vec::new();
+    let mut terminal_ms = Vec::new();
+    let (mut paid, mut rejected, mut cancelled, mut post_errors) = (0, 0, 0, 0);
+    let mut finished = 0;
+    let mut last_terminal = started;
+    let webhook_url = format!("{}/webhooks/payments", cloud.url());
+    // Closes once every POST has answered; the notifications go on.
+    let mut posting = true;
+    while finished < options.orders {
+        tokio::select! {
+            posted = posted_rx.recv(), if posting => {
+                let Some((answer, posted, permit)) = posted else {
+                    posting = false;
+                    continue;
+                };
+                match answer {
+                    Ok(order_id) => {
+                        let buffered = early.remove(&order_id).unwrap_or_default();
+                        tracks.insert(order_id, Track { posted, confirmed: None, _permit: permit });
+                        for seen in buffered {
+                            let _ = seen_tx.send(seen);
+                        }
+                    }
+                    Err(e) => {
+                        post_errors += 1;
+                        finished += 1;
+                        if post_errors <= 3 {
+                            progress(&format!("throughput: POST /orders failed: {e:#}"));
+                        }
+                    }
+                }
+            }
+            seen = seen_rx.recv() => {
+                let Some((order_id, kind, data, at)) = seen else { break };
+                let Some(track) = tracks.get_mut(&order_id) else {
+                    early.entry(order_id.clone()).or_default().push((order_id, kind, data, at));
+                    continue;
+                };
+                match kind.as_str() {
+                    "order.confirmed" => {
+                        track.confirmed = Some(at);
+                        confirmed_ms.push((at - track.posted).as_secs_f64() * 1e3);
+                        let payment = payment_of(&order_id, &data)?;
+                        tokio::spawn(pay(http.clone(), webhook_url.clone(), payment, progress.clone()));
+                        continue;
+                    }
+                    "order.paid" => paid += 1,
+                    "order.rejected" => rejected += 1,
+                    "order.cancelled" => cancelled += 1,
+                    _ => continue,
+                }
+                let track = tracks.remove(&order_id).expect("tracked above");
+                terminal_ms.push((at - track.posted).as_secs_f64() * 1e3);
+                last_terminal = at;
+                finished += 1;
+                if finished % 500 == 0 {
+                    progress(&format!(
+                        "throughput: {finished}/{} orders done ({:.1}/s)",
+                        options.orders,
+                        finished as f64 / started.elapsed().as_secs_f64()
+                    ));
+                }
+            }
+            () = tokio::time::sleep_until(deadline) => {
+                progress(&format!("throughput: stopped at the time limit with {} orders unfinished", options.orders - finished));
+                break;
+            }
+        }
+    }
+    stop.cancel();
+    let after = fetch_all(cloud.endpoint())?;
+    // Everyone but the bench itself: the functions and the event source pollers.
+    let mut system = Counts::default();
+    for (caller, counts) in &after {
+        if caller != BENCH_CALLER {
+            system.add(&counts.since(&before.get(caller).cloned().unwrap_or_default()));
+        }
+    }
+    let completed = paid + rejected + cancelled;
+    let seconds = (last_terminal - started).as_secs_f64();
+    let throughput = Throughput {
+        orders: options.orders,
+        in_flight: options.in_flight,
+        concurrency: options.concurrency,
+        paid,
+        rejected,
+        cancelled,
+        unfinished: options.orders - finished,
+        seconds,
+        orders_per_second: if seconds > 0.0 {
+            completed as f64 / seconds
+        } else {
+            0.0
+        },
+        confirmed_ms: Dist::of(&confirmed_ms),
+        terminal_ms: Dist::of(&terminal_ms),
+        post_errors,
+        requests_per_order: OpCount::per(&system, completed as f64),
+    };
+    Ok((
+        throughput,
+        Samples {
+            confirmed: confirmed_ms,
+            terminal: terminal_ms,
+        },
+    ))
+}
+
+/// Order bodies for the throughput run, over the demo catalog's first products.
+struct OrderBodies;
+
+impl OrderBodies {
+    fn body(&self, i: usize) -> String {
+        let product = |n: usize| format!("p-{:04}", n % 20 + 1);
+        serde_json::json!({
+            "customer_id": format!("c-load-{}", i % 1000),
+            "currency": "EUR",
+            "items": [
+                {"product_id": product(i), "quantity": 1},
+                {"product_id": product(i + 7), "quantity": 2},
+            ],
+        })
+        .to_string()
+    }
+}
+
+async fn post_order(http: &reqwest::Client, url: &str, body: &str) -> Result<String> {
+    let response = http
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .await?;
+    let status = response.status();
+    let answer: Value = response.json().await.unwrap_or(Value::Null);
+    if status.as_u16() != 202 {
+        return Err(anyhow!("{status}: {answer}"));
+    }
+    answer["order_id"]
+        .as_str()
+        .map(str::to_owned)
+        .context("202 without an order_id")
+}
+
+fn payment_of(order_id: &str, data: &Value) -> Result<Payment> {
+    let total = &data["totals"]["total"];
+    Ok(Payment {
+        order_id: order_id.to_owned(),
+        amount: total["amount"]
+            .as_i64()
+            .context("order.confirmed without totals.total.amount")?,
+        currency: total["currency"].as_str().unwrap_or("EUR").to_owned(),
+    })
+}
+
+/// The payment provider's part: a signed `payment_intent.succeeded` for the order.
+async fn pay(http: reqwest::Client, url: String, payment: Payment, progress: Progress) {
+    let body = payment.body();
+    let sent = http
+        .post(&url)
+        .header("content-type", "application/json")
+        .header("stripe-signature", local_signature(&body))
+        .body(body)
+        .send()
+        .await;
+    match sent {
+        Ok(response) if response.status().is_success() => {}
+        Ok(response) => progress(&format!(
+            "throughput: webhook for {} answered {}",
+            payment.order_id,
+            response.status()
+        )),
+        Err(e) => progress(&format!(
+            "throughput: webhook for {} failed: {e}",
+            payment.order_id
+        )),
+    }
+}
+
+/// Reads order events off the notifications queue until stopped.
+async fn watch(
+    sqs: aws_sdk_sqs::Client,
+    url: String,
+    seen: mpsc::UnboundedSender<Seen>,
+    stop: CancellationToken,
+) {
+    while !stop.is_cancelled() {
+        let received = tokio::select! {
+            received = sqs.receive_message().queue_url(&url).max_number_of_messages(10).wait_time_seconds(1).send() => received,
+            () = stop.cancelled() => return,
+        };
+        let Ok(out) = received else { continue };
+        let messages = out.messages.unwrap_or_default();
+        let at = Instant::now();
+        let mut delete = sqs.delete_message_batch().queue_url(&url);
+        for (i, message) in messages.iter().enumerate() {
+            let body: Value =
+                serde_json::from_str(message.body().unwrap_or_default()).unwrap_or(Value::Null);
+            if let (Some(id), Some(kind)) =
+                (body["aggregate_id"].as_str(), body["event_type"].as_str())
+            {
+                let _ = seen.send((id.to_owned(), kind.to_owned(), body["data"].clone(), at));
+            }
+            if let Ok(entry) = aws_sdk_sqs::types::DeleteMessageBatchRequestEntry::builder()
+                .id(i.to_string())
+                .receipt_handle(message.receipt_handle().unwrap_or_default())
+                .build()
+            {
+                delete = delete.entries(entry);
+            }
+        }
+        if !messages.is_empty() {
+            let _ = delete.send().await;
+        }
+    }
+}

@@ -1,0 +1,373 @@
+//! What the bench sends each function, and the same work done directly: the domain's own
+//! code with the functions' adapters, called from the bench, so it makes the functions'
+//! AWS requests without the Lambda runtime, the event and the process in between.
+
+use anyhow::{Context, Result, anyhow, bail};
+use aws_config::SdkConfig;
+use aws_sdk_sqs::types::Message;
+use axum::body::Bytes;
+use axum::http::{HeaderMap, HeaderValue, Method};
+use serde_json::{Value, json};
+use shop::adapters::dynamodb::{DynamoCatalog, DynamoLedger, DynamoOrders};
+use shop::adapters::sns::SnsPublisher;
+use shop::adapters::sqs::SqsOrderQueue;
+use shop::catalog::ports::ProductLookup;
+use shop::kernel::{EventEnvelope, OrderId, ProductId, SystemClock};
+use shop::ordering::placing::{OrderMessage, OrderRequest, place_order};
+use shop::ordering::processing::{OrderProcessor, Processed};
+use shop::ordering::saga::{PaymentSaga, SagaOutcome};
+use shop::payments::webhook::{Received, WebhookReceiver};
+use time::OffsetDateTime;
+
+use super::lab::Lab;
+use crate::LOCAL_WEBHOOK_SECRET;
+use crate::event_source::sqs_event;
+use crate::gateway::{IncomingRequest, Routes, request_event};
+use crate::webhook::{Outcome, local_signature, provider_event};
+
+/// Builds the functions' events.
+pub struct Events {
+    routes: Routes,
+    products: Vec<String>,
+}
+
+impl Events {
+    pub fn new(lab: &Lab) -> Result<Events> {
+        let products: Vec<String> = crate::catalog::demo_catalog(&lab.root)?
+            .into_iter()
+            .map(|p| p.product_id.to_string())
+            .collect();
+        if products.len() < 2 {
+            bail!("the demo catalog needs at least two products");
+        }
+        Ok(Events {
+            routes: Routes::from_template(&lab.template),
+            products,
+        })
+    }
+
+    /// The `i`th product id, round robin over the catalog.
+    pub fn product_id(&self, i: usize) -> &str {
+        &self.products[i % self.products.len()]
+    }
+
+    /// An API Gateway (payload 2.0) event for `method path`, as the gateway makes it.
+    pub fn http(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<String>,
+        headers: &[(&'static str, String)],
+    ) -> Result<Value> {
+        let route = self
+            .routes
+            .find(&method, path)
+            .ok_or_else(|| anyhow!("template.yaml has no route for {method} {path}"))?;
+        let mut header_map = HeaderMap::new();
+        header_map.insert("host", HeaderValue::from_static("127.0.0.1"));
+        header_map.insert("user-agent", HeaderValue::from_static("cargo-dev-bench"));
+        if body.is_some() {
+            header_map.insert("content-type", HeaderValue::from_static("application/json"));
+        }
+        for (name, value) in headers {
+            header_map.insert(*name, HeaderValue::from_str(value)?);
+        }
+        let request = IncomingRequest {
+            method,
+            raw_path: path.to_owned(),
+            raw_query: String::new(),
+            headers: header_map,
+            body: Bytes::from(body.unwrap_or_default()),
+            source_ip: "127.0.0.1".to_owned(),
+            request_id: ulid::Ulid::new().to_string(),
+            time: OffsetDateTime::now_utc(),
+        };
+        Ok(request_event(&request, &route))
+    }
+
+    pub fn get_product(&self, i: usize) -> Result<Value> {
+        self.http(
+            Method::GET,
+            &format!("/products/{}", self.product_id(i)),
+            None,
+            &[],
+        )
+    }
+
+    /// A place-order body: two lines of the catalog, one unit each.
+    pub fn order_body(&self, i: usize) -> Value {
+        json!({
+            "customer_id": format!("c-bench-{}", i % 1000),
+            "currency": "EUR",
+            "items": [
+                {"product_id": self.product_id(i), "quantity": 1},
+                {"product_id": self.product_id(i + 1), "quantity": 1},
+            ],
+        })
+    }
+
+    pub fn place_order(&self, i: usize) -> Result<Value> {
+        self.http(
+            Method::POST,
+            "/orders",
+            Some(self.order_body(i).to_string()),
+            &[],
+        )
+    }
+
+    /// A provider's `payment_intent.succeeded` for the order, signed now.
+    pub fn webhook(&self, payment: &Payment) -> Result<Value> {
+        let body = payment.body();
+        let signature = local_signature(&body);
+        self.http(
+            Method::POST,
+            "/webhooks/payments",
+            Some(body),
+            &[("stripe-signature", signature)],
+        )
+    }
+}
+
+/// What a payment webhook needs to know of a confirmed order.
+#[derive(Clone, Debug)]
+pub struct Payment {
+    pub order_id: String,
+    pub amount: i64,
+    pub currency: String,
+}
+
+impl Payment {
+    pub fn body(&self) -> String {
+        provider_event(
+            &self.order_id,
+            Outcome::Succeeded,
+            self.amount,
+            &self.currency,
+        )
+        .to_string()
+    }
+}
+
+/// The Lambda SQS event for these messages.
+pub fn sqs(messages: &[Message], queue_arn: &str) -> Value {
+    serde_json::to_value(sqs_event(messages, queue_arn)).expect("an event serializes")
+}
+
+/// An HTTP function's answer must be this status; an SQS function's must fail no record.
+pub fn check_answer(binary: &str, answer: &Value, status: Option<u16>) -> Result<()> {
+    if let Some(status) = status {
+        let got = answer["statusCode"].as_u64().unwrap_or_default();
+        if got != u64::from(status) {
+            bail!(
+                "{binary} answered {got}, not {status}: {}",
+                answer["body"].as_str().unwrap_or_default()
+            );
+        }
+    } else if answer["batchItemFailures"]
+        .as_array()
+        .is_some_and(|f| !f.is_empty())
+    {
+        bail!("{binary} failed records: {answer}");
+    }
+    Ok(())
+}
+
+/// Receives up to `wanted` messages from the queue (deleting them), waiting at most `wait`
+/// for each round of ten.
+pub async fn receive(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    wanted: usize,
+    wait: std::time::Duration,
+) -> Result<Vec<Message>> {
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut messages = Vec::with_capacity(wanted);
+    while messages.len() < wanted && tokio::time::Instant::now() < deadline {
+        let out = sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages((wanted - messages.len()).min(10) as i32)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .map_err(crate::aws::aws_error)?;
+        let got = out.messages.unwrap_or_default();
+        if got.is_empty() {
+            continue;
+        }
+        let mut delete = sqs.delete_message_batch().queue_url(queue_url);
+        for (i, message) in got.iter().enumerate() {
+            delete = delete.entries(
+                aws_sdk_sqs::types::DeleteMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(message.receipt_handle().unwrap_or_default())
+                    .build()?,
+            );
+        }
+        delete.send().await.map_err(crate::aws::aws_error)?;
+        messages.extend(got);
+    }
+    Ok(messages)
+}
+
+/// The confirmed orders' totals, read with the bench's own client.
+pub async fn payments_for(lab: &Lab, order_ids: &[String]) -> Result<Vec<Payment>> {
+    use shop::ordering::ports::OrderRepository;
+    let orders = DynamoOrders::new(
+        aws_sdk_dynamodb::Client::new(&lab.bench),
+        lab.table("OrdersTable")?,
+    );
+    let mut payments = Vec::with_capacity(order_ids.len());
+    for chunk in order_ids.chunks(100) {
+        let ids: Vec<OrderId> = chunk
+            .iter()
+            .map(|id| OrderId::parse(id.as_str()))
+            .collect::<Result<_, _>>()
+            .map_err(|e| anyhow!("bad order id: {e}"))?;
+        let found = orders.load_many(&ids).await.map_err(|e| anyhow!("{e}"))?;
+        for id in &ids {
+            let order = found
+                .get(id)
+                .ok_or_else(|| anyhow!("order {id} is not in OrdersTable"))?;
+            let total = order
+                .totals
+                .as_ref()
+                .ok_or_else(|| anyhow!("order {id} has no totals: it is {:?}", order.status))?
+                .total;
+            payments.push(Payment {
+                order_id: id.to_string(),
+                amount: total.amount,
+                currency: total.currency.code().to_owned(),
+            });
+        }
+    }
+    Ok(payments)
+}
+
+/// The functions' adapters, wired as each function's `main.rs` wires them, on the direct
+/// caller's SDK config.
+pub struct Direct {
+    catalog: DynamoCatalog,
+    api_orders: DynamoOrders,
+    queue: SqsOrderQueue,
+    orders: DynamoOrders,
+    consistent_catalog: DynamoCatalog,
+    publisher: SnsPublisher,
+    ledger: DynamoLedger,
+}
+
+impl Direct {
+    pub fn new(lab: &Lab, config: &SdkConfig) -> Result<Direct> {
+        let dynamodb = aws_sdk_dynamodb::Client::new(config);
+        let products = lab.table("ProductsTable")?;
+        let orders_table = lab.table("OrdersTable")?;
+        let idempotency = lab.table("IdempotencyTable")?;
+        Ok(Direct {
+            catalog: DynamoCatalog::new(dynamodb.clone(), &products),
+            api_orders: DynamoOrders::new(dynamodb.clone(), &orders_table)
+                .with_idempotency_table(&idempotency),
+            queue: SqsOrderQueue::new(
+                aws_sdk_sqs::Client::new(config),
+                lab.queue_url("OrdersQueue")?,
+            ),
+            orders: DynamoOrders::new(dynamodb.clone(), &orders_table)
+                .with_products_table(&products),
+            consistent_catalog: DynamoCatalog::new(dynamodb.clone(), &products).consistent(),
+            publisher: SnsPublisher::new(
+                aws_sdk_sns::Client::new(config),
+                lab.topic("EventsTopic")?,
+            ),
+            ledger: DynamoLedger::new(dynamodb, idempotency),
+        })
+    }
+
+    /// product-reads' `GET /products/{id}`.
+    pub async fn get_product(&self, id: &str) -> Result<()> {
+        let id = ProductId::parse(id).map_err(|e| anyhow!("{e}"))?;
+        let found = self
+            .catalog
+            .product(&id)
+            .await
+            .map_err(|e| anyhow!("{e}"))?;
+        found
+            .map(|_| ())
+            .context("the product is not in the catalog")
+    }
+
+    /// orders-api's `POST /orders`.
+    pub async fn place_order(&self, body: &Value) -> Result<String> {
+        let request = OrderRequest::validate(body).map_err(|e| anyhow!("{e:?}"))?;
+        let placed = place_order(
+            &self.api_orders,
+            &self.api_orders,
+            &self.queue,
+            &SystemClock,
+            request,
+            None,
+            ulid::Ulid::new().to_string(),
+        )
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
+        Ok(placed.order.order_id.to_string())
+    }
+
+    /// order-processor's handling of these queue messages (one batch).
+    pub async fn process(&self, messages: &[Message]) -> Result<()> {
+        let commands = messages
+            .iter()
+            .map(|m| OrderMessage::parse(m.body().unwrap_or_default()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| anyhow!("{e}"))?;
+        let processor = OrderProcessor {
+            orders: &self.orders,
+            products: &self.consistent_catalog,
+            publisher: &self.publisher,
+            clock: &SystemClock,
+        };
+        for result in processor.process(&commands).await {
+            match result.map_err(|e| anyhow!("{e}"))? {
+                Processed::Confirmed => {}
+                other => bail!("an order was not confirmed: {other:?}"),
+            }
+        }
+        Ok(())
+    }
+
+    /// payment-webhook's `POST /webhooks/payments`.
+    pub async fn webhook(&self, payment: &Payment) -> Result<()> {
+        let body = payment.body();
+        let signature = local_signature(&body);
+        let receiver = WebhookReceiver {
+            ledger: &self.ledger,
+            publisher: &self.publisher,
+            clock: &SystemClock,
+        };
+        match receiver
+            .receive(
+                Some(&signature),
+                body.as_bytes(),
+                LOCAL_WEBHOOK_SECRET.as_bytes(),
+            )
+            .await
+            .map_err(|e| anyhow!("{e}"))?
+        {
+            Received::Processed { .. } => Ok(()),
+            other => bail!("the webhook was not processed: {other:?}"),
+        }
+    }
+
+    /// order-payments' handling of one payment event message.
+    pub async fn payment(&self, message: &Message) -> Result<()> {
+        let envelope: EventEnvelope = serde_json::from_str(message.body().unwrap_or_default())?;
+        let saga = PaymentSaga {
+            orders: &self.orders,
+            anomalies: &self.ledger,
+            publisher: &self.publisher,
+            clock: &SystemClock,
+        };
+        match saga.handle(&envelope).await.map_err(|e| anyhow!("{e}"))? {
+            SagaOutcome::Paid => Ok(()),
+            other => bail!("the payment was not applied: {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! `cargo dev bench --smoke` through the library: every phase runs on debug builds with tiny
+//! counts, and the report it writes has every section with plausible figures.
+
+use dev::bench::{BenchOptions, Report, run};
+use serde_json::Value;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smoke_run_reports_every_section() {
+    let root = dev::repo::repo_root().unwrap();
+    let out = std::env::temp_dir().join(format!("shop-bench-smoke-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let report = run(BenchOptions::smoke(root, out.clone())).await.unwrap();
+
+    // What tooling reads: the JSON file, not the value in memory.
+    let text = std::fs::read_to_string(out.join("benchmarks.json")).unwrap();
+    let json: Value = serde_json::from_str(&text).unwrap();
+    for section in [
+        "meta",
+        "targets",
+        "artifacts",
+        "cold_start",
+        "warm",
+        "memory",
+        "requests_per_order",
+        "throughput",
+        "cost",
+    ] {
+        assert!(!json[section].is_null(), "no {section} in the report");
+    }
+    let report: Report = serde_json::from_value(json).unwrap_or(report);
+    assert_eq!(report.meta.mode, "smoke");
+    let functions = [
+        "orders-api",
+        "order-processor",
+        "payment-webhook",
+        "order-payments",
+        "product-reads",
+    ];
+
+    for binary in functions.iter().chain(&["hello"]) {
+        let artifact = report
+            .artifacts
+            .iter()
+            .find(|a| a.binary == *binary)
+            .unwrap();
+        assert!(
+            artifact.bootstrap_bytes > 0 && artifact.zip_bytes > 0,
+            "{artifact:?}"
+        );
+        assert!(
+            artifact.zip_bytes < artifact.bootstrap_bytes,
+            "{artifact:?}"
+        );
+        let cold = report
+            .cold_start
+            .functions
+            .iter()
+            .find(|f| f.binary == *binary)
+            .unwrap();
+        assert_eq!(cold.first_request_ms.count, report.meta.counts.spawns);
+        assert!(cold.first_request_ms.p50 > 0.0, "{cold:?}");
+        assert!(
+            cold.first_response_ms.p50 >= cold.first_request_ms.p50,
+            "{cold:?}"
+        );
+    }
+
+    for binary in functions {
+        let warm = report.warm.iter().find(|w| w.binary == binary).unwrap();
+        assert_eq!(warm.duration_ms.count, report.meta.counts.invocations);
+        assert!(
+            warm.duration_ms.p50 > 0.0 && warm.direct_ms.p50 > 0.0,
+            "{warm:?}"
+        );
+        assert!(warm.invoke_ms.p50 >= warm.duration_ms.p50 * 0.5, "{warm:?}");
+        // Every function calls AWS, and the direct path makes the same requests.
+        assert!(!warm.requests.is_empty(), "{binary} made no AWS request");
+        assert!(warm.same_requests, "{warm:?}");
+        let memory = report.memory.iter().find(|m| m.binary == binary).unwrap();
+        assert!(memory.peak_rss_bytes > 1024 * 1024, "{memory:?}");
+    }
+
+    assert!(
+        report.warm.iter().any(|w| w.log_bytes_per_invocation > 0.0),
+        "no function logged anything"
+    );
+
+    for size in [1, 10] {
+        let batch = report
+            .requests_per_order
+            .iter()
+            .find(|b| b.function == "order-processor" && b.batch_size == size)
+            .unwrap();
+        assert_eq!(batch.orders, size * report.meta.counts.batches);
+        assert!(
+            batch.dynamodb_per_order > 0.0 && batch.sns_per_order > 0.0,
+            "{batch:?}"
+        );
+        for operation in ["BatchGetItem", "TransactWriteItems"] {
+            assert!(
+                batch
+                    .per_order
+                    .iter()
+                    .any(|o| o.service == "dynamodb" && o.operation == operation),
+                "no {operation} counted: {batch:?}"
+            );
+        }
+        assert!(
+            batch
+                .per_order
+                .iter()
+                .any(|o| o.service == "sns" && o.operation == "PublishBatch"),
+            "{batch:?}"
+        );
+    }
+
+    let throughput = &report.throughput;
+    assert_eq!(throughput.paid, throughput.orders, "{throughput:?}");
+    assert!(throughput.orders_per_second > 0.0, "{throughput:?}");
+    assert_eq!(throughput.terminal_ms.count, throughput.orders);
+    assert!(!throughput.requests_per_order.is_empty());
+
+    assert!(report.cost.per_million_orders.total_dollars > 0.0);
+    assert!(report.cost.per_million_product_reads.total_dollars > 0.0);
+    assert_eq!(report.targets.len(), 6, "{:?}", report.targets);
+
+    let markdown = std::fs::read_to_string(out.join("benchmarks.md")).unwrap();
+    assert!(markdown.contains("## Targets") && markdown.contains("cold-start.svg"));
+    for plot in ["cold-start.svg", "warm-latency.svg", "throughput.svg"] {
+        let svg = std::fs::read_to_string(out.join(plot)).unwrap();
+        assert!(svg.starts_with("<svg") && svg.contains("<rect"), "{plot}");
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}

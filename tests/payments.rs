@@ -264,3 +264,65 @@ async fn other_event_types_are_acknowledged_and_ignored() {
     let (status, answer) = deliver(&body, signed(&body)).await;
     assert_eq!((status, answer["outcome"].as_str()), (200, Some("ignored")));
 }
+
+#[tokio::test]
+async fn a_payment_event_delivered_twice_by_sns_pays_once() {
+    let (product, order) = confirmed_order(10, 2).await;
+    let order_id = order["order_id"].as_str().unwrap();
+    let event_id = format!("evt_{}", ulid::Ulid::new());
+    let envelope = json!({
+        "event_id": event_id, "event_type": "payment.succeeded", "schema_version": 1,
+        "occurred_at": "2026-11-21T10:05:00Z", "aggregate_id": "pi_twice", "sequence": 1,
+        "correlation_id": "corr-twice", "causation_id": event_id,
+        "data": {"order_id": order_id, "payment_intent_id": "pi_twice", "amount": total(&order),
+                 "currency": "EUR", "provider_event_id": event_id}
+    })
+    .to_string();
+    let client = sqs().await;
+    for _ in 0..2 {
+        client
+            .send_message()
+            .queue_url(queue_url("PaymentEventsQueue"))
+            .message_body(&envelope)
+            .send()
+            .await
+            .unwrap();
+    }
+    order_in(order_id, "PAID").await;
+    // Both copies consumed before judging: the queue is empty and nothing is in flight.
+    eventually(
+        "both copies to be consumed",
+        std::time::Duration::from_secs(30),
+        || async {
+            let out = client
+                .get_queue_attributes()
+                .queue_url(queue_url("PaymentEventsQueue"))
+                .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+                .send()
+                .await
+                .ok()?;
+            let attributes = out.attributes()?;
+            let count = |name| {
+                attributes
+                    .get(&name)
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(1)
+            };
+            (count(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages) == 0
+                && count(
+                    aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+                ) == 0)
+                .then_some(())
+        },
+    )
+    .await;
+    let (_, history) = get_json(&format!("/orders/{order_id}/events")).await;
+    let types: Vec<&str> = history["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["order.placed", "order.confirmed", "order.paid"]);
+    assert_eq!(stock(&product).await, 8);
+}

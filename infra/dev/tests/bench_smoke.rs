@@ -80,6 +80,7 @@ async fn smoke_run_reports_every_section() {
         assert!(memory.peak_rss_bytes > 1024 * 1024, "{memory:?}");
     }
 
+    assert_eq!(report.warm_floor_ms.count, report.meta.counts.invocations);
     assert!(
         report.warm.iter().any(|w| w.log_bytes_per_invocation > 0.0),
         "no function logged anything"

@@ -182,6 +182,12 @@ pub fn render(report: &Report) -> String {
             if w.same_requests { "yes" } else { "**no**" }
         );
     }
+    let _ = writeln!(
+        out,
+        "\nFor scale: the hello-world floor's warm duration, the Runtime API round trip with no \
+         work behind it, is {} ms (p50 / p90 / p99).",
+        dist3(&report.warm_floor_ms)
+    );
     let _ = writeln!(out, "\n![warm latency](warm-latency.svg)\n");
 
     let _ = writeln!(out, "## AWS requests per processed order\n");

@@ -218,6 +218,25 @@ impl Input {
     }
 }
 
+/// The floor's warm duration: the Runtime API round trip with nothing behind it, what every
+/// function pays on top of its own work.
+pub async fn warm_floor(lab: &Lab, counts: &WarmCounts) -> Result<Dist> {
+    let process = lab.spawn(HELLO).await?;
+    let result = async {
+        let mut durations = Vec::with_capacity(counts.invocations);
+        for i in 0..counts.warmup + counts.invocations {
+            let timing = invoke(&process, HELLO, &json!({"i": i})).await?;
+            if i >= counts.warmup {
+                durations.push(timing.duration().context("no billed duration")?);
+            }
+        }
+        anyhow::Ok(Dist::of_durations(&durations))
+    }
+    .await;
+    process.stop().await;
+    result
+}
+
 /// Per-function results of the warm run.
 pub struct WarmRun {
     pub warm: Warm,
@@ -232,7 +251,9 @@ pub struct WarmCounts {
 
 /// Every function in turn: `warmup` unmeasured invocations, then `invocations` measured
 /// ones, each followed by the same work done directly. Each function's inputs are what the
-/// one before it produced (orders placed, then processed, then paid).
+/// one before it produced (orders placed, then processed, then paid), read off their queue
+/// one at a time as they are produced: the emulator's ReceiveMessage takes time in proportion
+/// to the queue's length (about a second at 2,000 messages), so no backlog is let grow.
 pub async fn warm(
     lab: &Lab,
     events: &Events,
@@ -242,6 +263,8 @@ pub async fn warm(
 ) -> Result<Vec<WarmRun>> {
     let sqs = aws_sdk_sqs::Client::new(&lab.bench);
     // Left over from the cold starts: the inputs below must be only this run's.
+    // (NotificationsQueue grows unread: sending to a queue costs the emulator the same at any
+    // length, and it allows one purge a minute.)
     for queue in ["OrdersQueue", "PaymentEventsQueue"] {
         sqs.purge_queue()
             .queue_url(lab.queue_url(queue)?)
@@ -251,37 +274,30 @@ pub async fn warm(
     }
     let per_side = counts.warmup + counts.invocations;
     let mut runs = Vec::new();
+    let mut produced: Vec<Message> = Vec::new();
     for binary in FUNCTIONS {
-        let inputs: Vec<Input> = match binary {
-            "product-reads" => (0..2 * per_side).map(Input::Product).collect(),
-            "orders-api" => (0..2 * per_side).map(Input::Order).collect(),
-            "order-processor" => {
-                let url = lab.queue_url("OrdersQueue")?;
-                receive(&sqs, &url, 2 * per_side, QUEUE_WAIT)
-                    .await?
-                    .into_iter()
-                    .map(Input::Orders)
-                    .collect()
-            }
+        let (inputs, collect): (Vec<Input>, Option<&str>) = match binary {
+            "product-reads" => ((0..2 * per_side).map(Input::Product).collect(), None),
+            "orders-api" => (
+                (0..2 * per_side).map(Input::Order).collect(),
+                Some("OrdersQueue"),
+            ),
+            "order-processor" => (produced.drain(..).map(Input::Orders).collect(), None),
             "payment-webhook" => {
-                let ids: Vec<String> = match runs.last() {
-                    Some(WarmInputs { orders, .. }) => orders.clone(),
-                    None => Vec::new(),
-                };
-                payments_for(lab, &ids)
-                    .await?
-                    .into_iter()
-                    .map(Input::Payment)
-                    .collect()
+                let ids: Vec<String> = runs
+                    .last()
+                    .map(|w: &WarmInputs| w.orders.clone())
+                    .unwrap_or_default();
+                (
+                    payments_for(lab, &ids)
+                        .await?
+                        .into_iter()
+                        .map(Input::Payment)
+                        .collect(),
+                    Some("PaymentEventsQueue"),
+                )
             }
-            "order-payments" => {
-                let url = lab.queue_url("PaymentEventsQueue")?;
-                receive(&sqs, &url, 2 * per_side, QUEUE_WAIT)
-                    .await?
-                    .into_iter()
-                    .map(Input::PaymentEvent)
-                    .collect()
-            }
+            "order-payments" => (produced.drain(..).map(Input::PaymentEvent).collect(), None),
             other => bail!("no warm inputs for {other}"),
         };
         if inputs.len() < 2 * per_side {
@@ -300,10 +316,47 @@ pub async fn warm(
                 _ => None,
             })
             .collect();
-        let run = warm_one(lab, events, direct, binary, &inputs, counts, progress).await?;
+        let collect = match collect {
+            Some(queue) => Some(Collect {
+                sqs: &sqs,
+                url: lab.queue_url(queue)?,
+                queue,
+            }),
+            None => None,
+        };
+        let (run, outputs) = warm_one(
+            lab,
+            events,
+            direct,
+            binary,
+            &inputs,
+            collect.as_ref(),
+            counts,
+            progress,
+        )
+        .await?;
+        produced = outputs;
         runs.push(WarmInputs { run, orders });
     }
     Ok(runs.into_iter().map(|w| w.run).collect())
+}
+
+/// The queue a function's (and its direct path's) output lands on, read after each call.
+struct Collect<'a> {
+    sqs: &'a aws_sdk_sqs::Client,
+    url: String,
+    queue: &'a str,
+}
+
+impl Collect<'_> {
+    async fn one(&self, into: &mut Vec<Message>) -> Result<()> {
+        let mut got = receive(self.sqs, &self.url, 1, QUEUE_WAIT).await?;
+        if got.is_empty() {
+            bail!("nothing arrived on {} within {QUEUE_WAIT:?}", self.queue);
+        }
+        into.append(&mut got);
+        Ok(())
+    }
 }
 
 struct WarmInputs {
@@ -312,17 +365,20 @@ struct WarmInputs {
     orders: Vec<String>,
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn warm_one(
     lab: &Lab,
     events: &Events,
     direct: &Direct,
     binary: &str,
     inputs: &[Input],
+    collect: Option<&Collect<'_>>,
     counts: &WarmCounts,
     progress: &Progress,
-) -> Result<WarmRun> {
+) -> Result<(WarmRun, Vec<Message>)> {
     let (function_inputs, direct_inputs) = inputs.split_at(inputs.len() / 2);
     let process = lab.spawn(binary).await?;
+    let mut outputs = Vec::with_capacity(inputs.len());
     let result = async {
         let mut served = 0;
         let mut rss_at = None;
@@ -333,6 +389,10 @@ async fn warm_one(
         {
             invoke(&process, binary, &input.event(lab, events)?).await?;
             direct_input.direct(direct, events).await?;
+            if let Some(collect) = collect {
+                collect.one(&mut outputs).await?;
+                collect.one(&mut outputs).await?;
+            }
             served += 1;
         }
         let before = fetch_all(&lab.endpoint)?;
@@ -358,6 +418,10 @@ async fn warm_one(
             let started = Instant::now();
             direct_input.direct(direct, events).await?;
             direct_times.push(started.elapsed());
+            if let Some(collect) = collect {
+                collect.one(&mut outputs).await?;
+                collect.one(&mut outputs).await?;
+            }
             if (i + 1) % 500 == 0 {
                 progress(&format!("warm: {binary} {}/{}", i + 1, counts.invocations));
             }
@@ -411,7 +475,8 @@ async fn warm_one(
     }
     .await;
     process.stop().await;
-    result.with_context(|| format!("warm run of {binary}"))
+    let run = result.with_context(|| format!("warm run of {binary}"))?;
+    Ok((run, outputs))
 }
 
 /// AWS requests per processed order on the order path's two SQS consumers, at each batch

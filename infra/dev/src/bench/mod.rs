@@ -275,9 +275,10 @@ pub async fn run(options: BenchOptions) -> Result<Report> {
             rss_after: counts.rss_after,
         };
         let warm = measure::warm(&lab, &events, &direct, &warm_counts, &progress).await?;
+        let warm_floor = measure::warm_floor(&lab, &warm_counts).await?;
         progress("[4/6] AWS requests per processed order");
         let batches = measure::batches(&lab, &BATCH_SIZES, counts.batches, &progress).await?;
-        anyhow::Ok((cold, warm, batches))
+        anyhow::Ok((cold, warm, warm_floor, batches))
     }
     .await;
     let memory_of: HashMap<String, u32> = binaries
@@ -285,7 +286,7 @@ pub async fn run(options: BenchOptions) -> Result<Report> {
         .map(|b| (b.clone(), lab.memory_mb(b)))
         .collect();
     lab.stop().await;
-    let (cold, warm, batches) = measured?;
+    let (cold, warm, warm_floor_ms, batches) = measured?;
 
     progress(&format!(
         "[5/6] throughput: {} orders on the local cloud",
@@ -330,6 +331,7 @@ pub async fn run(options: BenchOptions) -> Result<Report> {
         artifacts,
         cold_start: cold,
         warm: warm_figures,
+        warm_floor_ms,
         memory,
         requests_per_order: batches,
         throughput,

@@ -13,6 +13,8 @@ pub struct Report {
     pub artifacts: Vec<Artifact>,
     pub cold_start: ColdStart,
     pub warm: Vec<Warm>,
+    /// hello-world's warm duration: the Runtime API round trip alone.
+    pub warm_floor_ms: Dist,
     pub memory: Vec<Memory>,
     pub requests_per_order: Vec<BatchRequests>,
     pub throughput: Throughput,

@@ -13,7 +13,7 @@ const TARGET_BATCH: usize = 10;
 
 const MIB: f64 = 1024.0 * 1024.0;
 
-fn worst<'a, T>(items: &'a [T], key: impl Fn(&T) -> f64) -> Option<&'a T> {
+fn worst<T>(items: &[T], key: impl Fn(&T) -> f64) -> Option<&T> {
     items.iter().max_by(|a, b| key(a).total_cmp(&key(b)))
 }
 
@@ -131,8 +131,13 @@ pub fn notes(report: &Report) -> Vec<String> {
         .filter(|w| w.added_p50_percent > ADDED_PERCENT)
     {
         notes.push(format!(
-            "{}: {:.2} ms above the direct path at p50 ({:+.1}%), over {:.2} ms of direct work.",
-            w.binary, w.added_p50_ms, w.added_p50_percent, w.direct_ms.p50
+            "{}: {:.2} ms above the direct path at p50 ({:+.1}%), over {:.2} ms of direct work; \
+             hello-world's whole warm duration (the Runtime API round trip) is {:.2} ms.",
+            w.binary,
+            w.added_p50_ms,
+            w.added_p50_percent,
+            w.direct_ms.p50,
+            report.warm_floor_ms.p50
         ));
     }
     for w in report.warm.iter().filter(|w| !w.same_requests) {

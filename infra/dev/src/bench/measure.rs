@@ -104,6 +104,14 @@ impl Chain<'_> {
         })
     }
 
+    /// Reads what the last function sent to NotificationsQueue (nobody else reads it here),
+    /// so the queue stays short.
+    async fn drain_notifications(&self) -> Result<()> {
+        let url = self.lab.queue_url("NotificationsQueue")?;
+        receive(&self.sqs, &url, 10, Duration::ZERO).await?;
+        Ok(())
+    }
+
     async fn next(&self, queue: &str) -> Result<Vec<Message>> {
         let messages = receive(&self.sqs, &self.lab.queue_url(queue)?, 1, QUEUE_WAIT).await?;
         if messages.is_empty() {
@@ -131,6 +139,7 @@ pub async fn cold_starts(
     for round in 0..spawns {
         progress(&format!("cold start: round {}/{spawns}", round + 1));
         for binary in &binaries {
+            chain.drain_notifications().await?;
             let payload = chain.event(binary, round).await?;
             let process = lab.spawn(binary).await?;
             let timing = invoke(&process, binary, &payload)
@@ -252,8 +261,9 @@ pub struct WarmCounts {
 /// Every function in turn: `warmup` unmeasured invocations, then `invocations` measured
 /// ones, each followed by the same work done directly. Each function's inputs are what the
 /// one before it produced (orders placed, then processed, then paid), read off their queue
-/// one at a time as they are produced: the emulator's ReceiveMessage takes time in proportion
-/// to the queue's length (about a second at 2,000 messages), so no backlog is let grow.
+/// one at a time as they are produced. No queue is let grow: the emulator's ReceiveMessage
+/// takes time in proportion to the queue's length (about a second at 2,000 messages), and so
+/// does an SNS publish delivered to it (NotificationsQueue is drained for that reason).
 pub async fn warm(
     lab: &Lab,
     events: &Events,
@@ -263,9 +273,7 @@ pub async fn warm(
 ) -> Result<Vec<WarmRun>> {
     let sqs = aws_sdk_sqs::Client::new(&lab.bench);
     // Left over from the cold starts: the inputs below must be only this run's.
-    // (NotificationsQueue grows unread: sending to a queue costs the emulator the same at any
-    // length, and it allows one purge a minute.)
-    for queue in ["OrdersQueue", "PaymentEventsQueue"] {
+    for queue in ["OrdersQueue", "PaymentEventsQueue", "NotificationsQueue"] {
         sqs.purge_queue()
             .queue_url(lab.queue_url(queue)?)
             .send()
@@ -276,13 +284,19 @@ pub async fn warm(
     let mut runs = Vec::new();
     let mut produced: Vec<Message> = Vec::new();
     for binary in FUNCTIONS {
-        let (inputs, collect): (Vec<Input>, Option<&str>) = match binary {
-            "product-reads" => ((0..2 * per_side).map(Input::Product).collect(), None),
+        // (inputs, the queue its output lands on, whether that output is the next one's input)
+        let (inputs, collect, keep): (Vec<Input>, Option<&str>, bool) = match binary {
+            "product-reads" => ((0..2 * per_side).map(Input::Product).collect(), None, false),
             "orders-api" => (
                 (0..2 * per_side).map(Input::Order).collect(),
                 Some("OrdersQueue"),
+                true,
             ),
-            "order-processor" => (produced.drain(..).map(Input::Orders).collect(), None),
+            "order-processor" => (
+                produced.drain(..).map(Input::Orders).collect(),
+                Some("NotificationsQueue"),
+                false,
+            ),
             "payment-webhook" => {
                 let ids: Vec<String> = runs
                     .last()
@@ -295,9 +309,14 @@ pub async fn warm(
                         .map(Input::Payment)
                         .collect(),
                     Some("PaymentEventsQueue"),
+                    true,
                 )
             }
-            "order-payments" => (produced.drain(..).map(Input::PaymentEvent).collect(), None),
+            "order-payments" => (
+                produced.drain(..).map(Input::PaymentEvent).collect(),
+                Some("NotificationsQueue"),
+                false,
+            ),
             other => bail!("no warm inputs for {other}"),
         };
         if inputs.len() < 2 * per_side {
@@ -335,7 +354,9 @@ pub async fn warm(
             progress,
         )
         .await?;
-        produced = outputs;
+        if keep {
+            produced = outputs;
+        }
         runs.push(WarmInputs { run, orders });
     }
     Ok(runs.into_iter().map(|w| w.run).collect())
@@ -494,6 +515,8 @@ pub async fn batches(
     let events = Events::new(lab)?;
     let orders_url = lab.queue_url("OrdersQueue")?;
     let payments_url = lab.queue_url("PaymentEventsQueue")?;
+    // Drained after each batch: see [`warm`].
+    let notifications_url = lab.queue_url("NotificationsQueue")?;
     let processor = lab.spawn("order-processor").await?;
     let payer = lab.spawn("order-payments").await?;
     let result = async {
@@ -516,6 +539,7 @@ pub async fn batches(
                 tallies[0]
                     .run(lab, &processor, "order-processor", &event, round > 0)
                     .await?;
+                receive(&sqs, &notifications_url, size, QUEUE_WAIT).await?;
 
                 for payment in payments_for(lab, &ids).await? {
                     plumbing.webhook(&payment).await?;
@@ -526,6 +550,7 @@ pub async fn batches(
                 tallies[1]
                     .run(lab, &payer, "order-payments", &event, round > 0)
                     .await?;
+                receive(&sqs, &notifications_url, size, QUEUE_WAIT).await?;
             }
             for (function, tally) in ["order-processor", "order-payments"].iter().zip(tallies) {
                 out.push(tally.report(function, size, batches));

@@ -173,7 +173,7 @@ pub fn check_answer(binary: &str, answer: &Value, status: Option<u16>) -> Result
 }
 
 /// Receives up to `wanted` messages from the queue (deleting them), waiting at most `wait`
-/// for each round of ten.
+/// in all; a zero `wait` takes only what is there now.
 pub async fn receive(
     sqs: &aws_sdk_sqs::Client,
     queue_url: &str,
@@ -181,18 +181,22 @@ pub async fn receive(
     wait: std::time::Duration,
 ) -> Result<Vec<Message>> {
     let deadline = tokio::time::Instant::now() + wait;
+    let long_poll = !wait.is_zero();
     let mut messages = Vec::with_capacity(wanted);
-    while messages.len() < wanted && tokio::time::Instant::now() < deadline {
+    while messages.len() < wanted {
         let out = sqs
             .receive_message()
             .queue_url(queue_url)
             .max_number_of_messages((wanted - messages.len()).min(10) as i32)
-            .wait_time_seconds(1)
+            .wait_time_seconds(i32::from(long_poll))
             .send()
             .await
             .map_err(crate::aws::aws_error)?;
         let got = out.messages.unwrap_or_default();
         if got.is_empty() {
+            if !long_poll || tokio::time::Instant::now() >= deadline {
+                break;
+            }
             continue;
         }
         let mut delete = sqs.delete_message_batch().queue_url(queue_url);

@@ -22,19 +22,21 @@ pub async fn sdk_config() -> SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
     if let Some(context) = tls_context() {
         // The SDK's default HTTPS client, built as the SDK builds it, with this trust store.
-        loader = loader.http_client(aws_smithy_http_client::Builder::new().build_with_connector_fn(
-            move |settings, components| {
-                let mut builder = ConnectorBuilder::default()
-                    .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
-                    .tls_context(context.clone());
-                builder.set_connector_settings(settings.cloned());
-                if let Some(components) = components {
-                    builder.set_sleep_impl(components.sleep_impl());
-                }
-                builder.set_proxy_config(Some(ProxyConfig::from_env()));
-                builder.build()
-            },
-        ));
+        loader = loader.http_client(
+            aws_smithy_http_client::Builder::new().build_with_connector_fn(
+                move |settings, components| {
+                    let mut builder = ConnectorBuilder::default()
+                        .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
+                        .tls_context(context.clone());
+                    builder.set_connector_settings(settings.cloned());
+                    if let Some(components) = components {
+                        builder.set_sleep_impl(components.sleep_impl());
+                    }
+                    builder.set_proxy_config(Some(ProxyConfig::from_env()));
+                    builder.build()
+                },
+            ),
+        );
     }
     loader
         .retry_config(

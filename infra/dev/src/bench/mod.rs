@@ -93,6 +93,10 @@ pub struct BenchArgs {
     /// Orders through the local cloud [default: 5000].
     #[arg(long)]
     pub orders: Option<usize>,
+    /// Only write benchmarks.md again from this benchmarks.json (after editing the findings
+    /// in infra/dev/src/bench/findings.md); measures nothing.
+    #[arg(long, value_name = "JSON", conflicts_with = "smoke")]
+    pub render: Option<PathBuf>,
     /// Executables already built, as a JSON object from binary name to path: how a debug
     /// `cargo dev` hands over to its release build.
     #[arg(long, hide = true, value_name = "FILE")]
@@ -126,6 +130,16 @@ impl BenchOptions {
 
 /// `cargo dev bench`.
 pub async fn cli(args: BenchArgs) -> Result<()> {
+    if let Some(json) = &args.render {
+        let text = std::fs::read_to_string(json)
+            .with_context(|| format!("cannot read {}", json.display()))?;
+        let report: Report = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a bench report", json.display()))?;
+        let out = json.with_file_name("benchmarks.md");
+        std::fs::write(&out, markdown::render(&report))?;
+        println!("report: {}", out.display());
+        return Ok(());
+    }
     let root = repo::repo_root()?;
     let progress: Progress = Arc::new(|line: &str| eprintln!("bench: {line}"));
     let mut counts = if args.smoke {

@@ -178,33 +178,8 @@ async fn a_message_delivered_three_times_makes_one_order_and_reserves_once() {
     }
     assert_eq!(settled_order(&order_id).await["status"], "CONFIRMED");
     notifications().wait_for(&order_id, "order.confirmed").await;
-    // Wait for all three deliveries to be consumed before judging.
-    eventually(
-        "the orders queue to drain",
-        Duration::from_secs(30),
-        || async {
-            let attributes = client
-                .get_queue_attributes()
-                .queue_url(queue_url("OrdersQueue"))
-                .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
-                .send()
-                .await
-                .ok()?;
-            let attributes = attributes.attributes()?;
-            let count = |name| {
-                attributes
-                    .get(&name)
-                    .and_then(|v| v.parse::<u64>().ok())
-                    .unwrap_or(1)
-            };
-            (count(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages) == 0
-                && count(
-                    aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
-                ) == 0)
-                .then_some(())
-        },
-    )
-    .await;
+    // Every copy consumed before judging.
+    queue_drained("OrdersQueue").await;
     assert_eq!(stock(&product).await, 8);
     let (_, history) = get_json(&format!("/orders/{order_id}/events")).await;
     assert_eq!(history["items"].as_array().unwrap().len(), 2, "{history}");

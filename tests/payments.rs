@@ -289,33 +289,8 @@ async fn a_payment_event_delivered_twice_by_sns_pays_once() {
             .unwrap();
     }
     order_in(order_id, "PAID").await;
-    // Both copies consumed before judging: the queue is empty and nothing is in flight.
-    eventually(
-        "both copies to be consumed",
-        std::time::Duration::from_secs(30),
-        || async {
-            let out = client
-                .get_queue_attributes()
-                .queue_url(queue_url("PaymentEventsQueue"))
-                .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
-                .send()
-                .await
-                .ok()?;
-            let attributes = out.attributes()?;
-            let count = |name| {
-                attributes
-                    .get(&name)
-                    .and_then(|v| v.parse::<u64>().ok())
-                    .unwrap_or(1)
-            };
-            (count(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages) == 0
-                && count(
-                    aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
-                ) == 0)
-                .then_some(())
-        },
-    )
-    .await;
+    // Every copy consumed before judging.
+    queue_drained("PaymentEventsQueue").await;
     let (_, history) = get_json(&format!("/orders/{order_id}/events")).await;
     let types: Vec<&str> = history["items"]
         .as_array()

@@ -222,6 +222,35 @@ pub fn notifications() -> &'static Notifications {
     })
 }
 
+/// Waits until the queue holds nothing, visible or in flight: every copy of what was sent
+/// has been consumed.
+pub async fn queue_drained(logical_id: &str) {
+    use aws_sdk_sqs::types::QueueAttributeName::{
+        ApproximateNumberOfMessages, ApproximateNumberOfMessagesNotVisible,
+    };
+    let client = sqs().await;
+    let url = queue_url(logical_id);
+    eventually(
+        &format!("{logical_id} to drain"),
+        Duration::from_secs(30),
+        || async {
+            let out = client
+                .get_queue_attributes()
+                .queue_url(&url)
+                .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+                .send()
+                .await
+                .ok()?;
+            let attributes = out.attributes()?;
+            let count = |name| attributes.get(&name).and_then(|v| v.parse::<u64>().ok());
+            (count(ApproximateNumberOfMessages)? == 0
+                && count(ApproximateNumberOfMessagesNotVisible)? == 0)
+                .then_some(())
+        },
+    )
+    .await;
+}
+
 /// The bodies currently waiting in a queue (typically a dead-letter queue), left in place.
 pub async fn peek_bodies(logical_id: &str) -> Vec<String> {
     let client = sqs().await;

@@ -202,21 +202,15 @@ impl ProductListing for InMemoryStore {
         limit: u16,
     ) -> Result<ProductPage, StoreError> {
         let state = self.state.lock().unwrap();
-        let mut matching = state
+        let items = state
             .products
             .values()
             .filter(|p| category.is_none_or(|c| &p.category == c))
-            .filter(|p| after.is_none_or(|a| &p.product_id > a));
-        let items: Vec<Product> = matching
-            .by_ref()
-            .take(usize::from(limit))
+            .filter(|p| after.is_none_or(|a| &p.product_id > a))
+            .take(usize::from(limit) + 1)
             .cloned()
             .collect();
-        let more_after = match matching.next() {
-            Some(_) => items.last().map(|p| p.product_id.clone()),
-            None => None,
-        };
-        Ok(ProductPage { items, more_after })
+        Ok(ProductPage::from_overfetch(items, limit))
     }
 }
 

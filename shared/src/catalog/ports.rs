@@ -24,6 +24,23 @@ pub struct ProductPage {
     pub more_after: Option<ProductId>,
 }
 
+impl ProductPage {
+    /// A page from up to `limit + 1` products read in listing order: the extra one, if any,
+    /// only says that another page follows, so the last page never hands out a cursor to an
+    /// empty page.
+    pub fn from_overfetch(mut items: Vec<Product>, limit: u16) -> Self {
+        let limit = usize::from(limit);
+        let more_after = (items.len() > limit).then(|| {
+            items.truncate(limit);
+            items.last().map(|p| p.product_id.clone())
+        });
+        Self {
+            items,
+            more_after: more_after.flatten(),
+        }
+    }
+}
+
 #[async_trait]
 pub trait ProductListing: Send + Sync {
     /// Up to `limit` products after `after`, all of them or one category's (read through an

@@ -84,8 +84,7 @@ impl ProductListing for DynamoCatalog {
         after: Option<&ProductId>,
         limit: u16,
     ) -> Result<ProductPage, StoreError> {
-        // One more than asked tells whether another page follows, so the last page never
-        // hands out a cursor to an empty page.
+        // One more than asked: see ProductPage::from_overfetch.
         let fetch = i32::from(limit) + 1;
         let items = match category {
             Some(category) => {
@@ -123,13 +122,9 @@ impl ProductListing for DynamoCatalog {
                     .items
             }
         };
-        let mut items = Self::decode(items.unwrap_or_default())?;
-        let more_after = if items.len() > usize::from(limit) {
-            items.truncate(usize::from(limit));
-            items.last().map(|p| p.product_id.clone())
-        } else {
-            None
-        };
-        Ok(ProductPage { items, more_after })
+        Ok(ProductPage::from_overfetch(
+            Self::decode(items.unwrap_or_default())?,
+            limit,
+        ))
     }
 }

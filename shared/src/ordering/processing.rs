@@ -141,18 +141,21 @@ impl OrderProcessor<'_> {
             order.discount_code.as_deref(),
             catalog,
         );
-        let (decision, stock) = match priced {
+        let (decision, stock, processed) = match priced {
             Ok(priced) => {
                 let stock = lines
                     .iter()
                     .map(|l| StockMovement::Reserve(l.product_id.clone(), l.quantity))
                     .collect();
-                (order.confirm(priced, now), stock)
+                (order.confirm(priced, now), stock, Processed::Confirmed)
             }
-            Err(why) => (order.reject(why.reason, why.detail, now), vec![]),
+            Err(why) => (
+                order.reject(why.reason, why.detail, now),
+                vec![],
+                Processed::Rejected(why.reason),
+            ),
         };
         let recorded = decision.map_err(|_| ProcessError::Conflict)?;
-        let confirmed = recorded.order.status == OrderStatus::Confirmed;
         events.push(recorded.envelope.clone());
         let commit = OrderCommit {
             order: recorded.order,
@@ -163,11 +166,7 @@ impl OrderProcessor<'_> {
             idempotency: None,
         };
         match self.orders.commit(commit).await {
-            Ok(()) if confirmed => Ok((Processed::Confirmed, vec![recorded.envelope])),
-            Ok(()) => Ok((
-                Processed::Rejected(rejection_of(&recorded.envelope)),
-                vec![recorded.envelope],
-            )),
+            Ok(()) => Ok((processed, vec![recorded.envelope])),
             Err(CommitError::InsufficientStock(short)) => {
                 let detail = format!(
                     "not enough stock for {}",
@@ -225,13 +224,6 @@ impl OrderProcessor<'_> {
     ) -> Result<(Processed, Vec<EventEnvelope>), ProcessError> {
         let outbox = self.orders.outbox(&order.order_id).await?;
         Ok((Processed::AlreadyProcessed(order.status), outbox))
-    }
-}
-
-fn rejection_of(envelope: &EventEnvelope) -> RejectionReason {
-    match envelope.decode::<super::OrderEvent>() {
-        Ok(super::OrderEvent::Rejected { reason, .. }) => reason,
-        _ => unreachable!("only called for a rejection"),
     }
 }
 

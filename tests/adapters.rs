@@ -7,6 +7,7 @@ use shop::adapters::dynamodb::{DynamoCatalog, DynamoLedger, DynamoOrders};
 use shop::adapters::sns::SnsPublisher;
 use shop::kernel::{EventEnvelope, EventPublisher, PublishReport, StoreError, SystemClock};
 use shop::ordering::OrderStatus;
+use shop::ordering::outbox::Outbox;
 use shop::ordering::placing::{OrderRequest, PlaceOrder};
 use shop::ordering::ports::OrderRepository;
 use shop::ordering::processing::{OrderProcessor, ProcessError, Processed};
@@ -65,10 +66,13 @@ async fn an_event_committed_but_not_published_is_published_on_the_retry() {
     let order = command(product.as_str(), 2);
 
     let processor = OrderProcessor {
-        orders: &orders,
+        outbox: Outbox {
+            orders: &orders,
+            publisher: &outage,
+        },
         products: &catalog,
-        publisher: &outage,
         clock: &SystemClock,
+        payment_window: time::Duration::minutes(15),
     };
     let first = processor.process(std::slice::from_ref(&order)).await;
     assert!(
@@ -115,10 +119,13 @@ async fn an_unreachable_store_fails_every_order_for_a_retry_without_crashing() {
     );
     let batch = [command("p-0001", 1), command("p-0002", 1)];
     let results = OrderProcessor {
-        orders: &orders,
+        outbox: Outbox {
+            orders: &orders,
+            publisher: &publisher,
+        },
         products: &catalog,
-        publisher: &publisher,
         clock: &SystemClock,
+        payment_window: time::Duration::minutes(15),
     }
     .process(&batch)
     .await;

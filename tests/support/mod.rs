@@ -15,6 +15,9 @@ use std::time::Duration;
 
 pub use dev::testing::{eventually, shared_cloud as cloud};
 
+mod payments;
+pub use payments::*;
+
 pub fn http() -> reqwest::Client {
     reqwest::Client::new()
 }
@@ -153,6 +156,11 @@ pub struct Notifications {
 }
 
 impl Notifications {
+    /// Every event received so far.
+    pub fn all(&self) -> Vec<Value> {
+        self.seen.lock().unwrap().clone()
+    }
+
     pub fn events_for(&self, aggregate_id: &str) -> Vec<Value> {
         self.seen
             .lock()

@@ -1,13 +1,21 @@
-//! Translates payment events from SQS into saga steps; each message succeeds or fails alone.
+//! Translates the saga's SQS messages into steps: payment events (`payment.*`) move a
+//! confirmed order to PAID or CANCELLED; an order's own `order.confirmed` (from the deadline
+//! queue) checks its payment deadline. Each message succeeds or fails alone.
 
-use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent};
 use shop::kernel::EventEnvelope;
+use shop::ordering::deadline::PaymentDeadline;
 use shop::ordering::saga::PaymentSaga;
 use tracing::Instrument;
 
+pub struct Saga<'a> {
+    pub payments: PaymentSaga<'a>,
+    pub deadline: PaymentDeadline<'a>,
+}
+
 pub async fn handle(
-    saga: &PaymentSaga<'_>,
+    saga: &Saga<'_>,
     event: LambdaEvent<SqsEvent>,
 ) -> Result<SqsBatchResponse, Error> {
     let mut response = SqsBatchResponse::default();
@@ -20,31 +28,41 @@ pub async fn handle(
             Ok(envelope) => envelope,
             Err(e) => {
                 tracing::warn!(message_id = %message_id, error = %e, "unreadable message");
-                response.batch_item_failures.push(failure(message_id));
+                response.add_failure(message_id);
                 continue;
             }
         };
         let span = tracing::info_span!(
-            "payment_event",
+            "saga_event",
             event_id = %envelope.event_id,
             event_type = %envelope.event_type,
             correlation_id = %envelope.correlation_id
         );
-        match saga.handle(&envelope).instrument(span.clone()).await {
-            Ok(outcome) => {
-                span.in_scope(|| tracing::info!(outcome = ?outcome, "payment event handled"))
+        let outcome = async {
+            if envelope.event_type == "order.confirmed" {
+                saga.deadline
+                    .handle(&envelope)
+                    .await
+                    .map(|outcome| format!("{outcome:?}"))
+                    .map_err(|e| e.to_string())
+            } else {
+                saga.payments
+                    .handle(&envelope)
+                    .await
+                    .map(|outcome| format!("{outcome:?}"))
+                    .map_err(|e| e.to_string())
             }
-            Err(e) => {
-                span.in_scope(|| tracing::warn!(message_id = %message_id, error = %e, "payment event will be retried"));
-                response.batch_item_failures.push(failure(message_id));
+        }
+        .instrument(span.clone())
+        .await;
+        let _entered = span.enter();
+        match outcome {
+            Ok(outcome) => tracing::info!(outcome = %outcome, "saga step done"),
+            Err(error) => {
+                tracing::warn!(message_id = %message_id, error = %error, "saga step will be retried");
+                response.add_failure(message_id);
             }
         }
     }
     Ok(response)
-}
-
-fn failure(message_id: String) -> BatchItemFailure {
-    let mut failure = BatchItemFailure::default();
-    failure.item_identifier = message_id;
-    failure
 }

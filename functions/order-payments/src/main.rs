@@ -1,12 +1,16 @@
-//! `order-payments`: ordering's step of the payment saga, fed by payment events (SNS to SQS).
+//! `order-payments`: ordering's steps of the payment saga, fed by payment events and by the
+//! payment deadlines of confirmed orders (SNS to SQS).
 
 mod handler;
 
 use lambda_runtime::{Error, service_fn};
 use shop::adapters::dynamodb::{DynamoLedger, DynamoOrders};
 use shop::adapters::sns::SnsPublisher;
+use shop::adapters::sqs::SqsDeadlineTimer;
 use shop::aws::env;
 use shop::kernel::SystemClock;
+use shop::ordering::deadline::PaymentDeadline;
+use shop::ordering::outbox::Outbox;
 use shop::ordering::saga::PaymentSaga;
 
 #[tokio::main]
@@ -18,11 +22,25 @@ async fn main() -> Result<(), Error> {
         .with_products_table(env("PRODUCTS_TABLE")?);
     let anomalies = DynamoLedger::new(dynamodb, env("IDEMPOTENCY_TABLE")?);
     let publisher = SnsPublisher::new(aws_sdk_sns::Client::new(&config), env("EVENTS_TOPIC_ARN")?);
-    let saga = PaymentSaga {
+    let timer = SqsDeadlineTimer::new(
+        aws_sdk_sqs::Client::new(&config),
+        env("PAYMENT_DEADLINES_QUEUE_URL")?,
+    );
+    let outbox = || Outbox {
         orders: &orders,
-        anomalies: &anomalies,
         publisher: &publisher,
-        clock: &SystemClock,
+    };
+    let saga = handler::Saga {
+        payments: PaymentSaga {
+            outbox: outbox(),
+            anomalies: &anomalies,
+            clock: &SystemClock,
+        },
+        deadline: PaymentDeadline {
+            outbox: outbox(),
+            timer: &timer,
+            clock: &SystemClock,
+        },
     };
     lambda_runtime::run(service_fn(|event| handler::handle(&saga, event))).await
 }

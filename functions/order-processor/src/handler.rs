@@ -1,7 +1,7 @@
 //! Translates an SQS batch into place-order commands and the results into a partial batch
 //! response: a message is reported as failed only for itself, never for its batch.
 
-use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent};
 use shop::ordering::placing::OrderMessage;
 use shop::ordering::processing::OrderProcessor;
@@ -10,7 +10,7 @@ pub async fn handle(
     processor: &OrderProcessor<'_>,
     event: LambdaEvent<SqsEvent>,
 ) -> Result<SqsBatchResponse, Error> {
-    let mut failures = Vec::new();
+    let mut response = SqsBatchResponse::default();
     let mut commands = Vec::new();
     let mut message_ids = Vec::new();
     for record in event.payload.records {
@@ -23,7 +23,7 @@ pub async fn handle(
             // Poison: retried, then kept intact in the dead-letter queue for a person.
             Err(e) => {
                 tracing::warn!(message_id = %message_id, error = %e, "unreadable message");
-                failures.push(message_id);
+                response.add_failure(message_id);
             }
         }
     }
@@ -44,22 +44,9 @@ pub async fn handle(
                     error = %e,
                     "order will be retried"
                 );
-                failures.push(message_id);
+                response.add_failure(message_id);
             }
         }
     }
-    Ok(batch_response(failures))
-}
-
-pub fn batch_response(failed_message_ids: Vec<String>) -> SqsBatchResponse {
-    let mut response = SqsBatchResponse::default();
-    response.batch_item_failures = failed_message_ids
-        .into_iter()
-        .map(|id| {
-            let mut failure = BatchItemFailure::default();
-            failure.item_identifier = id;
-            failure
-        })
-        .collect();
-    response
+    Ok(response)
 }

@@ -7,6 +7,8 @@ use shop::adapters::dynamodb::{DynamoCatalog, DynamoOrders};
 use shop::adapters::sns::SnsPublisher;
 use shop::aws::env;
 use shop::kernel::SystemClock;
+use shop::ordering::deadline::parse_payment_window;
+use shop::ordering::outbox::Outbox;
 use shop::ordering::processing::OrderProcessor;
 
 #[tokio::main]
@@ -20,11 +22,15 @@ async fn main() -> Result<(), Error> {
     // Price against the latest catalog; the reservation itself is checked in the transaction.
     let catalog = DynamoCatalog::new(dynamodb, products_table).consistent();
     let publisher = SnsPublisher::new(aws_sdk_sns::Client::new(&config), env("EVENTS_TOPIC_ARN")?);
+    let payment_window = parse_payment_window(&env("PAYMENT_WINDOW")?)?;
     let processor = OrderProcessor {
-        orders: &orders,
+        outbox: Outbox {
+            orders: &orders,
+            publisher: &publisher,
+        },
         products: &catalog,
-        publisher: &publisher,
         clock: &SystemClock,
+        payment_window,
     };
     lambda_runtime::run(service_fn(|event| handler::handle(&processor, event))).await
 }

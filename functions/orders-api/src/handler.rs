@@ -6,8 +6,10 @@ use serde::Serialize;
 use serde_json::Value;
 use shop::http::{Problem, json, route_key};
 use shop::kernel::{Clock, OrderId};
+use shop::ordering::cancelling::{CancelError, CustomerCancellation, cancel_order};
+use shop::ordering::outbox::{ChangeError, Outbox};
 use shop::ordering::placing::{OrderRequest, PlaceError, place_order};
-use shop::ordering::ports::{IdempotencyKeys, OrderQueue, OrderRepository};
+use shop::ordering::ports::{EventPublisher, IdempotencyKeys, OrderQueue, OrderRepository};
 use tracing::Instrument;
 
 /// An order's history, oldest first.
@@ -23,6 +25,8 @@ pub struct App<'a> {
     pub orders: &'a dyn OrderRepository,
     pub keys: &'a dyn IdempotencyKeys,
     pub queue: &'a dyn OrderQueue,
+    /// Announces cancellations (`order.cancelled`).
+    pub publisher: &'a dyn EventPublisher,
     pub clock: &'a dyn Clock,
 }
 
@@ -35,6 +39,7 @@ pub async fn handle(app: &App<'_>, request: Request) -> Result<Response<Body>, E
             "POST /orders" => place(app, &request, correlation_id.clone()).await,
             "GET /orders/{order_id}" => get_order(app, &request).await,
             "GET /orders/{order_id}/events" => get_events(app, &request).await,
+            "POST /orders/{order_id}/cancel" => cancel(app, &request).await,
             other => Problem::not_found(format!("no route {other}")).into_response(),
         }
     }
@@ -183,6 +188,42 @@ async fn get_events(app: &App<'_>, request: &Request) -> Response<Body> {
         Ok(items) => json(StatusCode::OK, &History { items }),
         Err(e) => {
             tracing::error!(error = %e, order_id = %id, "reading an order's history failed");
+            Problem::unavailable("orders are unavailable; retry shortly").into_response()
+        }
+    }
+}
+
+async fn cancel(app: &App<'_>, request: &Request) -> Response<Body> {
+    let id = match order_id(request) {
+        Ok(id) => id,
+        Err(problem) => return problem.into_response(),
+    };
+    let outbox = Outbox {
+        orders: app.orders,
+        publisher: app.publisher,
+    };
+    match cancel_order(&outbox, app.clock, &id).await {
+        Ok(CustomerCancellation::Cancelled(order)) => {
+            tracing::info!(order_id = %id, "order cancelled by the customer");
+            json(StatusCode::OK, &order)
+        }
+        Ok(CustomerCancellation::AlreadyCancelled(order)) => json(StatusCode::OK, &order),
+        Err(CancelError::NotFound(_)) => {
+            Problem::not_found(format!("no order {id}")).into_response()
+        }
+        Err(CancelError::NotCancellable(status)) => Problem::new(
+            StatusCode::CONFLICT,
+            "order-not-cancellable",
+            "Order Not Cancellable",
+            format!("the order is {status:?}: only PENDING and CONFIRMED orders can be cancelled"),
+        )
+        .into_response(),
+        Err(CancelError::Change(e @ (ChangeError::Conflict | ChangeError::NotPublished))) => {
+            tracing::warn!(error = %e, order_id = %id, "cancellation to be retried");
+            Problem::unavailable("the order is busy; retry the cancellation").into_response()
+        }
+        Err(CancelError::Change(e)) => {
+            tracing::error!(error = %e, order_id = %id, "cancelling an order failed");
             Problem::unavailable("orders are unavailable; retry shortly").into_response()
         }
     }

@@ -50,6 +50,9 @@ pub struct CloudOptions {
     /// Executables already built, by binary name: no `cargo build` (the bench builds every
     /// binary it measures in one cargo invocation, with one set of features).
     pub executables: Option<HashMap<String, PathBuf>>,
+    /// A shorter payment window than the template's `PaymentWindowMinutes`, to watch unpaid
+    /// orders expire (`PAYMENT_WINDOW` of every function that has it).
+    pub payment_window: Option<Duration>,
 }
 
 impl Default for CloudOptions {
@@ -64,6 +67,7 @@ impl Default for CloudOptions {
             logs: LogOutput::Terminal,
             progress: None,
             executables: None,
+            payment_window: None,
         }
     }
 }
@@ -187,7 +191,13 @@ impl LocalCloud {
         let mut hosts = HashMap::new();
         let mut environments = BTreeMap::new();
         for function in &template.functions {
-            let env = function_environment(function, &resources);
+            let mut env = function_environment(function, &resources);
+            if let (Some(window), Some(value)) = (
+                options.payment_window,
+                env.variables.get_mut("PAYMENT_WINDOW"),
+            ) {
+                *value = format!("{}s", window.as_secs().max(1));
+            }
             for dropped in &env.dropped {
                 progress(&format!("warning: {dropped}"));
             }

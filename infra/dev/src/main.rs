@@ -49,6 +49,10 @@ enum Command {
         /// visibility timeout).
         #[arg(long, default_value_t = 1, value_name = "SECONDS")]
         retry_delay: u64,
+        /// Seconds a confirmed order has to be paid before it is cancelled (the template's
+        /// PaymentWindowMinutes, 15 minutes, by default).
+        #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+        payment_window: Option<u64>,
     },
     /// Create the template's tables, queues, topics and subscriptions and load the sample
     /// catalog, in a running emulator. Idempotent; live stock is kept.
@@ -126,6 +130,7 @@ async fn main() -> ExitCode {
             concurrency,
             release,
             retry_delay,
+            payment_window,
         } => {
             let options = CloudOptions {
                 port,
@@ -137,6 +142,7 @@ async fn main() -> ExitCode {
                 progress: Some(Arc::new(|line: &str| eprintln!("{line}"))),
                 repo_root: None,
                 executables: None,
+                payment_window: payment_window.map(Duration::from_secs),
             };
             up(options).await
         }

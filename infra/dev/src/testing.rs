@@ -20,6 +20,15 @@ use crate::logs::LogOutput;
 use crate::repo;
 
 static CLOUD: OnceLock<LocalCloud> = OnceLock::new();
+static PAYMENT_WINDOW: OnceLock<std::time::Duration> = OnceLock::new();
+
+/// Gives this test process's cloud a short payment window (`cargo dev up --payment-window`).
+/// Call it before anything starts the cloud, in every test of the binary that relies on it;
+/// panics if the cloud already runs with another window.
+pub fn use_payment_window(window: std::time::Duration) {
+    let chosen = *PAYMENT_WINDOW.get_or_init(|| window);
+    assert_eq!(chosen, window, "one payment window per test process");
+}
 
 /// The test process's local cloud, started on first use with a free gateway port, its own
 /// emulator, and function output in `<repo>/.dev/logs/<binary>.log`. Progress goes to
@@ -50,6 +59,7 @@ pub fn shared_cloud() -> &'static LocalCloud {
                             logs: LogOutput::Dir(repo::dev_dir(&root).join("logs")),
                             repo_root: Some(root),
                             progress: Some(Arc::new(|line: &str| eprintln!("local cloud: {line}"))),
+                            payment_window: PAYMENT_WINDOW.get().copied(),
                             ..CloudOptions::default()
                         };
                         LocalCloud::start(options).await

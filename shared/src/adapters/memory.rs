@@ -9,8 +9,8 @@ use crate::kernel::{
 use crate::ordering::Order;
 use crate::ordering::placing::PlaceOrder;
 use crate::ordering::ports::{
-    CommitError, IdempotencyKeys, IdempotencyRecord, OrderCommit, OrderQueue, OrderRepository,
-    PaymentAnomalies, PaymentAnomaly, StockMovement,
+    AnomalyRecording, CommitError, DeadlineTimer, IdempotencyKeys, IdempotencyRecord, OrderCommit,
+    OrderQueue, OrderRepository, PaymentAnomalies, PaymentAnomaly, StockMovement,
 };
 use crate::payments::ports::{Recording, WebhookLedger};
 use async_trait::async_trait;
@@ -31,7 +31,7 @@ struct State {
     products: BTreeMap<ProductId, Product>,
     keys: HashMap<String, IdempotencyRecord>,
     webhooks: HashMap<String, (EventEnvelope, bool)>,
-    anomalies: BTreeMap<String, PaymentAnomaly>,
+    anomalies: BTreeMap<String, (PaymentAnomaly, bool)>,
 }
 
 /// Orders, products, idempotency records and the webhook ledger, with the same all-or-nothing
@@ -62,7 +62,7 @@ impl InMemoryStore {
             .unwrap()
             .anomalies
             .values()
-            .cloned()
+            .map(|(anomaly, _)| anomaly.clone())
             .collect()
     }
 
@@ -248,12 +248,25 @@ impl WebhookLedger for InMemoryStore {
 
 #[async_trait]
 impl PaymentAnomalies for InMemoryStore {
-    async fn record(&self, anomaly: &PaymentAnomaly) -> Result<(), StoreError> {
+    async fn record(&self, anomaly: &PaymentAnomaly) -> Result<AnomalyRecording, StoreError> {
         let mut state = self.state.lock().unwrap();
-        state
-            .anomalies
-            .entry(anomaly.event_id.clone())
-            .or_insert_with(|| anomaly.clone());
+        match state.anomalies.get(&anomaly.event_id) {
+            Some((_, refund_published)) => Ok(AnomalyRecording::Seen {
+                refund_published: *refund_published,
+            }),
+            None => {
+                state
+                    .anomalies
+                    .insert(anomaly.event_id.clone(), (anomaly.clone(), false));
+                Ok(AnomalyRecording::New)
+            }
+        }
+    }
+
+    async fn mark_refund_published(&self, event_id: &str) -> Result<(), StoreError> {
+        if let Some(entry) = self.state.lock().unwrap().anomalies.get_mut(event_id) {
+            entry.1 = true;
+        }
         Ok(())
     }
 }
@@ -310,6 +323,33 @@ impl RecordingQueue {
 impl OrderQueue for RecordingQueue {
     async fn send(&self, command: &PlaceOrder) -> Result<(), StoreError> {
         self.sent.lock().unwrap().push(command.clone());
+        Ok(())
+    }
+}
+
+/// Keeps every deadline re-check asked for, with its delay.
+#[derive(Default)]
+pub struct RecordingTimer {
+    rechecks: Mutex<Vec<(EventEnvelope, std::time::Duration)>>,
+}
+
+impl RecordingTimer {
+    pub fn rechecks(&self) -> Vec<(EventEnvelope, std::time::Duration)> {
+        self.rechecks.lock().unwrap().clone()
+    }
+}
+
+#[async_trait]
+impl DeadlineTimer for RecordingTimer {
+    async fn recheck_after(
+        &self,
+        confirmed: &EventEnvelope,
+        delay: std::time::Duration,
+    ) -> Result<(), StoreError> {
+        self.rechecks
+            .lock()
+            .unwrap()
+            .push((confirmed.clone(), delay));
         Ok(())
     }
 }

@@ -1,8 +1,8 @@
-//! Queueing place-order commands for the processor.
+//! Queueing place-order commands for the processor, and payment deadlines for the saga.
 
-use crate::kernel::StoreError;
+use crate::kernel::{EventEnvelope, StoreError};
 use crate::ordering::placing::{OrderMessage, PlaceOrder};
-use crate::ordering::ports::OrderQueue;
+use crate::ordering::ports::{DeadlineTimer, OrderQueue};
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::error::DisplayErrorContext;
@@ -38,6 +38,48 @@ impl OrderQueue for SqsOrderQueue {
             .queue_url(&self.queue_url)
             .message_body(body)
             .message_attributes("correlation_id", correlation)
+            .send()
+            .await
+            .map_err(|e| StoreError::new(DisplayErrorContext(e)))?;
+        Ok(())
+    }
+}
+
+/// Payment deadlines as delayed SQS messages: the order's `order.confirmed`, sent back to the
+/// deadline queue with a delay. SQS delays a message 15 minutes at most, so a longer wait is
+/// several hops; each delivery checks the order again.
+#[derive(Clone)]
+pub struct SqsDeadlineTimer {
+    client: Client,
+    queue_url: String,
+}
+
+/// SQS's longest message delay.
+const MAX_DELAY_SECONDS: u64 = 900;
+
+impl SqsDeadlineTimer {
+    pub fn new(client: Client, queue_url: impl Into<String>) -> Self {
+        Self {
+            client,
+            queue_url: queue_url.into(),
+        }
+    }
+}
+
+#[async_trait]
+impl DeadlineTimer for SqsDeadlineTimer {
+    async fn recheck_after(
+        &self,
+        confirmed: &EventEnvelope,
+        delay: std::time::Duration,
+    ) -> Result<(), StoreError> {
+        let body = serde_json::to_string(confirmed).map_err(StoreError::new)?;
+        let seconds = delay.as_secs().clamp(1, MAX_DELAY_SECONDS);
+        self.client
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(body)
+            .delay_seconds(i32::try_from(seconds).unwrap_or(900))
             .send()
             .await
             .map_err(|e| StoreError::new(DisplayErrorContext(e)))?;

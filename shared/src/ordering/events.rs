@@ -1,5 +1,5 @@
 use super::order::{OrderLine, Totals};
-use crate::kernel::{Currency, CustomerId, DomainEvent, Money, ProductId, Quantity};
+use crate::kernel::{Currency, CustomerId, DomainEvent, Money, ProductId, Quantity, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// A line as the customer asked for it, before pricing.
@@ -16,6 +16,29 @@ pub enum RejectionReason {
     UnknownProduct,
     InsufficientStock,
     CurrencyNotOffered,
+}
+
+/// Why an order was cancelled: the saga's compensation, or the customer's choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CancellationReason {
+    /// The payment provider reported a failed payment.
+    PaymentFailed,
+    /// No payment arrived before the order's `payment_due_by`.
+    PaymentTimeout,
+    /// The customer asked (`POST /orders/{order_id}/cancel`).
+    CustomerCancelled,
+}
+
+impl CancellationReason {
+    /// The name the contract uses, in the order view and in `order.cancelled`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CancellationReason::PaymentFailed => "payment_failed",
+            CancellationReason::PaymentTimeout => "payment_timeout",
+            CancellationReason::CustomerCancelled => "customer_cancelled",
+        }
+    }
 }
 
 /// Everything that can happen to an order. Each variant is one `event_type` of the contract;
@@ -36,6 +59,9 @@ pub enum OrderEvent {
         customer_id: CustomerId,
         items: Vec<OrderLine>,
         totals: Totals,
+        /// Unpaid at this instant, the order is cancelled (`payment_timeout`).
+        #[serde(with = "time::serde::rfc3339")]
+        payment_due_by: Timestamp,
     },
     #[serde(rename = "order.rejected")]
     Rejected {
@@ -52,8 +78,14 @@ pub enum OrderEvent {
     #[serde(rename = "order.cancelled")]
     Cancelled {
         customer_id: CustomerId,
-        reason: String,
-        payment_intent_id: String,
+        reason: CancellationReason,
+        /// What the provider said of a failed payment.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
+        /// The failed payment's intent, when a payment caused the cancellation.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        payment_intent_id: Option<String>,
+        /// The stock given back: the order's lines if it was CONFIRMED, none if PENDING.
         released: Vec<RequestedLine>,
     },
 }

@@ -1,11 +1,12 @@
-use super::events::{OrderEvent, RejectionReason, RequestedLine};
+use super::events::{CancellationReason, OrderEvent, RejectionReason, RequestedLine};
 use super::pricing::Priced;
 use crate::kernel::{
     Currency, CustomerId, EventEnvelope, Money, OrderId, ProductId, Quantity, Sku, Timestamp,
 };
 use serde::{Deserialize, Serialize};
 
-/// The lifecycle of the contract: PENDING -> CONFIRMED | REJECTED; CONFIRMED -> PAID | CANCELLED.
+/// The lifecycle of the contract: PENDING -> CONFIRMED | REJECTED | CANCELLED (the customer);
+/// CONFIRMED -> PAID | CANCELLED (payment failed, payment timeout, the customer).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum OrderStatus {
@@ -69,6 +70,13 @@ pub struct Order {
     pub reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_intent_id: Option<String>,
+    /// Set on confirmation: unpaid at this instant, the order is cancelled.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub payment_due_by: Option<Timestamp>,
     pub correlation_id: String,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: Timestamp,
@@ -172,6 +180,7 @@ impl Order {
             discount_code,
             reason: None,
             payment_intent_id: None,
+            payment_due_by: None,
             correlation_id: envelope.correlation_id.clone(),
             created_at: envelope.occurred_at,
             updated_at: envelope.occurred_at,
@@ -189,11 +198,17 @@ impl Order {
         }
         match envelope.decode::<OrderEvent>()? {
             OrderEvent::Placed { .. } => return Err(self.refuse("be placed again").into()),
-            OrderEvent::Confirmed { items, totals, .. } => {
+            OrderEvent::Confirmed {
+                items,
+                totals,
+                payment_due_by,
+                ..
+            } => {
                 self.expect(OrderStatus::Pending, "confirm")?;
                 self.status = OrderStatus::Confirmed;
                 self.items = items;
                 self.totals = Some(totals);
+                self.payment_due_by = Some(payment_due_by);
             }
             OrderEvent::Rejected { detail, .. } => {
                 self.expect(OrderStatus::Pending, "reject")?;
@@ -212,10 +227,12 @@ impl Order {
                 payment_intent_id,
                 ..
             } => {
-                self.expect(OrderStatus::Confirmed, "cancel")?;
+                if !self.is_cancellable() {
+                    return Err(self.refuse("cancel").into());
+                }
                 self.status = OrderStatus::Cancelled;
-                self.reason = Some(reason);
-                self.payment_intent_id = Some(payment_intent_id);
+                self.reason = Some(reason.as_str().to_owned());
+                self.payment_intent_id = payment_intent_id;
             }
         }
         self.version = envelope.sequence;
@@ -248,13 +265,46 @@ impl Order {
         }
     }
 
-    pub fn confirm(&self, priced: Priced, at: Timestamp) -> Result<Recorded, TransitionError> {
+    /// Confirms the priced order; it must be paid within `payment_window`.
+    pub fn confirm(
+        &self,
+        priced: Priced,
+        at: Timestamp,
+        payment_window: time::Duration,
+    ) -> Result<Recorded, TransitionError> {
         let event = OrderEvent::Confirmed {
             customer_id: self.customer_id.clone(),
             items: priced.items,
             totals: priced.totals,
+            payment_due_by: at + payment_window,
         };
         self.record(event, at, None)
+    }
+
+    /// Whether the lifecycle still allows a cancellation: before payment, and before a
+    /// rejection or an earlier cancellation ended the order.
+    pub fn is_cancellable(&self) -> bool {
+        matches!(self.status, OrderStatus::Pending | OrderStatus::Confirmed)
+    }
+
+    /// Cancels the order. A CONFIRMED order gives its reserved stock back (the event lists
+    /// it); a PENDING one has reserved nothing yet.
+    pub fn cancel(
+        &self,
+        reason: CancellationReason,
+        detail: Option<String>,
+        payment_intent_id: Option<String>,
+        at: Timestamp,
+        causation_id: Option<String>,
+    ) -> Result<Recorded, TransitionError> {
+        let event = OrderEvent::Cancelled {
+            customer_id: self.customer_id.clone(),
+            reason,
+            detail,
+            payment_intent_id,
+            released: self.reserved_lines(),
+        };
+        self.record(event, at, causation_id)
     }
 
     pub fn reject(
@@ -269,6 +319,15 @@ impl Order {
             detail,
         };
         self.record(event, at, None)
+    }
+
+    /// The stock this order holds: its lines once CONFIRMED (reserved), else nothing.
+    pub fn reserved_lines(&self) -> Vec<RequestedLine> {
+        if self.status == OrderStatus::Confirmed {
+            self.requested_lines()
+        } else {
+            Vec::new()
+        }
     }
 
     /// The lines as requested, which is what a reservation holds and a cancellation releases.

@@ -1,6 +1,7 @@
 //! What ordering needs from the outside world.
 
-use super::Order;
+use super::order::Recorded;
+use super::{Order, RequestedLine};
 use crate::kernel::{EventEnvelope, OrderId, ProductId, Quantity, StoreError, Timestamp};
 use async_trait::async_trait;
 use std::collections::HashMap;
@@ -12,6 +13,24 @@ pub enum StockMovement {
     Reserve(ProductId, Quantity),
     /// Give units back (a cancelled order).
     Release(ProductId, Quantity),
+}
+
+impl StockMovement {
+    /// Gives back what these lines held.
+    pub fn releases(lines: &[RequestedLine]) -> Vec<StockMovement> {
+        lines
+            .iter()
+            .map(|l| StockMovement::Release(l.product_id.clone(), l.quantity))
+            .collect()
+    }
+
+    /// Takes off the shelf what these lines ask for.
+    pub fn reservations(lines: &[RequestedLine]) -> Vec<StockMovement> {
+        lines
+            .iter()
+            .map(|l| StockMovement::Reserve(l.product_id.clone(), l.quantity))
+            .collect()
+    }
 }
 
 /// The request behind an `Idempotency-Key`, claimed in the same commit as the order it created.
@@ -34,6 +53,21 @@ pub struct OrderCommit {
     pub outbox: Vec<EventEnvelope>,
     pub stock: Vec<StockMovement>,
     pub idempotency: Option<IdempotencyClaim>,
+}
+
+impl OrderCommit {
+    /// One recorded event moving an existing order on from `previous`: the new state, the
+    /// event in the history and in the outbox, and the stock it moves.
+    pub fn transition(previous: &Order, recorded: Recorded, stock: Vec<StockMovement>) -> Self {
+        OrderCommit {
+            order: recorded.order,
+            expected_version: previous.version,
+            events: vec![recorded.envelope.clone()],
+            outbox: vec![recorded.envelope],
+            stock,
+            idempotency: None,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -87,19 +121,48 @@ pub trait OrderQueue: Send + Sync {
 
 pub use crate::kernel::{EventPublisher, PublishReport};
 
+/// Re-delivers an order's `order.confirmed` later, so its payment deadline is checked again.
+#[async_trait]
+pub trait DeadlineTimer: Send + Sync {
+    /// Delivers `confirmed` again after about `delay` (an adapter may deliver it sooner,
+    /// never later: the check simply runs again).
+    async fn recheck_after(
+        &self,
+        confirmed: &EventEnvelope,
+        delay: std::time::Duration,
+    ) -> Result<(), StoreError>;
+}
+
 /// A payment the saga could not apply to an order.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct PaymentAnomaly {
     pub event_id: String,
     pub event_type: String,
     pub order_id: String,
     pub payment_intent_id: String,
     pub reason: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub recorded_at: Timestamp,
+    /// `payment.refund_required`, when the payment took money the shop must give back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refund: Option<EventEnvelope>,
+}
+
+/// What the ledger knew of an anomaly when it was recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnomalyRecording {
+    /// Recorded now; its refund (if any) is still to publish.
+    New,
+    /// Recorded by an earlier delivery, which may have died before publishing the refund.
+    Seen { refund_published: bool },
 }
 
 /// Where anomalies are kept for a person to look at (refunds, support). Recording the same
-/// anomaly twice keeps one.
+/// anomaly twice keeps the first.
 #[async_trait]
 pub trait PaymentAnomalies: Send + Sync {
-    async fn record(&self, anomaly: &PaymentAnomaly) -> Result<(), StoreError>;
+    async fn record(&self, anomaly: &PaymentAnomaly) -> Result<AnomalyRecording, StoreError>;
+
+    /// Notes that the anomaly's refund event was accepted by the bus.
+    async fn mark_refund_published(&self, event_id: &str) -> Result<(), StoreError>;
 }

@@ -4,8 +4,9 @@
 //! Reads are batched (one round trip for the orders, one for the products) and so is
 //! publishing, so a batch of ten costs about twelve DynamoDB requests and one SNS request.
 
+use super::outbox::Outbox;
 use super::placing::PlaceOrder;
-use super::ports::{CommitError, EventPublisher, OrderCommit, OrderRepository, StockMovement};
+use super::ports::{CommitError, OrderCommit, StockMovement};
 use super::pricing::price_order;
 use super::{Order, OrderStatus, RejectionReason};
 use crate::catalog::Product;
@@ -36,10 +37,11 @@ pub enum ProcessError {
 }
 
 pub struct OrderProcessor<'a> {
-    pub orders: &'a dyn OrderRepository,
+    pub outbox: Outbox<'a>,
     pub products: &'a dyn ProductLookup,
-    pub publisher: &'a dyn EventPublisher,
     pub clock: &'a dyn Clock,
+    /// How long a confirmed order has to be paid (`payment_due_by`).
+    pub payment_window: time::Duration,
 }
 
 impl OrderProcessor<'_> {
@@ -52,7 +54,7 @@ impl OrderProcessor<'_> {
                 .flat_map(|c| c.lines.iter().map(|l| l.product_id.clone())),
         );
         let (existing, catalog) = match futures::try_join!(
-            self.orders.load_many(&ids),
+            self.outbox.orders.load_many(&ids),
             self.products.products(&product_ids)
         ) {
             Ok(found) => found,
@@ -75,7 +77,7 @@ impl OrderProcessor<'_> {
             .filter_map(|d| d.as_ref().ok())
             .flat_map(|(_, events)| events.iter().cloned())
             .collect();
-        let failed = self.publish(&to_publish).await;
+        let failed = self.outbox.publish(&to_publish).await;
 
         decided
             .into_iter()
@@ -88,31 +90,6 @@ impl OrderProcessor<'_> {
                 }
             })
             .collect()
-    }
-
-    /// Publishes and clears the outbox; returns the ids of the events not published.
-    async fn publish(&self, events: &[EventEnvelope]) -> HashSet<String> {
-        if events.is_empty() {
-            return HashSet::new();
-        }
-        let failed: HashSet<String> = match self.publisher.publish(events).await {
-            Ok(report) => report.failed.into_iter().collect(),
-            Err(e) => {
-                tracing::warn!(error = %e, "publishing failed; the orders will be retried");
-                events.iter().map(|e| e.event_id.clone()).collect()
-            }
-        };
-        let published: Vec<EventEnvelope> = events
-            .iter()
-            .filter(|e| !failed.contains(&e.event_id))
-            .cloned()
-            .collect();
-        if let Err(e) = self.orders.clear_outbox(&published).await {
-            // Harmless: a leftover entry is published again on a redelivery, and consumers
-            // deduplicate on event_id.
-            tracing::warn!(error = %e, "outbox entries published but not cleared");
-        }
-        failed
     }
 
     /// Decides and commits one order; returns the events to publish.
@@ -143,11 +120,12 @@ impl OrderProcessor<'_> {
         );
         let (decision, stock, processed) = match priced {
             Ok(priced) => {
-                let stock = lines
-                    .iter()
-                    .map(|l| StockMovement::Reserve(l.product_id.clone(), l.quantity))
-                    .collect();
-                (order.confirm(priced, now), stock, Processed::Confirmed)
+                let stock = StockMovement::reservations(&lines);
+                (
+                    order.confirm(priced, now, self.payment_window),
+                    stock,
+                    Processed::Confirmed,
+                )
             }
             Err(why) => (
                 order.reject(why.reason, why.detail, now),
@@ -165,7 +143,7 @@ impl OrderProcessor<'_> {
             stock,
             idempotency: None,
         };
-        match self.orders.commit(commit).await {
+        match self.outbox.orders.commit(commit).await {
             Ok(()) => Ok((processed, vec![recorded.envelope])),
             Err(CommitError::InsufficientStock(short)) => {
                 let detail = format!(
@@ -189,7 +167,7 @@ impl OrderProcessor<'_> {
                     stock: vec![],
                     idempotency: None,
                 };
-                match self.orders.commit(commit).await {
+                match self.outbox.orders.commit(commit).await {
                     Ok(()) => Ok((
                         Processed::Rejected(RejectionReason::InsufficientStock),
                         vec![rejected.envelope],
@@ -209,7 +187,7 @@ impl OrderProcessor<'_> {
     ) -> Result<(Processed, Vec<EventEnvelope>), ProcessError> {
         match error {
             CommitError::Store(e) => Err(e.into()),
-            _ => match self.orders.load(id).await? {
+            _ => match self.outbox.orders.load(id).await? {
                 Some(order) if order.status != OrderStatus::Pending => {
                     self.already_processed(&order).await
                 }
@@ -222,7 +200,7 @@ impl OrderProcessor<'_> {
         &self,
         order: &Order,
     ) -> Result<(Processed, Vec<EventEnvelope>), ProcessError> {
-        let outbox = self.orders.outbox(&order.order_id).await?;
+        let outbox = self.outbox.orders.outbox(&order.order_id).await?;
         Ok((Processed::AlreadyProcessed(order.status), outbox))
     }
 }

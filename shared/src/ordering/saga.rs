@@ -5,15 +5,16 @@
 //! Deterministic under redelivery and reordering: an order leaves CONFIRMED once, and every
 //! later payment event for it is either a repeat of the one applied (its outbox is flushed)
 //! or an anomaly (recorded and logged with `alarm = "payment_anomaly"`), never a second change.
-//! So `payment.failed` arriving after `payment.succeeded` leaves the order PAID.
+//! So `payment.failed` arriving after `payment.succeeded` leaves the order PAID. A payment
+//! that took money it cannot pay with (late, unknown order, wrong amount or currency, a second
+//! payment) also publishes `payment.refund_required`, once per payment event.
 
-use super::ports::{
-    CommitError, EventPublisher, OrderCommit, OrderRepository, PaymentAnomalies, PaymentAnomaly,
-    StockMovement,
-};
-use super::{Order, OrderEvent, OrderStatus};
-use crate::kernel::{Clock, EventEnvelope, OrderId, StoreError, UnreadableEvent};
-use crate::payments::PaymentEvent;
+use super::cancelling::{ATTEMPTS, Cancel, cancellation};
+use super::outbox::{ChangeError, Outbox};
+use super::ports::{AnomalyRecording, OrderCommit, PaymentAnomalies, PaymentAnomaly};
+use super::{CancellationReason, Order, OrderEvent, OrderStatus};
+use crate::kernel::{Clock, EventEnvelope, Money, OrderId, StoreError, UnreadableEvent};
+use crate::payments::{PaymentEvent, RefundEvent, RefundReason};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SagaOutcome {
@@ -21,8 +22,12 @@ pub enum SagaOutcome {
     Cancelled,
     /// This payment event was applied before (a redelivery).
     AlreadyApplied,
-    /// The payment could not be applied; recorded for a person to act on.
-    Anomaly(String),
+    /// The payment could not be applied; recorded for a person to act on, and a refund
+    /// requested when it took money.
+    Anomaly {
+        reason: String,
+        refund: bool,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -33,175 +38,170 @@ pub enum SagaError {
     /// The order is still being processed: retry later.
     #[error("order {0} is still PENDING")]
     NotYetConfirmed(String),
-    #[error("the order changed concurrently; retry")]
-    Conflict,
-    #[error("events committed but not published; they will be published on retry")]
-    NotPublished,
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Change(#[from] ChangeError),
+}
+
+impl From<StoreError> for SagaError {
+    fn from(e: StoreError) -> Self {
+        SagaError::Change(e.into())
+    }
 }
 
 pub struct PaymentSaga<'a> {
-    pub orders: &'a dyn OrderRepository,
+    pub outbox: Outbox<'a>,
     pub anomalies: &'a dyn PaymentAnomalies,
-    pub publisher: &'a dyn EventPublisher,
     pub clock: &'a dyn Clock,
 }
 
 impl PaymentSaga<'_> {
     pub async fn handle(&self, envelope: &EventEnvelope) -> Result<SagaOutcome, SagaError> {
         let payment: PaymentEvent = envelope.decode()?;
+        // Losing a race (the deadline, the customer) means reading the order again: the
+        // payment then meets the order as the winner left it.
+        for _ in 0..ATTEMPTS {
+            match self.apply(envelope, &payment).await {
+                Err(SagaError::Change(ChangeError::Conflict)) => continue,
+                outcome => return outcome,
+            }
+        }
+        Err(ChangeError::Conflict.into())
+    }
+
+    async fn apply(
+        &self,
+        envelope: &EventEnvelope,
+        payment: &PaymentEvent,
+    ) -> Result<SagaOutcome, SagaError> {
         let order = match OrderId::parse(payment.order_id()) {
-            Ok(id) => self.orders.load(&id).await?,
+            Ok(id) => self.outbox.orders.load(&id).await?,
             Err(_) => None,
         };
         let Some(order) = order else {
-            return self.anomaly(envelope, &payment, "no such order").await;
+            return self
+                .anomaly(
+                    envelope,
+                    payment,
+                    "no such order",
+                    RefundReason::UnknownOrder,
+                )
+                .await;
         };
         let succeeded = matches!(payment, PaymentEvent::Succeeded { .. });
         let same_intent = order.payment_intent_id.as_deref() == Some(payment.payment_intent_id());
-        match (order.status, succeeded) {
-            (OrderStatus::Pending, _) => {
+        let due = order.totals.map(|t| t.total);
+        match (order.status, succeeded, due) {
+            (OrderStatus::Pending, ..) => {
                 Err(SagaError::NotYetConfirmed(order.order_id.to_string()))
             }
-            (OrderStatus::Paid, true) | (OrderStatus::Cancelled, false) if same_intent => {
-                self.flush(&order.order_id).await?;
+            (OrderStatus::Paid, true, _) | (OrderStatus::Cancelled, false, _) if same_intent => {
+                self.outbox.flush(&order.order_id).await?;
                 Ok(SagaOutcome::AlreadyApplied)
             }
-            (OrderStatus::Confirmed, true) => self.pay(order, envelope, &payment).await,
-            (OrderStatus::Confirmed, false) => self.cancel(order, envelope, &payment).await,
-            (status, _) => {
+            (OrderStatus::Confirmed, true, Some(total)) if payment.is_for(total) => {
+                self.pay(&order, envelope, payment, total).await
+            }
+            (OrderStatus::Confirmed, false, Some(total)) if payment.is_for(total) => {
+                self.cancel(&order, envelope, payment).await
+            }
+            (OrderStatus::Confirmed, ..) => {
+                let (amount, currency) = payment.amount();
+                let reason = format!(
+                    "{} of {amount} {currency} but the order total is {}: the order stays CONFIRMED",
+                    envelope.event_type,
+                    due.map_or_else(|| "unknown".to_owned(), |t| t.to_string()),
+                );
+                self.anomaly(envelope, payment, &reason, RefundReason::AmountMismatch)
+                    .await
+            }
+            (status, ..) => {
                 let reason = format!("{} for an order already {status:?}", envelope.event_type);
-                self.anomaly(envelope, &payment, &reason).await
+                let refund = match status {
+                    OrderStatus::Paid => RefundReason::AlreadyPaid,
+                    OrderStatus::Rejected => RefundReason::OrderRejected,
+                    _ => RefundReason::OrderCancelled,
+                };
+                self.anomaly(envelope, payment, &reason, refund).await
             }
         }
     }
 
     async fn pay(
         &self,
-        order: Order,
+        order: &Order,
         envelope: &EventEnvelope,
         payment: &PaymentEvent,
+        total: Money,
     ) -> Result<SagaOutcome, SagaError> {
-        let PaymentEvent::Succeeded {
-            amount,
-            currency,
-            payment_intent_id,
-            ..
-        } = payment
-        else {
-            unreachable!("pay is called for successful payments")
-        };
-        let total = order
-            .totals
-            .map(|t| t.total)
-            .expect("a confirmed order has totals");
-        if *amount != total.amount || !currency.eq_ignore_ascii_case(total.currency.code()) {
-            let reason = format!(
-                "paid {amount} {currency} but the order total is {total}: the order stays CONFIRMED"
-            );
-            return self.anomaly(envelope, payment, &reason).await;
-        }
         let event = OrderEvent::Paid {
             customer_id: order.customer_id.clone(),
-            payment_intent_id: payment_intent_id.clone(),
+            payment_intent_id: payment.payment_intent_id().to_owned(),
             amount: total,
         };
-        self.commit(&order, event, envelope, vec![]).await?;
+        let recorded = order
+            .record(event, self.clock.now(), Some(envelope.event_id.clone()))
+            .map_err(|_| ChangeError::Conflict)?;
+        self.outbox
+            .commit(OrderCommit::transition(order, recorded, vec![]))
+            .await?;
         Ok(SagaOutcome::Paid)
     }
 
     async fn cancel(
         &self,
-        order: Order,
+        order: &Order,
         envelope: &EventEnvelope,
         payment: &PaymentEvent,
     ) -> Result<SagaOutcome, SagaError> {
-        let PaymentEvent::Failed {
-            payment_intent_id,
-            failure_message,
-            ..
-        } = payment
-        else {
-            unreachable!("cancel is called for failed payments")
+        let detail = match payment {
+            PaymentEvent::Failed {
+                failure_message, ..
+            } => failure_message.clone(),
+            PaymentEvent::Succeeded { .. } => None,
         };
-        let released = order.requested_lines();
-        let stock = released
-            .iter()
-            .map(|l| StockMovement::Release(l.product_id.clone(), l.quantity))
-            .collect();
-        let event = OrderEvent::Cancelled {
-            customer_id: order.customer_id.clone(),
-            reason: format!(
-                "payment failed: {}",
-                failure_message.as_deref().unwrap_or("no reason given")
-            ),
-            payment_intent_id: payment_intent_id.clone(),
-            released,
+        let cancel = Cancel {
+            reason: CancellationReason::PaymentFailed,
+            detail,
+            payment_intent_id: Some(payment.payment_intent_id().to_owned()),
+            causation_id: Some(envelope.event_id.clone()),
         };
-        self.commit(&order, event, envelope, stock).await?;
+        let commit =
+            cancellation(order, cancel, self.clock.now()).map_err(|_| ChangeError::Conflict)?;
+        self.outbox.commit(commit).await?;
         Ok(SagaOutcome::Cancelled)
     }
 
-    async fn commit(
-        &self,
-        order: &Order,
-        event: OrderEvent,
-        cause: &EventEnvelope,
-        stock: Vec<StockMovement>,
-    ) -> Result<(), SagaError> {
-        let recorded = order
-            .record(event, self.clock.now(), Some(cause.event_id.clone()))
-            .map_err(|_| SagaError::Conflict)?;
-        let commit = OrderCommit {
-            order: recorded.order,
-            expected_version: order.version,
-            events: vec![recorded.envelope.clone()],
-            outbox: vec![recorded.envelope.clone()],
-            stock,
-            idempotency: None,
-        };
-        match self.orders.commit(commit).await {
-            Ok(()) => {}
-            Err(CommitError::Store(e)) => return Err(e.into()),
-            Err(_) => return Err(SagaError::Conflict),
-        }
-        self.publish(&[recorded.envelope]).await
-    }
-
-    async fn flush(&self, id: &OrderId) -> Result<(), SagaError> {
-        let outbox = self.orders.outbox(id).await?;
-        self.publish(&outbox).await
-    }
-
-    async fn publish(&self, events: &[EventEnvelope]) -> Result<(), SagaError> {
-        if events.is_empty() {
-            return Ok(());
-        }
-        let report = self.publisher.publish(events).await?;
-        if !report.failed.is_empty() {
-            return Err(SagaError::NotPublished);
-        }
-        if let Err(e) = self.orders.clear_outbox(events).await {
-            tracing::warn!(error = %e, "outbox entries published but not cleared");
-        }
-        Ok(())
-    }
-
+    /// Records the anomaly once and, for a payment that took money, publishes its
+    /// `payment.refund_required` until the bus has taken it once.
     async fn anomaly(
         &self,
         envelope: &EventEnvelope,
         payment: &PaymentEvent,
         reason: &str,
+        refund_reason: RefundReason,
     ) -> Result<SagaOutcome, SagaError> {
+        let now = self.clock.now();
+        let refund = RefundEvent::of(payment, refund_reason).map(|refund| {
+            EventEnvelope::wrap(
+                &refund,
+                format!("{}.refund", envelope.event_id),
+                envelope.aggregate_id.clone(),
+                envelope.sequence,
+                now,
+                envelope.correlation_id.clone(),
+                Some(envelope.event_id.clone()),
+            )
+        });
         let anomaly = PaymentAnomaly {
             event_id: envelope.event_id.clone(),
             event_type: envelope.event_type.clone(),
             order_id: payment.order_id().to_owned(),
             payment_intent_id: payment.payment_intent_id().to_owned(),
             reason: reason.to_owned(),
+            recorded_at: now,
+            refund,
         };
-        self.anomalies.record(&anomaly).await?;
+        let recording = self.anomalies.record(&anomaly).await?;
         // The alarm field is what the CloudWatch metric filter matches.
         tracing::warn!(
             alarm = "payment_anomaly",
@@ -209,8 +209,29 @@ impl PaymentSaga<'_> {
             order_id = %anomaly.order_id,
             payment_intent_id = %anomaly.payment_intent_id,
             reason = %anomaly.reason,
+            refund_required = anomaly.refund.is_some(),
             "payment not applied"
         );
-        Ok(SagaOutcome::Anomaly(anomaly.reason))
+        let refund_due = recording
+            != AnomalyRecording::Seen {
+                refund_published: true,
+            };
+        if let Some(refund) = anomaly.refund.as_ref().filter(|_| refund_due) {
+            let report = self
+                .outbox
+                .publisher
+                .publish(std::slice::from_ref(refund))
+                .await?;
+            if !report.failed.is_empty() {
+                return Err(ChangeError::NotPublished.into());
+            }
+            self.anomalies
+                .mark_refund_published(&anomaly.event_id)
+                .await?;
+        }
+        Ok(SagaOutcome::Anomaly {
+            reason: anomaly.reason,
+            refund: anomaly.refund.is_some(),
+        })
     }
 }

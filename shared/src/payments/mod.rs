@@ -6,4 +6,4 @@ pub mod ports;
 pub mod signature;
 pub mod webhook;
 
-pub use events::PaymentEvent;
+pub use events::{PaymentEvent, ProviderAmount, RefundEvent, RefundReason};

@@ -53,6 +53,7 @@ pub async fn run(options: ThroughputOptions, progress: &Progress) -> Result<(Thr
             cloud_progress(&format!("throughput: local cloud: {line}"))
         })),
         executables: Some(options.executables.clone()),
+        payment_window: None,
     })
     .await?;
     let result = drive(&cloud, &options, progress).await;

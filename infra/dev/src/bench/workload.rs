@@ -13,6 +13,7 @@ use shop::adapters::sns::SnsPublisher;
 use shop::adapters::sqs::SqsOrderQueue;
 use shop::catalog::ports::ProductLookup;
 use shop::kernel::{EventEnvelope, OrderId, ProductId, SystemClock};
+use shop::ordering::outbox::Outbox;
 use shop::ordering::placing::{OrderMessage, OrderRequest, place_order};
 use shop::ordering::processing::{OrderProcessor, Processed};
 use shop::ordering::saga::{PaymentSaga, SagaOutcome};
@@ -323,10 +324,13 @@ impl Direct {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| anyhow!("{e}"))?;
         let processor = OrderProcessor {
-            orders: &self.orders,
+            outbox: Outbox {
+                orders: &self.orders,
+                publisher: &self.publisher,
+            },
             products: &self.consistent_catalog,
-            publisher: &self.publisher,
             clock: &SystemClock,
+            payment_window: time::Duration::minutes(15),
         };
         for result in processor.process(&commands).await {
             match result.map_err(|e| anyhow!("{e}"))? {
@@ -364,9 +368,11 @@ impl Direct {
     pub async fn payment(&self, message: &Message) -> Result<()> {
         let envelope: EventEnvelope = serde_json::from_str(message.body().unwrap_or_default())?;
         let saga = PaymentSaga {
-            orders: &self.orders,
+            outbox: Outbox {
+                orders: &self.orders,
+                publisher: &self.publisher,
+            },
             anomalies: &self.ledger,
-            publisher: &self.publisher,
             clock: &SystemClock,
         };
         match saga.handle(&envelope).await.map_err(|e| anyhow!("{e}"))? {

@@ -3,7 +3,7 @@
 
 use super::{item_error, store_error};
 use crate::kernel::{EventEnvelope, StoreError, Timestamp};
-use crate::ordering::ports::{PaymentAnomalies, PaymentAnomaly};
+use crate::ordering::ports::{AnomalyRecording, PaymentAnomalies, PaymentAnomaly};
 use crate::payments::ports::{Recording, WebhookLedger};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
@@ -33,11 +33,16 @@ struct AnomalyItem<'a> {
     pk: String,
     #[serde(flatten)]
     anomaly: &'a PaymentAnomaly,
+    refund_published: bool,
     expires_at: i64,
 }
 
 fn webhook_pk(id: &str) -> String {
     format!("WEBHOOK#{id}")
+}
+
+fn anomaly_pk(event_id: &str) -> String {
+    format!("ANOMALY#{event_id}")
 }
 
 impl DynamoLedger {
@@ -126,11 +131,12 @@ impl WebhookLedger for DynamoLedger {
 
 #[async_trait]
 impl PaymentAnomalies for DynamoLedger {
-    async fn record(&self, anomaly: &PaymentAnomaly) -> Result<(), StoreError> {
+    async fn record(&self, anomaly: &PaymentAnomaly) -> Result<AnomalyRecording, StoreError> {
         let item = serde_dynamo::to_item(AnomalyItem {
-            pk: format!("ANOMALY#{}", anomaly.event_id),
+            pk: anomaly_pk(&anomaly.event_id),
             anomaly,
-            expires_at: (time::OffsetDateTime::now_utc() + ANOMALY_TTL).unix_timestamp(),
+            refund_published: false,
+            expires_at: (anomaly.recorded_at + ANOMALY_TTL).unix_timestamp(),
         })
         .map_err(item_error)?;
         let result = self
@@ -139,20 +145,35 @@ impl PaymentAnomalies for DynamoLedger {
             .table_name(&self.table)
             .set_item(Some(item))
             .condition_expression("attribute_not_exists(pk)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            // Recorded by an earlier delivery: keep the first.
-            Err(e)
-                if matches!(
-                    e.as_service_error(),
-                    Some(PutItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(store_error(e)),
-        }
+        let error = match result {
+            Ok(_) => return Ok(AnomalyRecording::New),
+            Err(error) => error,
+        };
+        // Recorded by an earlier delivery: keep the first, and say whether its refund went out.
+        let Some(PutItemError::ConditionalCheckFailedException(seen)) = error.as_service_error()
+        else {
+            return Err(store_error(error));
+        };
+        let refund_published = seen
+            .item()
+            .and_then(|item| item.get("refund_published"))
+            .is_some_and(|v| matches!(v, AttributeValue::Bool(true)));
+        Ok(AnomalyRecording::Seen { refund_published })
+    }
+
+    async fn mark_refund_published(&self, event_id: &str) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(anomaly_pk(event_id)))
+            .update_expression("SET refund_published = :yes")
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .send()
+            .await
+            .map_err(store_error)?;
+        Ok(())
     }
 }

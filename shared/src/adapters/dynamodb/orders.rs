@@ -365,10 +365,14 @@ impl OrderRepository for DynamoOrders {
     }
 
     async fn clear_outbox(&self, published: &[EventEnvelope]) -> Result<(), StoreError> {
-        let keys = published
-            .iter()
-            .map(|e| key(order_pk(&e.aggregate_id), outbox_sk(e.sequence)))
-            .collect();
+        // BatchWriteItem refuses a request that names one key twice.
+        let mut keys: Vec<Item> = Vec::with_capacity(published.len());
+        for e in published {
+            let item = key(order_pk(&e.aggregate_id), outbox_sk(e.sequence));
+            if !keys.contains(&item) {
+                keys.push(item);
+            }
+        }
         batch::delete_all(&self.client, &self.orders_table, keys).await
     }
 }

@@ -1,0 +1,267 @@
+//! The end of an order's life, against the in-memory adapters: the payment deadline, the
+//! customer's cancellation, late and mismatched payments.
+
+use super::cancelling::{CancelError, CustomerCancellation, cancel_order};
+use super::deadline::{DeadlineOutcome, PaymentDeadline};
+use super::outbox::Outbox;
+use super::ports::OrderRepository;
+use super::processing::Processed;
+use super::saga::SagaOutcome;
+use super::tests::{
+    PAYMENT_WINDOW, clock, command, confirmed_order, pay, payment_failed, payment_succeeded,
+    process, shop,
+};
+use super::{Order, OrderStatus};
+use crate::adapters::memory::{InMemoryStore, RecordingPublisher, RecordingTimer};
+use crate::kernel::{EventEnvelope, FixedClock};
+use serde_json::json;
+use std::time::Duration;
+
+/// The `order.confirmed` the deadline queue receives for `order`.
+fn confirmation(publisher: &RecordingPublisher, order: &Order) -> EventEnvelope {
+    publisher
+        .published()
+        .into_iter()
+        .find(|e| e.event_type == "order.confirmed" && e.aggregate_id == order.order_id.as_str())
+        .expect("the order was confirmed")
+}
+
+async fn check_deadline(
+    store: &InMemoryStore,
+    publisher: &RecordingPublisher,
+    timer: &RecordingTimer,
+    confirmed: &EventEnvelope,
+    at: time::OffsetDateTime,
+) -> DeadlineOutcome {
+    PaymentDeadline {
+        outbox: Outbox {
+            orders: store,
+            publisher,
+        },
+        timer,
+        clock: &FixedClock(at),
+    }
+    .handle(confirmed)
+    .await
+    .unwrap()
+}
+
+async fn cancel(
+    store: &InMemoryStore,
+    publisher: &RecordingPublisher,
+    order: &Order,
+) -> Result<CustomerCancellation, CancelError> {
+    let outbox = Outbox {
+        orders: store,
+        publisher,
+    };
+    cancel_order(&outbox, &clock(), &order.order_id).await
+}
+
+async fn stored(store: &InMemoryStore, order: &Order) -> Order {
+    store.load(&order.order_id).await.unwrap().unwrap()
+}
+
+#[tokio::test]
+async fn an_order_unpaid_at_its_deadline_is_cancelled_once_and_gives_its_stock_back() {
+    let (store, publisher, timer) = (
+        shop(),
+        RecordingPublisher::default(),
+        RecordingTimer::default(),
+    );
+    let order = confirmed_order(&store, &publisher, 2).await;
+    assert_eq!(order.payment_due_by, Some(clock().0 + PAYMENT_WINDOW));
+    assert_eq!(store.stock("p-1"), 3);
+    let confirmed = confirmation(&publisher, &order);
+    assert_eq!(
+        confirmed.data["payment_due_by"],
+        json!("2026-11-21T10:15:00Z")
+    );
+
+    // Delivered at once: not due, so it asks to come back when it is.
+    let early = check_deadline(&store, &publisher, &timer, &confirmed, clock().0).await;
+    assert_eq!(early, DeadlineOutcome::NotYetDue(Duration::from_secs(901)));
+    assert_eq!(timer.rechecks().len(), 1);
+    assert_eq!(stored(&store, &order).await.status, OrderStatus::Confirmed);
+
+    let due = order.payment_due_by.unwrap();
+    let expired = check_deadline(&store, &publisher, &timer, &confirmed, due).await;
+    assert_eq!(expired, DeadlineOutcome::Expired);
+    let cancelled = stored(&store, &order).await;
+    assert_eq!(cancelled.status, OrderStatus::Cancelled);
+    assert_eq!(cancelled.reason.as_deref(), Some("payment_timeout"));
+    assert_eq!(store.stock("p-1"), 5);
+    let announced = publisher.published().pop().unwrap();
+    assert_eq!(announced.event_type, "order.cancelled");
+    assert_eq!(announced.data["reason"], "payment_timeout");
+    assert_eq!(
+        announced.data["released"],
+        json!([{"product_id": "p-1", "quantity": 2}])
+    );
+
+    // The same check again (a redelivery) changes nothing and releases nothing.
+    let again = check_deadline(&store, &publisher, &timer, &confirmed, due).await;
+    assert_eq!(again, DeadlineOutcome::Settled(OrderStatus::Cancelled));
+    assert_eq!(store.stock("p-1"), 5);
+    assert_eq!(
+        publisher
+            .types()
+            .iter()
+            .filter(|t| *t == "order.cancelled")
+            .count(),
+        1
+    );
+    let history = store.history(&order.order_id).await.unwrap();
+    assert_eq!(Order::replay(&history).unwrap(), cancelled);
+}
+
+#[tokio::test]
+async fn a_payment_before_the_deadline_wins_and_the_expiry_changes_nothing() {
+    let (store, publisher, timer) = (
+        shop(),
+        RecordingPublisher::default(),
+        RecordingTimer::default(),
+    );
+    let order = confirmed_order(&store, &publisher, 1).await;
+    let total = order.totals.unwrap().total.amount;
+    let paid = pay(
+        &store,
+        &publisher,
+        &payment_succeeded(&order, "evt_paid", total),
+    )
+    .await;
+    assert_eq!(paid.unwrap(), SagaOutcome::Paid);
+    let confirmed = confirmation(&publisher, &order);
+    let due = order.payment_due_by.unwrap();
+    let outcome = check_deadline(&store, &publisher, &timer, &confirmed, due).await;
+    assert_eq!(outcome, DeadlineOutcome::Settled(OrderStatus::Paid));
+    assert_eq!(stored(&store, &order).await.status, OrderStatus::Paid);
+    assert_eq!(store.stock("p-1"), 4);
+}
+
+#[tokio::test]
+async fn a_payment_after_the_expiry_is_an_anomaly_with_one_refund_request() {
+    let (store, publisher, timer) = (
+        shop(),
+        RecordingPublisher::default(),
+        RecordingTimer::default(),
+    );
+    let order = confirmed_order(&store, &publisher, 1).await;
+    let confirmed = confirmation(&publisher, &order);
+    let due = order.payment_due_by.unwrap();
+    check_deadline(&store, &publisher, &timer, &confirmed, due).await;
+    let total = order.totals.unwrap().total.amount;
+    let late = payment_succeeded(&order, "evt_late", total);
+    for _ in 0..3 {
+        let outcome = pay(&store, &publisher, &late).await.unwrap();
+        assert!(matches!(outcome, SagaOutcome::Anomaly { refund: true, .. }));
+    }
+    let refunds: Vec<EventEnvelope> = publisher
+        .published()
+        .into_iter()
+        .filter(|e| e.event_type == "payment.refund_required")
+        .collect();
+    assert_eq!(refunds.len(), 1, "one refund request for three deliveries");
+    assert_eq!(refunds[0].data["order_id"], order.order_id.as_str());
+    assert_eq!(refunds[0].data["payment_intent_id"], "pi_1");
+    assert_eq!(refunds[0].data["reason"], "order_cancelled");
+    assert_eq!(
+        refunds[0].data["amount"],
+        json!({"amount": total, "currency": "EUR"})
+    );
+    assert_eq!(stored(&store, &order).await.status, OrderStatus::Cancelled);
+    assert_eq!(store.anomalies().len(), 1);
+}
+
+#[tokio::test]
+async fn a_mismatched_payment_never_changes_the_order() {
+    let (store, publisher) = (shop(), RecordingPublisher::default());
+    let order = confirmed_order(&store, &publisher, 1).await;
+    let failed_short = pay(&store, &publisher, &payment_failed(&order, "evt_ko", 1)).await;
+    assert!(matches!(
+        failed_short.unwrap(),
+        SagaOutcome::Anomaly { refund: false, .. }
+    ));
+    let paid_short = pay(
+        &store,
+        &publisher,
+        &payment_succeeded(&order, "evt_short", 1),
+    )
+    .await;
+    assert!(matches!(
+        paid_short.unwrap(),
+        SagaOutcome::Anomaly { refund: true, .. }
+    ));
+    assert_eq!(stored(&store, &order).await.status, OrderStatus::Confirmed);
+    assert_eq!(store.stock("p-1"), 4);
+    assert_eq!(
+        publisher.types(),
+        ["order.confirmed", "payment.refund_required"]
+    );
+}
+
+#[tokio::test]
+async fn the_customer_cancels_a_confirmed_order_once() {
+    let (store, publisher) = (shop(), RecordingPublisher::default());
+    let order = confirmed_order(&store, &publisher, 3).await;
+    assert_eq!(store.stock("p-1"), 2);
+    let CustomerCancellation::Cancelled(cancelled) =
+        cancel(&store, &publisher, &order).await.unwrap()
+    else {
+        panic!("the first request cancels");
+    };
+    assert_eq!(cancelled.reason.as_deref(), Some("customer_cancelled"));
+    assert_eq!(store.stock("p-1"), 5);
+    let again = cancel(&store, &publisher, &order).await.unwrap();
+    assert_eq!(again, CustomerCancellation::AlreadyCancelled(cancelled));
+    assert_eq!(store.stock("p-1"), 5);
+    assert_eq!(publisher.types(), ["order.confirmed", "order.cancelled"]);
+}
+
+#[tokio::test]
+async fn a_pending_order_cancelled_before_processing_is_never_confirmed() {
+    let (store, publisher) = (shop(), RecordingPublisher::default());
+    let placing = command(json!([{"product_id": "p-1", "quantity": 2}]));
+    let placement = placing.placement();
+    store
+        .commit(super::ports::OrderCommit {
+            order: placement.order.clone(),
+            expected_version: 0,
+            events: vec![placement.envelope],
+            outbox: vec![],
+            stock: vec![],
+            idempotency: None,
+        })
+        .await
+        .unwrap();
+    let outcome = cancel(&store, &publisher, &placement.order).await.unwrap();
+    assert!(matches!(outcome, CustomerCancellation::Cancelled(_)));
+    let cancelled = publisher.published().pop().unwrap();
+    assert_eq!(cancelled.data["released"], json!([]));
+
+    let processed = process(&store, &publisher, &[placing]).await;
+    assert_eq!(
+        processed[0].as_ref().unwrap(),
+        &Processed::AlreadyProcessed(OrderStatus::Cancelled)
+    );
+    assert_eq!(store.stock("p-1"), 5);
+}
+
+#[tokio::test]
+async fn a_paid_order_is_not_cancellable() {
+    let (store, publisher) = (shop(), RecordingPublisher::default());
+    let order = confirmed_order(&store, &publisher, 1).await;
+    let total = order.totals.unwrap().total.amount;
+    pay(
+        &store,
+        &publisher,
+        &payment_succeeded(&order, "evt_ok", total),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(
+        cancel(&store, &publisher, &order).await,
+        Err(CancelError::NotCancellable(OrderStatus::Paid))
+    ));
+    assert_eq!(store.stock("p-1"), 4);
+}

@@ -720,7 +720,7 @@ mod tests {
             .collect();
         assert_eq!(tables.len(), 3, "{tables:?}");
         assert!(template.topics.contains(&"EventsTopic".to_owned()));
-        assert_eq!(template.subscriptions.len(), 2);
+        assert_eq!(template.subscriptions.len(), 3);
         assert_eq!(
             template.parameters.get("LogLevel").map(String::as_str),
             Some("info")

@@ -45,8 +45,11 @@ async fn adapters() -> (DynamoOrders, DynamoCatalog, SnsPublisher) {
 }
 
 fn command(product: &str, quantity: u32) -> PlaceOrder {
-    let request = OrderRequest::validate(&json!({"customer_id": "c-adapters", "currency": "EUR",
-        "items": [{"product_id": product, "quantity": quantity}]}))
+    let request = OrderRequest::validate(
+        &json!({"currency": "EUR",
+        "items": [{"product_id": product, "quantity": quantity}]}),
+        &shop::kernel::CustomerId::parse("c-adapters").unwrap(),
+    )
     .unwrap();
     PlaceOrder::new(
         request,

@@ -190,7 +190,7 @@ async fn race_for(order: &Value, payment: &Value, lead: Duration) {
 async fn expiry_cancellation_and_payment_racing_on_50_orders_end_each_once() {
     short_window();
     let product = seed_product("payments", 1_000, 100).await;
-    let body = json!({"customer_id": "c-race", "currency": "EUR",
+    let body = json!({"currency": "EUR",
         "items": [{"product_id": product, "quantity": 1}]});
     let placed = futures::future::join_all((0..50).map(|_| post_order(&body, &[]))).await;
     let mut orders = Vec::new();

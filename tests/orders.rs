@@ -7,13 +7,13 @@ use shop::ordering::Order;
 use std::time::Duration;
 
 fn order_body(product: &str, quantity: u32) -> Value {
-    json!({"customer_id": "c-e2e", "currency": "EUR", "items": [{"product_id": product, "quantity": quantity}]})
+    json!({"currency": "EUR", "items": [{"product_id": product, "quantity": quantity}]})
 }
 
 #[tokio::test]
 async fn a_valid_order_is_confirmed_with_its_totals_its_stock_taken_and_announced() {
     let product = seed_product("e2e", 1_250, 10).await;
-    let body = json!({"customer_id": "c-e2e", "currency": "EUR", "discount_code": "WELCOME10",
+    let body = json!({"currency": "EUR", "discount_code": "WELCOME10",
         "items": [{"product_id": product, "quantity": 3}]});
     let (status, placed) = post_order(&body, &[("x-correlation-id", "corr-happy-path")]).await;
     assert_eq!(status, 202, "{placed}");
@@ -39,8 +39,10 @@ async fn a_valid_order_is_confirmed_with_its_totals_its_stock_taken_and_announce
 #[tokio::test]
 async fn the_location_header_points_at_the_order() {
     let product = seed_product("e2e", 100, 5).await;
+    let customer = new_customer();
     let response = http()
         .post(url("/orders"))
+        .bearer_auth(token_for(&customer))
         .json(&order_body(product.as_str(), 1))
         .send()
         .await
@@ -48,6 +50,7 @@ async fn the_location_header_points_at_the_order() {
     assert_eq!(response.status(), 202);
     let location = response.headers()["location"].to_str().unwrap().to_owned();
     let placed: Value = response.json().await.unwrap();
+    remember_owner(placed["order_id"].as_str().unwrap(), &customer);
     assert_eq!(
         location,
         format!("/orders/{}", placed["order_id"].as_str().unwrap())
@@ -225,16 +228,18 @@ async fn the_history_lists_the_events_and_replaying_it_gives_the_stored_order() 
 async fn the_same_idempotency_key_gives_the_same_order_and_another_body_is_refused() {
     let product = seed_product("e2e", 100, 10).await;
     let key = format!("key-{}", ulid::Ulid::new());
-    let body = order_body(product.as_str(), 1);
-    let (first_status, first) = post_order(&body, &[("idempotency-key", &key)]).await;
-    let (second_status, second) = post_order(&body, &[("idempotency-key", &key)]).await;
+    // One customer: keys are each customer's own.
+    let customer = new_customer();
+    let mine = |quantity| {
+        let mut body = order_body(product.as_str(), quantity);
+        body["customer_id"] = json!(customer);
+        body
+    };
+    let (first_status, first) = post_order(&mine(1), &[("idempotency-key", &key)]).await;
+    let (second_status, second) = post_order(&mine(1), &[("idempotency-key", &key)]).await;
     assert_eq!((first_status, second_status), (202, 202));
     assert_eq!(first["order_id"], second["order_id"]);
-    let (status, problem) = post_order(
-        &order_body(product.as_str(), 2),
-        &[("idempotency-key", &key)],
-    )
-    .await;
+    let (status, problem) = post_order(&mine(2), &[("idempotency-key", &key)]).await;
     assert_eq!(status, 422);
     assert_eq!(
         problem["type"],
@@ -246,8 +251,10 @@ async fn the_same_idempotency_key_gives_the_same_order_and_another_body_is_refus
 
 #[tokio::test]
 async fn bad_requests_get_problem_details_naming_what_is_wrong() {
+    let token = token_for(&new_customer());
     let response = http()
         .post(url("/orders"))
+        .bearer_auth(&token)
         .header("content-type", "application/json")
         .body("{\"customer_id\": ")
         .send()
@@ -260,7 +267,7 @@ async fn bad_requests_get_problem_details_naming_what_is_wrong() {
     );
 
     let (status, problem) = post_order(
-        &json!({"customer_id": 7, "currency": "EURO", "items": [{"product_id": "p-0001", "quantity": 1001}]}),
+        &json!({"currency": "EURO", "items": [{"product_id": "p-0001", "quantity": 1001}]}),
         &[],
     )
     .await;
@@ -271,10 +278,16 @@ async fn bad_requests_get_problem_details_naming_what_is_wrong() {
         .iter()
         .map(|e| e["field"].as_str().unwrap())
         .collect();
-    assert_eq!(fields, ["customer_id", "currency", "items[0].quantity"]);
+    assert_eq!(fields, ["currency", "items[0].quantity"]);
 
     let huge = "x".repeat(70 * 1024);
-    let response = http().post(url("/orders")).body(huge).send().await.unwrap();
+    let response = http()
+        .post(url("/orders"))
+        .bearer_auth(&token)
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 413);
 
     let (status, _) = get_json("/orders/01JDQ0000000000000000000ZZ").await;

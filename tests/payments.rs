@@ -313,11 +313,14 @@ async fn a_paid_order_cannot_be_cancelled() {
 #[tokio::test]
 async fn a_pending_order_cancelled_before_processing_is_never_confirmed() {
     use shop::ordering::placing::{OrderMessage, OrderRequest, PlaceOrder};
-    use shop::ordering::ports::{OrderCommit, OrderRepository};
+    use shop::ordering::ports::{OrderCommit, OrderRepository, UnpaidSlot};
     let product = seed_product("payments", 500, 5).await;
     // Written as the API writes it, but not queued yet (the queueing is late).
-    let request = OrderRequest::validate(&json!({"customer_id": "c-pay", "currency": "EUR",
-        "items": [{"product_id": product, "quantity": 2}]}))
+    let request = OrderRequest::validate(
+        &json!({"currency": "EUR",
+        "items": [{"product_id": product, "quantity": 2}]}),
+        &shop::kernel::CustomerId::parse("c-pay").unwrap(),
+    )
     .unwrap();
     let command = PlaceOrder::new(
         request,
@@ -334,11 +337,16 @@ async fn a_pending_order_cancelled_before_processing_is_never_confirmed() {
             events: vec![placement.envelope],
             outbox: vec![],
             stock: vec![],
+            unpaid: Some(UnpaidSlot::Take {
+                customer: command.customer_id.clone(),
+                limit: None,
+            }),
             idempotency: None,
         })
         .await
         .unwrap();
     let order_id = command.order_id.to_string();
+    remember_owner(&order_id, "c-pay");
     let (status, view, _) = cancel_order(&order_id).await;
     assert_eq!((status, view["status"].as_str()), (200, Some("CANCELLED")));
 

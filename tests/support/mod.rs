@@ -105,19 +105,81 @@ pub async fn stock(id: &ProductId) -> i64 {
     }
 }
 
-/// POSTs an order and returns the response status and body.
+/// The customer of orders the tests did not place over HTTP (queue messages they send).
+pub const QUEUED_ORDERS_CUSTOMER: &str = "c-e2e";
+
+/// Who placed each order, so that reading it uses its owner's token.
+fn owners() -> &'static Mutex<HashMap<String, String>> {
+    static OWNERS: OnceLock<Mutex<HashMap<String, String>>> = OnceLock::new();
+    OWNERS.get_or_init(Default::default)
+}
+
+/// Notes that `customer` owns `order_id` (for orders a test writes by other means).
+pub fn remember_owner(order_id: &str, customer: &str) {
+    owners()
+        .lock()
+        .unwrap()
+        .insert(order_id.to_owned(), customer.to_owned());
+}
+
+/// The customer whose token reads or cancels `order_id`.
+pub fn owner_of(order_id: &str) -> String {
+    owners()
+        .lock()
+        .unwrap()
+        .get(order_id)
+        .cloned()
+        .unwrap_or_else(|| QUEUED_ORDERS_CUSTOMER.to_owned())
+}
+
+/// A bearer token from the local issuer for `customer`, valid for an hour.
+pub fn token_for(customer: &str) -> String {
+    cloud()
+        .token(customer, Duration::from_secs(3600))
+        .expect("the local issuer signs")
+}
+
+/// A customer of their own for one order: tests never share anyone's unpaid-order limit.
+pub fn new_customer() -> String {
+    format!("c-{}", ulid::Ulid::new().to_string().to_lowercase())
+}
+
+/// POSTs an order as its customer (the body's `customer_id`, else a new customer) and returns
+/// the response status and body. An `authorization` header among `headers` replaces the
+/// customer's token.
 pub async fn post_order(body: &Value, headers: &[(&str, &str)]) -> (u16, Value) {
+    let customer = body["customer_id"]
+        .as_str()
+        .map_or_else(new_customer, str::to_owned);
     let mut request = http().post(url("/orders")).json(body);
+    if !headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("authorization"))
+    {
+        request = request.bearer_auth(token_for(&customer));
+    }
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
     let response = request.send().await.unwrap();
     let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    let body = response.json().await.unwrap_or(Value::Null);
+    if let Some(order_id) = body["order_id"].as_str() {
+        remember_owner(order_id, &customer);
+    }
+    (status, body)
 }
 
+/// GETs `path`; an order's paths with its owner's token.
 pub async fn get_json(path: &str) -> (u16, Value) {
-    let response = http().get(url(path)).send().await.unwrap();
+    let mut request = http().get(url(path));
+    if let Some(order_id) = path
+        .strip_prefix("/orders/")
+        .map(|rest| rest.split('/').next().unwrap_or_default())
+    {
+        request = request.bearer_auth(token_for(&owner_of(order_id)));
+    }
+    let response = request.send().await.unwrap();
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))
 }

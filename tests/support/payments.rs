@@ -1,6 +1,8 @@
 //! The payment provider's side: signed webhooks for an order, and what the saga recorded.
 
-use super::{dynamodb, eventually, get_json, http, post_order, seed_product, table, url};
+use super::{
+    dynamodb, eventually, get_json, http, owner_of, post_order, seed_product, table, token_for, url,
+};
 use crate::order_in;
 use serde_json::{Value, json};
 use shop::payments::signature::sign;
@@ -9,7 +11,7 @@ use shop::payments::signature::sign;
 pub async fn confirmed_order(stock: i64, quantity: u32) -> (shop::kernel::ProductId, Value) {
     let product = seed_product("payments", 1_000, stock).await;
     let (_, placed) = post_order(
-        &json!({"customer_id": "c-pay", "currency": "EUR", "items": [{"product_id": product, "quantity": quantity}]}),
+        &json!({"currency": "EUR", "items": [{"product_id": product, "quantity": quantity}]}),
         &[],
     )
     .await;
@@ -100,10 +102,16 @@ pub async fn recorded_anomaly(event: &Value) -> String {
     format!("{item:?}")
 }
 
-/// `POST /orders/{order_id}/cancel`: status, body and content type.
+/// `POST /orders/{order_id}/cancel` by its owner: status, body and content type.
 pub async fn cancel_order(order_id: &str) -> (u16, Value, String) {
+    cancel_order_as(order_id, &owner_of(order_id)).await
+}
+
+/// `POST /orders/{order_id}/cancel` by `customer`: status, body and content type.
+pub async fn cancel_order_as(order_id: &str, customer: &str) -> (u16, Value, String) {
     let response = http()
         .post(url(&format!("/orders/{order_id}/cancel")))
+        .bearer_auth(token_for(customer))
         .send()
         .await
         .unwrap();

@@ -2,6 +2,7 @@
 //! `POST /orders/{order_id}/cancel`.
 
 mod handler;
+mod problems;
 
 use lambda_http::{Error, service_fn};
 use shop::adapters::dynamodb::DynamoOrders;
@@ -9,6 +10,8 @@ use shop::adapters::sns::SnsPublisher;
 use shop::adapters::sqs::SqsOrderQueue;
 use shop::aws::env;
 use shop::kernel::SystemClock;
+use shop::ordering::deadline::parse_payment_window;
+use shop::ordering::placing::Placing;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -20,12 +23,22 @@ async fn main() -> Result<(), Error> {
         .with_products_table(env("PRODUCTS_TABLE")?);
     let queue = SqsOrderQueue::new(aws_sdk_sqs::Client::new(&config), env("ORDERS_QUEUE_URL")?);
     let publisher = SnsPublisher::new(aws_sdk_sns::Client::new(&config), env("EVENTS_TOPIC_ARN")?);
+    let max_unpaid: u32 = env("MAX_UNPAID_ORDERS")?
+        .parse()
+        .map_err(|e| format!("MAX_UNPAID_ORDERS: {e}"))?;
+    let payment_window = parse_payment_window(&env("PAYMENT_WINDOW")?)?;
     let app = handler::App {
+        placing: Placing {
+            orders: &orders,
+            keys: &orders,
+            queue: &queue,
+            clock: &SystemClock,
+            max_unpaid,
+        },
         orders: &orders,
-        keys: &orders,
-        queue: &queue,
         publisher: &publisher,
         clock: &SystemClock,
+        retry_after_seconds: payment_window.whole_seconds().unsigned_abs(),
     };
     lambda_http::run(service_fn(|request| handler::handle(&app, request))).await
 }

@@ -14,12 +14,14 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::authorizer::JwtAuthorizer;
 use crate::aws::EmulatorSettings;
 use crate::binaries::{self, BuildOutput};
 use crate::emulator::{self, Emulator, EmulatorLog};
 use crate::environment::function_environment;
 use crate::event_source::{self, SqsSourceConfig};
 use crate::gateway::{self, Routes};
+use crate::issuer::{self, Issuer, LOCAL_AUDIENCE};
 use crate::logs::{LogOutput, Logs};
 use crate::provision::{ProvisionReport, provision};
 use crate::resources::Resources;
@@ -82,6 +84,7 @@ struct InvokeRequest {
 /// waits until the function processes are gone.
 pub struct LocalCloud {
     url: String,
+    issuer: Arc<Issuer>,
     settings: EmulatorSettings,
     resources: Resources,
     template: Template,
@@ -114,7 +117,7 @@ impl LocalCloud {
             Some(root) => root.clone(),
             None => repo::repo_root()?,
         };
-        let template = Template::load(&repo_root)?;
+        let mut template = Template::load(&repo_root)?;
         for warning in &template.warnings {
             progress(&format!("warning: {warning}"));
         }
@@ -153,6 +156,7 @@ impl LocalCloud {
             }
         };
         let settings = EmulatorSettings::new(&endpoint);
+        let issuer = start_issuer(&mut template, &shutdown, &tasks).await?;
         let resources = Resources::new(&template, &endpoint);
 
         let binaries: Vec<String> = template
@@ -264,6 +268,7 @@ impl LocalCloud {
             listener,
             Routes::from_template(&template),
             hosts.clone(),
+            authorizers(&template, &resources)?,
             shutdown.clone(),
             &tasks,
         );
@@ -272,6 +277,7 @@ impl LocalCloud {
 
         Ok(LocalCloud {
             url,
+            issuer,
             settings,
             resources,
             template,
@@ -287,6 +293,21 @@ impl LocalCloud {
     /// The HTTP API's base URL, `http://127.0.0.1:<port>`.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The local OIDC issuer's URL (its discovery document is under `/.well-known/`).
+    pub fn issuer_url(&self) -> &str {
+        self.issuer.url()
+    }
+
+    /// The local issuer, to sign tokens (`cargo dev token`; tests).
+    pub fn issuer(&self) -> &Issuer {
+        &self.issuer
+    }
+
+    /// A bearer token for `customer`, valid for `ttl`.
+    pub fn token(&self, customer: &str, ttl: Duration) -> Result<String> {
+        self.issuer.token(customer, ttl)
     }
 
     /// The emulator's URL.
@@ -355,6 +376,49 @@ impl Drop for LocalCloud {
             .unwrap_or_else(|e| e.into_inner())
             .take();
     }
+}
+
+/// Starts the local OIDC issuer on a free port and points the template's issuer and audience
+/// parameters (`JwtIssuer`, `JwtAudience`) at it, as a deploy would point them at Cognito.
+async fn start_issuer(
+    template: &mut Template,
+    shutdown: &CancellationToken,
+    tasks: &TaskTracker,
+) -> Result<Arc<Issuer>> {
+    let listener = TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .context("cannot listen for the local issuer")?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let issuer = Arc::new(Issuer::generate(&url, LOCAL_AUDIENCE)?);
+    issuer::serve(listener, issuer.clone(), shutdown.clone(), tasks);
+    template
+        .parameters
+        .insert("JwtIssuer".to_owned(), issuer.url().to_owned());
+    template
+        .parameters
+        .insert("JwtAudience".to_owned(), LOCAL_AUDIENCE.to_owned());
+    Ok(issuer)
+}
+
+/// The template's JWT authorizers, with their issuer and audience resolved.
+fn authorizers(
+    template: &Template,
+    resources: &Resources,
+) -> Result<HashMap<String, JwtAuthorizer>> {
+    let mut authorizers = HashMap::new();
+    for (name, config) in &template.jwt_authorizers {
+        let issuer = resources
+            .resolve(&config.issuer)
+            .map_err(|e| anyhow!("authorizer {name}: issuer: {e}"))?;
+        let audience = config
+            .audience
+            .iter()
+            .map(|a| resources.resolve(a))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| anyhow!("authorizer {name}: audience: {e}"))?;
+        authorizers.insert(name.clone(), JwtAuthorizer::new(&issuer, audience));
+    }
+    Ok(authorizers)
 }
 
 fn start_invoker(

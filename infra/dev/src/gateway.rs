@@ -26,9 +26,10 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::authorizer::{Authorized, Denied, JwtAuthorizer};
 use crate::resources::ACCOUNT_ID;
 use crate::runtime::{FunctionHost, InvokeError};
-use crate::template::Template;
+use crate::template::{RouteAuth, Template};
 
 /// API Gateway's payload limit for HTTP APIs.
 const MAX_BODY: usize = 10 * 1024 * 1024;
@@ -49,6 +50,7 @@ struct Route {
     segments: Option<Vec<Segment>>,
     key: String,
     binary: String,
+    auth: RouteAuth,
 }
 
 /// The template's HTTP routes, matched the way API Gateway picks the most specific one.
@@ -63,6 +65,7 @@ pub struct RouteMatch {
     pub route_key: String,
     pub binary: String,
     pub path_parameters: HashMap<String, String>,
+    pub auth: RouteAuth,
 }
 
 impl Routes {
@@ -70,14 +73,24 @@ impl Routes {
         let mut routes = Routes::default();
         for function in &template.functions {
             for route in &function.http_routes {
-                routes.add(&route.method, route.path.as_deref(), &function.binary);
+                routes.add_guarded(
+                    &route.method,
+                    route.path.as_deref(),
+                    &function.binary,
+                    route.auth.clone(),
+                );
             }
         }
         routes
     }
 
-    /// Adds `method path` (method `ANY` matches all; path `None` is `$default`).
+    /// Adds a public `method path` (method `ANY` matches all; path `None` is `$default`).
     pub fn add(&mut self, method: &str, path: Option<&str>, binary: &str) {
+        self.add_guarded(method, path, binary, RouteAuth::default());
+    }
+
+    /// Adds `method path`, guarded by `auth`'s authorizer.
+    pub fn add_guarded(&mut self, method: &str, path: Option<&str>, binary: &str, auth: RouteAuth) {
         let segments = path.map(|path| {
             path.trim_start_matches('/')
                 .split('/')
@@ -103,6 +116,7 @@ impl Routes {
             segments,
             key,
             binary: binary.to_owned(),
+            auth,
         });
     }
 
@@ -130,6 +144,7 @@ impl Routes {
                 route_key: route.key.clone(),
                 binary: route.binary.clone(),
                 path_parameters,
+                auth: route.auth.clone(),
             })
     }
 }
@@ -182,7 +197,11 @@ pub struct IncomingRequest {
 }
 
 /// The payload 2.0 event API Gateway sends for `request` on `route`.
-pub fn request_event(request: &IncomingRequest, route: &RouteMatch) -> Value {
+pub fn request_event(
+    request: &IncomingRequest,
+    route: &RouteMatch,
+    authorized: Option<&Authorized>,
+) -> Value {
     let mut headers = HeaderMap::new();
     let mut cookies = Vec::new();
     for name in request.headers.keys() {
@@ -297,6 +316,11 @@ pub fn request_event(request: &IncomingRequest, route: &RouteMatch) -> Value {
             fields.remove("stageVariables");
         }
     }
+    if let Some(authorized) = authorized {
+        value["requestContext"]["authorizer"] = json!({
+            "jwt": {"claims": authorized.claims, "scopes": authorized.scopes}
+        });
+    }
     value
 }
 
@@ -371,19 +395,23 @@ pub fn problem(status: StatusCode, detail: &str) -> Response {
 struct Gateway {
     routes: Arc<Routes>,
     hosts: Arc<HashMap<String, FunctionHost>>,
+    authorizers: Arc<HashMap<String, JwtAuthorizer>>,
 }
 
-/// Serves `routes` on `listener` until `shutdown`, invoking `hosts` by binary name.
+/// Serves `routes` on `listener` until `shutdown`, invoking `hosts` by binary name; a guarded
+/// route's requests go through its authorizer (by name in `authorizers`) first.
 pub fn serve(
     listener: TcpListener,
     routes: Routes,
     hosts: HashMap<String, FunctionHost>,
+    authorizers: HashMap<String, JwtAuthorizer>,
     shutdown: CancellationToken,
     tasks: &TaskTracker,
 ) {
     let gateway = Gateway {
         routes: Arc::new(routes),
         hosts: Arc::new(hosts),
+        authorizers: Arc::new(authorizers),
     };
     let app = axum::Router::new().fallback(handle).with_state(gateway);
     tasks.spawn(async move {
@@ -409,6 +437,10 @@ async fn handle(
             &format!("no route for {} {raw_path}", parts.method),
         );
     };
+    let authorized = match authorize(&gateway, &route, &parts.headers).await {
+        Ok(authorized) => authorized,
+        Err(refused) => return refused,
+    };
     let Some(host) = gateway.hosts.get(&route.binary) else {
         return problem(
             StatusCode::BAD_GATEWAY,
@@ -431,7 +463,7 @@ async fn handle(
         request_id: crate::runtime::request_id(),
         time: OffsetDateTime::now_utc(),
     };
-    let event = request_event(&request, &route);
+    let event = request_event(&request, &route, authorized.as_ref());
     match host.invoke(&event).await {
         Ok(answer) => http_response(answer).unwrap_or_else(|reason| {
             problem(
@@ -446,6 +478,34 @@ async fn handle(
             problem(StatusCode::SERVICE_UNAVAILABLE, &error.to_string())
         }
         Err(error) => problem(StatusCode::BAD_GATEWAY, &error.to_string()),
+    }
+}
+
+/// Runs the route's authorizer, if it has one: the claims, or the 401/403 API Gateway answers.
+async fn authorize(
+    gateway: &Gateway,
+    route: &RouteMatch,
+    headers: &HeaderMap,
+) -> Result<Option<Authorized>, Response> {
+    let Some(name) = &route.auth.authorizer else {
+        return Ok(None);
+    };
+    let Some(authorizer) = gateway.authorizers.get(name) else {
+        return Err(problem(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("authorizer {name} is not configured"),
+        ));
+    };
+    match authorizer.authorize(headers, &route.auth.scopes).await {
+        Ok(authorized) => Ok(Some(authorized)),
+        Err(Denied::Forbidden(detail)) => Err(problem(StatusCode::FORBIDDEN, &detail)),
+        Err(Denied::Unauthorized(detail)) => {
+            let mut response = problem(StatusCode::UNAUTHORIZED, &detail);
+            response
+                .headers_mut()
+                .insert("www-authenticate", HeaderValue::from_static("Bearer"));
+            Err(response)
+        }
     }
 }
 
@@ -549,7 +609,7 @@ mod tests {
     #[test]
     fn builds_a_payload_2_event() {
         let route = routes().find(&Method::GET, "/products/p%2D1").unwrap();
-        let event = request_event(&incoming(br#"{"a":1}"#), &route);
+        let event = request_event(&incoming(br#"{"a":1}"#), &route, None);
         assert_eq!(event["version"], "2.0");
         assert_eq!(event["routeKey"], "GET /products/{product_id}");
         assert_eq!(event["rawPath"], "/products/p%2D1");
@@ -585,10 +645,10 @@ mod tests {
     #[test]
     fn binary_and_empty_bodies() {
         let route = routes().find(&Method::GET, "/products").unwrap();
-        let event = request_event(&incoming(&[0xff, 0x00, 0x10]), &route);
+        let event = request_event(&incoming(&[0xff, 0x00, 0x10]), &route, None);
         assert_eq!(event["isBase64Encoded"], true);
         assert_eq!(event["body"], BASE64.encode([0xff, 0x00, 0x10]));
-        let event = request_event(&incoming(b""), &route);
+        let event = request_event(&incoming(b""), &route, None);
         assert!(event.get("body").is_none());
         assert!(event.get("pathParameters").is_none());
     }

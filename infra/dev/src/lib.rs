@@ -6,7 +6,8 @@
 //! - [`provision`], [`catalog`]: those resources created in the emulator, idempotently, and
 //!   the sample catalog loaded.
 //! - [`runtime`]: the Lambda Runtime API, serving each function's real bootstrap binary.
-//! - [`gateway`]: the template's HTTP API routes as API Gateway payload 2.0 events.
+//! - [`gateway`]: the template's HTTP API routes as API Gateway payload 2.0 events, guarded by
+//!   the template's JWT [`authorizer`]s; [`issuer`]: the local OIDC issuer behind them.
 //! - [`event_source`]: the template's SQS event sources, partial batch responses included.
 //! - [`webhook`]: signing payment webhooks with the local secret.
 //! - [`bench`]: `cargo dev bench`, the measurements behind `docs/benchmarks.md`.
@@ -18,6 +19,7 @@
 //! serializes DynamoDB requests, allows 100 items per transaction and rolls back failed
 //! transactions item by item (see `infra/emulator/moto_launcher.py`).
 
+pub mod authorizer;
 pub mod aws;
 pub mod bench;
 pub mod binaries;
@@ -27,6 +29,7 @@ pub mod emulator;
 pub mod environment;
 pub mod event_source;
 pub mod gateway;
+pub mod issuer;
 pub mod logs;
 pub mod provision;
 pub mod repo;

@@ -96,6 +96,16 @@ enum Command {
         #[arg(long, value_name = "FILE", conflicts_with = "order")]
         sign: Option<std::path::PathBuf>,
     },
+    /// Bearer tokens from the running cloud's local issuer, one line per customer, for the
+    /// customer routes (`curl -H "authorization: Bearer $(cargo dev token --customer c-1)"`).
+    Token {
+        /// The customer (the token's subject); repeat for several tokens.
+        #[arg(long = "customer", value_name = "ID", required = true)]
+        customers: Vec<String>,
+        /// How long each token is valid.
+        #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
+        ttl: u64,
+    },
     /// Validate a catalog file (.json, .jsonl or .csv) and load its good rows into
     /// ProductsTable; every bad row is named by its line. Idempotent; live stock is kept.
     Import {
@@ -172,6 +182,7 @@ async fn main() -> ExitCode {
         }
         Command::Bench(args) => dev::bench::cli(args).await,
         Command::Emulator { port } => emulator(port).await,
+        Command::Token { customers, ttl } => token(&customers, ttl).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -186,7 +197,11 @@ async fn up(options: CloudOptions) -> Result<()> {
     let cloud = LocalCloud::start(options).await?;
     eprintln!("emulator: {}", cloud.endpoint());
     let running = running_file()?;
-    let record = serde_json::json!({"url": cloud.url(), "endpoint": cloud.endpoint()});
+    let record = serde_json::json!({
+        "url": cloud.url(),
+        "endpoint": cloud.endpoint(),
+        "issuer": cloud.issuer_url(),
+    });
     std::fs::write(&running, record.to_string())?;
     println!("ready: {}", cloud.url());
     shutdown_signal().await?;
@@ -243,6 +258,31 @@ fn env(endpoint: &str) -> Result<()> {
     for (key, value) in shared_environment(&template, &resources) {
         println!("{key}={value}");
     }
+    // Not a function's variable: where the running cloud's customer tokens come from.
+    if let Some(issuer) = running("issuer") {
+        println!("JWT_ISSUER={issuer}");
+    }
+    Ok(())
+}
+
+async fn token(customers: &[String], ttl: u64) -> Result<()> {
+    let issuer = running("issuer").context("no local issuer: is `cargo dev up` running?")?;
+    let client = reqwest::Client::new();
+    for customer in customers {
+        let answer: serde_json::Value = client
+            .post(format!("{issuer}/token"))
+            .json(&serde_json::json!({"customer": customer, "ttl_seconds": ttl}))
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .with_context(|| format!("the local issuer at {issuer} did not answer"))?
+            .json()
+            .await?;
+        let token = answer["access_token"]
+            .as_str()
+            .context("the issuer answered without a token")?;
+        println!("{token}");
+    }
     Ok(())
 }
 
@@ -260,44 +300,12 @@ async fn webhook(
     let (amount, currency) = match (amount, currency) {
         (Some(amount), Some(currency)) => (amount, currency),
         (amount, currency) => {
-            let response = reqwest::get(format!("{url}/orders/{order_id}"))
-                .await
-                .with_context(|| format!("no local API at {url} (is `cargo dev up` running?)"))?;
-            anyhow::ensure!(
-                response.status().is_success(),
-                "GET /orders/{order_id} answered {}",
-                response.status()
-            );
-            let order: serde_json::Value = response.json().await?;
-            let total = &order["totals"]["total"];
-            let known = |value: Option<&serde_json::Value>, what| {
-                value.cloned().with_context(|| {
-                    format!(
-                        "order {order_id} has no total yet (status {}); pass --{what}",
-                        order["status"]
-                    )
-                })
-            };
+            // The provider knows what it charges; locally that is the order's total, read from
+            // the emulator (the API would want the customer's token).
+            let total = order_total(order_id).await?;
             (
-                amount.map_or_else(
-                    || {
-                        known(total.get("amount"), "amount")?
-                            .as_i64()
-                            .context("amount")
-                    },
-                    Ok,
-                )?,
-                currency.map_or_else(
-                    || {
-                        Ok::<_, anyhow::Error>(
-                            known(total.get("currency"), "currency")?
-                                .as_str()
-                                .unwrap_or("EUR")
-                                .to_owned(),
-                        )
-                    },
-                    Ok,
-                )?,
+                amount.unwrap_or(total.amount),
+                currency.unwrap_or_else(|| total.currency.code().to_owned()),
             )
         }
     };
@@ -316,6 +324,30 @@ async fn webhook(
         .with_context(|| format!("no local API at {url}"))?;
     println!("{} {}", response.status(), response.text().await?);
     Ok(())
+}
+
+/// The total of an order of the running cloud, read from its OrdersTable.
+async fn order_total(order_id: &str) -> Result<shop::kernel::Money> {
+    use shop::ordering::ports::OrderRepository;
+    let endpoint = running("endpoint")
+        .context("is `cargo dev up` running? else pass --amount and --currency")?;
+    let config = EmulatorSettings::new(&endpoint).sdk_config().await;
+    let orders = shop::adapters::dynamodb::DynamoOrders::new(
+        aws_sdk_dynamodb::Client::new(&config),
+        "OrdersTable",
+    );
+    let id = shop::kernel::OrderId::parse(order_id).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let order = orders
+        .load(&id)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .with_context(|| format!("no order {order_id}"))?;
+    order.totals.map(|t| t.total).with_context(|| {
+        format!(
+            "order {order_id} has no total yet (it is {:?}); pass --amount and --currency",
+            order.status
+        )
+    })
 }
 
 async fn import(file: &std::path::Path, endpoint: Option<String>) -> Result<()> {

@@ -40,6 +40,8 @@ pub struct Template {
     /// Logical ids of the SNS topics.
     pub topics: Vec<String>,
     pub subscriptions: Vec<Subscription>,
+    /// The HttpApi's JWT authorizers (`Auth.Authorizers`) by name.
+    pub jwt_authorizers: BTreeMap<String, JwtAuthorizerConfig>,
     /// Every resource's `Type` by logical id, the ignored ones included.
     pub kinds: BTreeMap<String, String>,
     /// What was skipped and why, for the user to see.
@@ -60,12 +62,29 @@ pub struct Function {
 }
 
 /// An `HttpApi` event.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct HttpRoute {
     /// Upper case, or `ANY`.
     pub method: String,
     /// `/orders/{order_id}`; `None` for the `$default` route (an event without a path).
     pub path: Option<String>,
+    pub auth: RouteAuth,
+}
+
+/// Who may call a route: the authorizer that guards it (its own `Auth.Authorizer`, else the
+/// HttpApi's `DefaultAuthorizer`) and the scopes it asks for (`AuthorizationScopes`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RouteAuth {
+    /// `None`: public (`Authorizer: NONE`, or no authorizer anywhere).
+    pub authorizer: Option<String>,
+    pub scopes: Vec<String>,
+}
+
+/// A JWT authorizer of the HttpApi (`Auth.Authorizers.<name>.JwtConfiguration`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JwtAuthorizerConfig {
+    pub issuer: Expr,
+    pub audience: Vec<Expr>,
 }
 
 impl HttpRoute {
@@ -199,9 +218,11 @@ impl Template {
             queues: Vec::new(),
             topics: Vec::new(),
             subscriptions: Vec::new(),
+            jwt_authorizers: BTreeMap::new(),
             kinds: BTreeMap::new(),
             warnings: Vec::new(),
         };
+        let mut default_authorizer = None;
         for (id, resource) in resources {
             let id = id
                 .as_str()
@@ -236,11 +257,40 @@ impl Template {
                 "AWS::SNS::Subscription" => template
                     .subscriptions
                     .push(parse_subscription(id, properties)?),
+                "AWS::Serverless::HttpApi" => {
+                    let (authorizers, default) = parse_http_api_auth(id, properties)?;
+                    template.jwt_authorizers.extend(authorizers);
+                    default_authorizer = default.or(default_authorizer);
+                }
                 _ => {}
             }
         }
+        template.resolve_route_auth(default_authorizer)?;
         template.check_references()?;
         Ok(template)
+    }
+
+    /// Routes without an `Authorizer` of their own take the HttpApi's default; `NONE` makes
+    /// a route public. Naming an authorizer that does not exist is an error, as in SAM.
+    fn resolve_route_auth(&mut self, default: Option<String>) -> Result<(), TemplateError> {
+        for function in &mut self.functions {
+            for route in &mut function.http_routes {
+                let chosen = route.auth.authorizer.take().or_else(|| default.clone());
+                route.auth.authorizer = match chosen {
+                    Some(name) if name == "NONE" => None,
+                    Some(name) if self.jwt_authorizers.contains_key(&name) => Some(name),
+                    Some(name) => {
+                        return Err(invalid(format!(
+                            "{}: route {} names authorizer {name}, which the HttpApi does not define",
+                            function.logical_id,
+                            route.key()
+                        )));
+                    }
+                    None => None,
+                };
+            }
+        }
+        Ok(())
     }
 
     pub fn function_by_binary(&self, binary: &str) -> Option<&Function> {
@@ -505,7 +555,18 @@ fn parse_function(
                 {
                     return Err(invalid(format!("{owner}: Path must start with /")));
                 }
-                http_routes.push(HttpRoute { method, path });
+                let auth = get(event_properties, "Auth");
+                let auth = RouteAuth {
+                    authorizer: auth.and_then(|a| get(a, "Authorizer")).and_then(scalar),
+                    scopes: auth
+                        .and_then(|a| get(a, "AuthorizationScopes"))
+                        .and_then(Value::as_sequence)
+                        .into_iter()
+                        .flatten()
+                        .filter_map(scalar)
+                        .collect(),
+                };
+                http_routes.push(HttpRoute { method, path, auth });
             }
             Some("SQS") => {
                 let queue = get(event_properties, "Queue")
@@ -658,6 +719,39 @@ fn parse_queue(id: &str, properties: &Value) -> Result<Queue, TemplateError> {
     })
 }
 
+/// The HttpApi's JWT authorizers and its default authorizer.
+fn parse_http_api_auth(
+    id: &str,
+    properties: &Value,
+) -> Result<(BTreeMap<String, JwtAuthorizerConfig>, Option<String>), TemplateError> {
+    let Some(auth) = get(properties, "Auth") else {
+        return Ok((BTreeMap::new(), None));
+    };
+    let mut authorizers = BTreeMap::new();
+    for (name, definition) in get(auth, "Authorizers")
+        .and_then(Value::as_mapping)
+        .into_iter()
+        .flatten()
+    {
+        let name = name.as_str().unwrap_or_default().to_owned();
+        let Some(jwt) = get(definition, "JwtConfiguration") else {
+            continue;
+        };
+        let issuer = get(jwt, "issuer")
+            .map(parse_expr)
+            .ok_or_else(|| invalid(format!("{id}: authorizer {name} has no issuer")))?;
+        let audience = get(jwt, "audience")
+            .and_then(Value::as_sequence)
+            .into_iter()
+            .flatten()
+            .map(parse_expr)
+            .collect();
+        authorizers.insert(name, JwtAuthorizerConfig { issuer, audience });
+    }
+    let default = get(auth, "DefaultAuthorizer").and_then(scalar);
+    Ok((authorizers, default))
+}
+
 fn parse_subscription(id: &str, properties: &Value) -> Result<Subscription, TemplateError> {
     let required = |key: &str| {
         get(properties, key)
@@ -757,8 +851,21 @@ mod tests {
         assert_eq!(api.timeout, Duration::from_secs(10));
         assert!(api.http_routes.contains(&HttpRoute {
             method: "GET".into(),
-            path: Some("/orders/{order_id}".into())
+            path: Some("/orders/{order_id}".into()),
+            auth: RouteAuth {
+                authorizer: Some("CustomerJwt".into()),
+                scopes: vec![],
+            },
         }));
+        let reads = template.function_by_binary("product-reads").unwrap();
+        assert!(
+            reads
+                .http_routes
+                .iter()
+                .all(|r| r.auth.authorizer.is_none())
+        );
+        let customers = &template.jwt_authorizers["CustomerJwt"];
+        assert_eq!(customers.issuer, Expr::Ref("JwtIssuer".into()));
     }
 
     const SMALL: &str = r#"
@@ -861,11 +968,13 @@ Resources:
             vec![
                 HttpRoute {
                     method: "GET".into(),
-                    path: Some("/things/{id}".into())
+                    path: Some("/things/{id}".into()),
+                    ..HttpRoute::default()
                 },
                 HttpRoute {
                     method: "ANY".into(),
-                    path: None
+                    path: None,
+                    ..HttpRoute::default()
                 },
             ]
         );

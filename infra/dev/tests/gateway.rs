@@ -7,10 +7,14 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use dev::authorizer::JwtAuthorizer;
 use dev::gateway::{self, Routes};
+use dev::issuer::{self, DEFAULT_TTL, Issuer, LOCAL_AUDIENCE};
 use dev::logs::{LogOutput, Logs};
 use dev::runtime::{FunctionConfig, FunctionHost};
+use dev::template::RouteAuth;
 use serde_json::{Value, json};
+use std::sync::Arc;
 use support::{Answer, play_function};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -45,11 +49,26 @@ async fn answer(event: Value) -> Answer {
             "isBase64Encoded": true,
         })),
         "GET /bare" => Answer::Response(json!({"hello": "world"})),
+        "GET /mine" | "GET /admin" => Answer::Response(json!({
+            "sub": event["requestContext"]["authorizer"]["jwt"]["claims"]["sub"],
+            "scopes": event["requestContext"]["authorizer"]["jwt"]["scopes"],
+        })),
         _ => Answer::Error("Boom", "failed on purpose"),
     }
 }
 
+struct Started {
+    url: String,
+    shutdown: CancellationToken,
+    issuer: Arc<Issuer>,
+}
+
 async fn start() -> (String, CancellationToken) {
+    let started = start_with_issuer().await;
+    (started.url, started.shutdown)
+}
+
+async fn start_with_issuer() -> Started {
     let shutdown = CancellationToken::new();
     let tasks = TaskTracker::new();
     let host = FunctionHost::new(
@@ -76,16 +95,79 @@ async fn start() -> (String, CancellationToken) {
     ] {
         routes.add(method, Some(path), "api");
     }
+    for (path, scope) in [("/mine", "orders"), ("/admin", "admin")] {
+        let auth = RouteAuth {
+            authorizer: Some("jwt".into()),
+            scopes: vec![scope.into()],
+        };
+        routes.add_guarded("GET", Some(path), "api", auth);
+    }
+    let issuer_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let issuer_url = format!("http://{}", issuer_listener.local_addr().unwrap());
+    let issuer = Arc::new(Issuer::generate(&issuer_url, LOCAL_AUDIENCE).unwrap());
+    issuer::serve(issuer_listener, issuer.clone(), shutdown.clone(), &tasks);
+    let authorizer = JwtAuthorizer::new(&issuer_url, vec![LOCAL_AUDIENCE.to_owned()]);
+
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     gateway::serve(
         listener,
         routes,
         HashMap::from([("api".to_owned(), host)]),
+        HashMap::from([("jwt".to_owned(), authorizer)]),
         shutdown.clone(),
         &tasks,
     );
-    (url, shutdown)
+    Started {
+        url,
+        shutdown,
+        issuer,
+    }
+}
+
+#[tokio::test]
+async fn guarded_routes_need_a_valid_token_with_one_of_their_scopes() {
+    let started = start_with_issuer().await;
+    let client = reqwest::Client::new();
+    let token = started.issuer.token("c-42", DEFAULT_TTL).unwrap();
+
+    let mine = client
+        .get(format!("{}/mine", started.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mine.status(), 200);
+    let body: Value = mine.json().await.unwrap();
+    assert_eq!(body, json!({"sub": "c-42", "scopes": ["orders"]}));
+
+    let anonymous = client
+        .get(format!("{}/mine", started.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+    assert_eq!(anonymous.headers()["www-authenticate"], "Bearer");
+    assert_eq!(
+        anonymous.headers()["content-type"],
+        "application/problem+json"
+    );
+
+    let admin = client
+        .get(format!("{}/admin", started.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(admin.status(), 403, "the token has no admin scope");
+
+    let public = client
+        .get(format!("{}/bare", started.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(public.status(), 200, "a public route needs no token");
+    started.shutdown.cancel();
 }
 
 #[tokio::test]

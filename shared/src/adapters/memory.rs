@@ -4,13 +4,14 @@
 use crate::catalog::ports::{ProductListing, ProductLookup, ProductPage};
 use crate::catalog::{Category, Product};
 use crate::kernel::{
-    EventEnvelope, EventPublisher, OrderId, ProductId, PublishReport, StoreError, Timestamp,
+    CustomerId, EventEnvelope, EventPublisher, OrderId, ProductId, PublishReport, StoreError,
+    Timestamp,
 };
 use crate::ordering::Order;
 use crate::ordering::placing::PlaceOrder;
 use crate::ordering::ports::{
     AnomalyRecording, CommitError, DeadlineTimer, IdempotencyKeys, IdempotencyRecord, OrderCommit,
-    OrderQueue, OrderRepository, PaymentAnomalies, PaymentAnomaly, StockMovement,
+    OrderQueue, OrderRepository, PaymentAnomalies, PaymentAnomaly, StockMovement, UnpaidSlot,
 };
 use crate::payments::ports::{Recording, WebhookLedger};
 use async_trait::async_trait;
@@ -32,6 +33,7 @@ struct State {
     keys: HashMap<String, IdempotencyRecord>,
     webhooks: HashMap<String, (EventEnvelope, bool)>,
     anomalies: BTreeMap<String, (PaymentAnomaly, bool)>,
+    unpaid: HashMap<CustomerId, u32>,
 }
 
 /// Orders, products, idempotency records and the webhook ledger, with the same all-or-nothing
@@ -64,6 +66,13 @@ impl InMemoryStore {
             .values()
             .map(|(anomaly, _)| anomaly.clone())
             .collect()
+    }
+
+    /// How many unpaid orders the store counts for `customer`.
+    pub fn unpaid(&self, customer: &str) -> u32 {
+        let state = self.state.lock().unwrap();
+        let customer = CustomerId::parse(customer).unwrap();
+        state.unpaid.get(&customer).copied().unwrap_or(0)
     }
 
     pub fn outbox_len(&self, id: &OrderId) -> usize {
@@ -125,6 +134,22 @@ impl OrderRepository for InMemoryStore {
             .collect();
         if !short.is_empty() {
             return Err(CommitError::InsufficientStock(short));
+        }
+        match &commit.unpaid {
+            Some(UnpaidSlot::Take {
+                customer,
+                limit: Some(limit),
+            }) if state.unpaid.get(customer).copied().unwrap_or(0) >= *limit => {
+                return Err(CommitError::TooManyUnpaidOrders);
+            }
+            Some(UnpaidSlot::Take { customer, .. }) => {
+                *state.unpaid.entry(customer.clone()).or_default() += 1;
+            }
+            Some(UnpaidSlot::Give(customer)) => {
+                let held = state.unpaid.entry(customer.clone()).or_default();
+                *held = held.saturating_sub(1);
+            }
+            None => {}
         }
         for movement in &commit.stock {
             let (p, delta) = match movement {
@@ -251,8 +276,9 @@ impl PaymentAnomalies for InMemoryStore {
     async fn record(&self, anomaly: &PaymentAnomaly) -> Result<AnomalyRecording, StoreError> {
         let mut state = self.state.lock().unwrap();
         match state.anomalies.get(&anomaly.event_id) {
-            Some((_, refund_published)) => Ok(AnomalyRecording::Seen {
+            Some((first, refund_published)) => Ok(AnomalyRecording::Seen {
                 refund_published: *refund_published,
+                recorded_at: first.recorded_at,
             }),
             None => {
                 state

@@ -6,7 +6,7 @@
 use super::outbox::{ChangeError, Outbox};
 use super::ports::{OrderCommit, StockMovement};
 use super::{CancellationReason, Order, OrderStatus, TransitionError};
-use crate::kernel::{Clock, OrderId, StoreError, Timestamp};
+use crate::kernel::{Clock, CustomerId, OrderId, StoreError, Timestamp};
 
 /// How often a use case reads an order again after losing a race for it, before it gives the
 /// message (or the request) back to be retried later.
@@ -75,19 +75,22 @@ impl From<StoreError> for CancelError {
     }
 }
 
-/// `POST /orders/{order_id}/cancel`: idempotent, and safe against the processor, a payment
-/// and the deadline racing for the same order: whoever commits first wins, the others read
-/// the order again and see it settled.
+/// `POST /orders/{order_id}/cancel` by `customer`: idempotent, and safe against the
+/// processor, a payment and the deadline racing for the same order: whoever commits first
+/// wins, the others read the order again and see it settled. Another customer's order is not
+/// found, as if it did not exist.
 pub async fn cancel_order(
     outbox: &Outbox<'_>,
     clock: &dyn Clock,
     id: &OrderId,
+    customer: &CustomerId,
 ) -> Result<CustomerCancellation, CancelError> {
     for _ in 0..ATTEMPTS {
         let order = outbox
             .orders
             .load(id)
             .await?
+            .filter(|order| &order.customer_id == customer)
             .ok_or_else(|| CancelError::NotFound(id.clone()))?;
         if order.status == OrderStatus::Cancelled {
             // An earlier request may have died before announcing it.

@@ -55,7 +55,7 @@ async fn cancel(
         orders: store,
         publisher,
     };
-    cancel_order(&outbox, &clock(), &order.order_id).await
+    cancel_order(&outbox, &clock(), &order.order_id, &order.customer_id).await
 }
 
 async fn stored(store: &InMemoryStore, order: &Order) -> Order {
@@ -230,6 +230,7 @@ async fn a_pending_order_cancelled_before_processing_is_never_confirmed() {
             events: vec![placement.envelope],
             outbox: vec![],
             stock: vec![],
+            unpaid: None,
             idempotency: None,
         })
         .await
@@ -264,4 +265,47 @@ async fn a_paid_order_is_not_cancellable() {
         Err(CancelError::NotCancellable(OrderStatus::Paid))
     ));
     assert_eq!(store.stock("p-1"), 4);
+}
+
+#[tokio::test]
+async fn a_copy_handled_while_the_refund_is_being_published_waits_then_takes_over_if_needed() {
+    use super::ports::{PaymentAnomalies, PaymentAnomaly};
+    use super::saga::SagaError;
+    let (store, publisher) = (shop(), RecordingPublisher::default());
+    let order = confirmed_order(&store, &publisher, 1).await;
+    let mut stranger = order.clone();
+    stranger.order_id = crate::kernel::OrderId::generate();
+    let payment = payment_succeeded(&stranger, "evt_copy", 100);
+    // Another delivery recorded the anomaly and has not published the refund yet.
+    let in_flight = |recorded_at| PaymentAnomaly {
+        event_id: "evt_copy".into(),
+        event_type: "payment.succeeded".into(),
+        order_id: stranger.order_id.to_string(),
+        payment_intent_id: "pi_1".into(),
+        reason: "no such order".into(),
+        recorded_at,
+        refund: None,
+    };
+    store.record(&in_flight(clock().0)).await.unwrap();
+    assert!(matches!(
+        pay(&store, &publisher, &payment).await,
+        Err(SagaError::InFlight)
+    ));
+    assert!(
+        !publisher
+            .types()
+            .contains(&"payment.refund_required".to_owned())
+    );
+
+    // That delivery died long ago: this one publishes the refund, once.
+    let (store, publisher) = (shop(), RecordingPublisher::default());
+    store
+        .record(&in_flight(clock().0 - time::Duration::minutes(5)))
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        let outcome = pay(&store, &publisher, &payment).await.unwrap();
+        assert!(matches!(outcome, SagaOutcome::Anomaly { refund: true, .. }));
+    }
+    assert_eq!(publisher.types(), ["payment.refund_required"]);
 }

@@ -11,6 +11,7 @@ pub mod placing;
 pub mod ports;
 pub mod pricing;
 pub mod processing;
+mod request;
 pub mod saga;
 
 pub use events::{CancellationReason, OrderEvent, RejectionReason, RequestedLine};

@@ -281,6 +281,11 @@ impl Order {
         self.record(event, at, None)
     }
 
+    /// Whether the order holds one of its customer's unpaid-order slots.
+    pub fn is_unpaid(&self) -> bool {
+        matches!(self.status, OrderStatus::Pending | OrderStatus::Confirmed)
+    }
+
     /// Whether the lifecycle still allows a cancellation: before payment, and before a
     /// rejection or an earlier cancellation ended the order.
     pub fn is_cancellable(&self) -> bool {

@@ -32,8 +32,10 @@ impl Outbox<'_> {
         match self.orders.commit(commit).await {
             Ok(()) => {}
             Err(CommitError::Store(e)) => return Err(e.into()),
-            Err(CommitError::Conflict | CommitError::IdempotencyKeyTaken) => {
-                return Err(ChangeError::Conflict);
+            Err(CommitError::Conflict) => return Err(ChangeError::Conflict),
+            // Only a new order claims a key or an unpaid slot, and none comes through here.
+            Err(e @ (CommitError::IdempotencyKeyTaken | CommitError::TooManyUnpaidOrders)) => {
+                return Err(StoreError::new(format!("unexpected: {e}")).into());
             }
             // Stock is only ever released by a change that goes through here: a product
             // deleted from the catalog since. Retried, then kept in the DLQ for a person.

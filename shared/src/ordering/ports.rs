@@ -2,7 +2,9 @@
 
 use super::order::Recorded;
 use super::{Order, RequestedLine};
-use crate::kernel::{EventEnvelope, OrderId, ProductId, Quantity, StoreError, Timestamp};
+use crate::kernel::{
+    CustomerId, EventEnvelope, OrderId, ProductId, Quantity, StoreError, Timestamp,
+};
 use async_trait::async_trait;
 use std::collections::HashMap;
 
@@ -42,8 +44,23 @@ pub struct IdempotencyClaim {
     pub expires_at: Timestamp,
 }
 
+/// A customer's count of unpaid (PENDING or CONFIRMED) orders, kept in step with their orders
+/// in the same transactions: the anti-hoarding limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UnpaidSlot {
+    /// A new unpaid order; refused when the customer already holds `limit` (`None`: no limit,
+    /// for an order the processor records itself).
+    Take {
+        customer: CustomerId,
+        limit: Option<u32>,
+    },
+    /// The order was paid, rejected or cancelled.
+    Give(CustomerId),
+}
+
 /// One atomic change to an order: its new state, the events that led there, the events to
-/// publish (the outbox), stock movements and an optional idempotency claim.
+/// publish (the outbox), stock movements, the customer's unpaid-order count and an optional
+/// idempotency claim.
 #[derive(Debug, Clone)]
 pub struct OrderCommit {
     pub order: Order,
@@ -52,19 +69,24 @@ pub struct OrderCommit {
     pub events: Vec<EventEnvelope>,
     pub outbox: Vec<EventEnvelope>,
     pub stock: Vec<StockMovement>,
+    pub unpaid: Option<UnpaidSlot>,
     pub idempotency: Option<IdempotencyClaim>,
 }
 
 impl OrderCommit {
     /// One recorded event moving an existing order on from `previous`: the new state, the
     /// event in the history and in the outbox, and the stock it moves.
+    /// An order that stops being unpaid gives its customer's slot back in the same commit.
     pub fn transition(previous: &Order, recorded: Recorded, stock: Vec<StockMovement>) -> Self {
+        let unpaid = (previous.is_unpaid() && !recorded.order.is_unpaid())
+            .then(|| UnpaidSlot::Give(previous.customer_id.clone()));
         OrderCommit {
             order: recorded.order,
             expected_version: previous.version,
             events: vec![recorded.envelope.clone()],
             outbox: vec![recorded.envelope],
             stock,
+            unpaid,
             idempotency: None,
         }
     }
@@ -78,6 +100,8 @@ pub enum CommitError {
     InsufficientStock(Vec<ProductId>),
     #[error("the idempotency key is already taken")]
     IdempotencyKeyTaken,
+    #[error("the customer already holds the most unpaid orders allowed")]
+    TooManyUnpaidOrders,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -151,10 +175,14 @@ pub struct PaymentAnomaly {
 /// What the ledger knew of an anomaly when it was recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AnomalyRecording {
-    /// Recorded now; its refund (if any) is still to publish.
+    /// Recorded now; its refund (if any) is this delivery's to publish.
     New,
-    /// Recorded by an earlier delivery, which may have died before publishing the refund.
-    Seen { refund_published: bool },
+    /// Recorded by an earlier delivery (at `recorded_at`), which may still be publishing the
+    /// refund, or may have died before it did.
+    Seen {
+        refund_published: bool,
+        recorded_at: Timestamp,
+    },
 }
 
 /// Where anomalies are kept for a person to look at (refunds, support). Recording the same

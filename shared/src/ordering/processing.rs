@@ -4,9 +4,10 @@
 //! Reads are batched (one round trip for the orders, one for the products) and so is
 //! publishing, so a batch of ten costs about twelve DynamoDB requests and one SNS request.
 
+use super::order::Recorded;
 use super::outbox::Outbox;
 use super::placing::PlaceOrder;
-use super::ports::{CommitError, OrderCommit, StockMovement};
+use super::ports::{CommitError, OrderCommit, StockMovement, UnpaidSlot};
 use super::pricing::price_order;
 use super::{Order, OrderStatus, RejectionReason};
 use crate::catalog::Product;
@@ -99,15 +100,15 @@ impl OrderProcessor<'_> {
         existing: Option<&Order>,
         catalog: &HashMap<ProductId, Product>,
     ) -> Result<(Processed, Vec<EventEnvelope>), ProcessError> {
-        let (order, expected_version, mut events) = match existing {
+        let (order, placement) = match existing {
             Some(order) if order.status != OrderStatus::Pending => {
                 return self.already_processed(order).await;
             }
-            Some(order) => (order.clone(), order.version, vec![]),
+            Some(order) => (order.clone(), None),
             // The API's write is missing (or this is a sample event): record the order here.
             None => {
                 let placement = command.placement();
-                (placement.order, 0, vec![placement.envelope])
+                (placement.order, Some(placement.envelope))
             }
         };
         let now = self.clock.now();
@@ -134,17 +135,10 @@ impl OrderProcessor<'_> {
             ),
         };
         let recorded = decision.map_err(|_| ProcessError::Conflict)?;
-        events.push(recorded.envelope.clone());
-        let commit = OrderCommit {
-            order: recorded.order,
-            expected_version,
-            events: events.clone(),
-            outbox: vec![recorded.envelope.clone()],
-            stock,
-            idempotency: None,
-        };
+        let announced = recorded.envelope.clone();
+        let commit = decision_commit(&order, placement.as_ref(), recorded, stock);
         match self.outbox.orders.commit(commit).await {
-            Ok(()) => Ok((processed, vec![recorded.envelope])),
+            Ok(()) => Ok((processed, vec![announced])),
             Err(CommitError::InsufficientStock(short)) => {
                 let detail = format!(
                     "not enough stock for {}",
@@ -157,20 +151,12 @@ impl OrderProcessor<'_> {
                 let rejected = order
                     .reject(RejectionReason::InsufficientStock, detail, now)
                     .map_err(|_| ProcessError::Conflict)?;
-                events.pop();
-                events.push(rejected.envelope.clone());
-                let commit = OrderCommit {
-                    order: rejected.order,
-                    expected_version,
-                    events,
-                    outbox: vec![rejected.envelope.clone()],
-                    stock: vec![],
-                    idempotency: None,
-                };
+                let announced = rejected.envelope.clone();
+                let commit = decision_commit(&order, placement.as_ref(), rejected, vec![]);
                 match self.outbox.orders.commit(commit).await {
                     Ok(()) => Ok((
                         Processed::Rejected(RejectionReason::InsufficientStock),
-                        vec![rejected.envelope],
+                        vec![announced],
                     )),
                     Err(e) => self.reconcile(&order.order_id, e).await,
                 }
@@ -203,6 +189,27 @@ impl OrderProcessor<'_> {
         let outbox = self.outbox.orders.outbox(&order.order_id).await?;
         Ok((Processed::AlreadyProcessed(order.status), outbox))
     }
+}
+
+/// The commit of the processor's decision on `order`. When the processor records the order
+/// itself (`placement`: the API's write never happened), the placement commits with it and a
+/// confirmed order takes its customer's unpaid slot; a rejected one never held one.
+fn decision_commit(
+    order: &Order,
+    placement: Option<&EventEnvelope>,
+    decided: Recorded,
+    stock: Vec<StockMovement>,
+) -> OrderCommit {
+    let mut commit = OrderCommit::transition(order, decided, stock);
+    if let Some(placed) = placement {
+        commit.events.insert(0, placed.clone());
+        commit.expected_version = 0;
+        commit.unpaid = commit.order.is_unpaid().then(|| UnpaidSlot::Take {
+            customer: order.customer_id.clone(),
+            limit: None,
+        });
+    }
+    commit
 }
 
 fn unique<T: Eq + std::hash::Hash + Clone>(items: impl Iterator<Item = T>) -> Vec<T> {

@@ -38,9 +38,18 @@ pub enum SagaError {
     /// The order is still being processed: retry later.
     #[error("order {0} is still PENDING")]
     NotYetConfirmed(String),
+    /// Another delivery of the same payment event is publishing its refund request: retry
+    /// later, and publish only if that delivery never finished.
+    #[error("another delivery of this payment event is being handled; retry")]
+    InFlight,
     #[error(transparent)]
     Change(#[from] ChangeError),
 }
+
+/// How long a delivery that recorded an anomaly may take to publish its refund request before
+/// a redelivery takes over: longer than the function's 30-second timeout, so the first
+/// delivery is certainly over.
+const TAKE_OVER_AFTER: time::Duration = time::Duration::seconds(60);
 
 impl From<StoreError> for SagaError {
     fn from(e: StoreError) -> Self {
@@ -212,10 +221,26 @@ impl PaymentSaga<'_> {
             refund_required = anomaly.refund.is_some(),
             "payment not applied"
         );
-        let refund_due = recording
-            != AnomalyRecording::Seen {
+        // One publication per payment event, even when copies of it are handled at once:
+        // the delivery that recorded the anomaly publishes; a copy takes over only from one
+        // that died (`TAKE_OVER_AFTER`).
+        let refund_due = match recording {
+            AnomalyRecording::New => true,
+            AnomalyRecording::Seen {
                 refund_published: true,
-            };
+                ..
+            } => false,
+            AnomalyRecording::Seen { recorded_at, .. } if now - recorded_at < TAKE_OVER_AFTER => {
+                return match anomaly.refund {
+                    Some(_) => Err(SagaError::InFlight),
+                    None => Ok(SagaOutcome::Anomaly {
+                        reason: anomaly.reason,
+                        refund: false,
+                    }),
+                };
+            }
+            AnomalyRecording::Seen { .. } => true,
+        };
         if let Some(refund) = anomaly.refund.as_ref().filter(|_| refund_due) {
             let report = self
                 .outbox

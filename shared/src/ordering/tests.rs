@@ -1,14 +1,15 @@
 //! Application logic of ordering, against the in-memory adapters.
 
+use super::cancelling::cancel_order;
 use super::outbox::Outbox;
-use super::placing::{OrderRequest, PlaceError, PlaceOrder, place_order};
+use super::placing::{OrderRequest, PlaceError, PlaceOrder, Placing, RequestRejected};
 use super::ports::OrderRepository;
 use super::processing::{OrderProcessor, ProcessError, Processed};
 use super::saga::{PaymentSaga, SagaError, SagaOutcome};
 use super::{Order, OrderStatus, RejectionReason};
 use crate::adapters::memory::{InMemoryStore, RecordingPublisher, RecordingQueue};
 use crate::catalog::test_product;
-use crate::kernel::{Currency, EventEnvelope, FixedClock, Money};
+use crate::kernel::{Currency, CustomerId, EventEnvelope, FixedClock, Money};
 use crate::payments::PaymentEvent;
 use serde_json::json;
 
@@ -22,12 +23,42 @@ pub(super) fn shop() -> InMemoryStore {
     InMemoryStore::with_products([test_product("p-1", 1_000, 5), test_product("p-2", 250, 100)])
 }
 
+pub(super) fn customer(id: &str) -> CustomerId {
+    CustomerId::parse(id).unwrap()
+}
+
+/// A valid request of customer `c-1` for these lines.
+pub(super) fn request(lines: serde_json::Value) -> OrderRequest {
+    OrderRequest::validate(
+        &json!({"currency": "EUR", "items": lines}),
+        &customer("c-1"),
+    )
+    .unwrap()
+}
+
 pub(super) fn command(lines: serde_json::Value) -> PlaceOrder {
-    let request = OrderRequest::validate(&json!({
-        "customer_id": "c-1", "currency": "EUR", "items": lines
-    }))
-    .unwrap();
-    PlaceOrder::new(request, "corr-1".into(), clock().0)
+    PlaceOrder::new(request(lines), "corr-1".into(), clock().0)
+}
+
+pub(super) fn placing<'a>(
+    store: &'a InMemoryStore,
+    queue: &'a RecordingQueue,
+    clock: &'a FixedClock,
+) -> Placing<'a> {
+    Placing {
+        orders: store,
+        keys: store,
+        queue,
+        clock,
+        max_unpaid: 5,
+    }
+}
+
+fn invalid_fields(body: serde_json::Value) -> Vec<String> {
+    match OrderRequest::validate(&body, &customer("c-1")) {
+        Err(RequestRejected::Invalid(errors)) => errors.into_iter().map(|e| e.field).collect(),
+        other => panic!("expected invalid fields, got {other:?}"),
+    }
 }
 
 pub(super) async fn process(
@@ -51,18 +82,14 @@ pub(super) async fn process(
 
 #[test]
 fn validation_names_every_bad_field() {
-    let errors = OrderRequest::validate(&json!({
-        "customer_id": "",
+    let fields = invalid_fields(json!({
         "currency": "XXX",
         "discount_code": "FREE",
         "items": [{"product_id": "p 1", "quantity": 0}, {"product_id": "p-2"}, {"product_id": "p-2", "quantity": 1}]
-    }))
-    .unwrap_err();
-    let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+    }));
     assert_eq!(
         fields,
         [
-            "customer_id",
             "currency",
             "discount_code",
             "items[0].product_id",
@@ -74,14 +101,34 @@ fn validation_names_every_bad_field() {
     let too_many: Vec<_> = (0..51)
         .map(|i| json!({"product_id": format!("p-{i}"), "quantity": 1}))
         .collect();
-    let errors =
-        OrderRequest::validate(&json!({"customer_id": "c", "currency": "EUR", "items": too_many}))
-            .unwrap_err();
-    assert_eq!(errors[0].field, "items");
-    let duplicate = OrderRequest::validate(&json!({"customer_id": "c", "currency": "EUR",
-        "items": [{"product_id": "p-1", "quantity": 1}, {"product_id": "p-1", "quantity": 2}]}))
-    .unwrap_err();
-    assert_eq!(duplicate[0].field, "items[1].product_id");
+    let fields = invalid_fields(json!({"currency": "EUR", "items": too_many}));
+    assert_eq!(fields[0], "items");
+    let duplicate = invalid_fields(json!({"currency": "EUR",
+        "items": [{"product_id": "p-1", "quantity": 1}, {"product_id": "p-1", "quantity": 2}]}));
+    assert_eq!(duplicate[0], "items[1].product_id");
+}
+
+#[test]
+fn the_customer_is_the_caller_and_a_body_naming_another_is_refused() {
+    let lines = json!([{"product_id": "p-1", "quantity": 1}]);
+    let mine = OrderRequest::validate(
+        &json!({"customer_id": "c-1", "currency": "EUR", "items": lines}),
+        &customer("c-1"),
+    );
+    assert_eq!(mine.unwrap().customer_id, customer("c-1"));
+    let left_out = OrderRequest::validate(
+        &json!({"currency": "EUR", "items": lines}),
+        &customer("c-1"),
+    );
+    assert_eq!(left_out.unwrap().customer_id, customer("c-1"));
+    for someone_else in [json!("c-2"), json!(""), json!(7)] {
+        let body = json!({"customer_id": someone_else, "currency": "XXX", "items": lines});
+        assert_eq!(
+            OrderRequest::validate(&body, &customer("c-1")),
+            Err(RequestRejected::NotTheCustomer),
+            "{body}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -89,35 +136,18 @@ async fn placing_records_pending_and_queues_once_per_idempotency_key() {
     let store = shop();
     let queue = RecordingQueue::default();
     let clock = clock();
-    let request = || {
-        OrderRequest::validate(&json!({"customer_id": "c-1", "currency": "EUR",
-        "items": [{"product_id": "p-1", "quantity": 1}]}))
-        .unwrap()
-    };
-    let first = place_order(
-        &store,
-        &store,
-        &queue,
-        &clock,
-        request(),
-        Some("key-1"),
-        "corr".into(),
-    )
-    .await
-    .unwrap();
+    let placing = placing(&store, &queue, &clock);
+    let one = || request(json!([{"product_id": "p-1", "quantity": 1}]));
+    let first = placing
+        .place(one(), Some("key-1"), "corr".into())
+        .await
+        .unwrap();
     assert_eq!(first.order.status, OrderStatus::Pending);
     assert!(!first.replayed);
-    let again = place_order(
-        &store,
-        &store,
-        &queue,
-        &clock,
-        request(),
-        Some("key-1"),
-        "corr".into(),
-    )
-    .await
-    .unwrap();
+    let again = placing
+        .place(one(), Some("key-1"), "corr".into())
+        .await
+        .unwrap();
     assert!(again.replayed);
     assert_eq!(again.order.order_id, first.order.order_id);
     // Still pending, so the retry queues it again (the first send may have been lost).
@@ -128,21 +158,54 @@ async fn placing_records_pending_and_queues_once_per_idempotency_key() {
             .iter()
             .all(|c| c.order_id == first.order.order_id)
     );
+    assert_eq!(store.unpaid("c-1"), 1, "a replay takes no second slot");
 
-    let other = OrderRequest::validate(&json!({"customer_id": "c-1", "currency": "EUR",
-        "items": [{"product_id": "p-1", "quantity": 2}]}))
-    .unwrap();
-    let refused = place_order(
-        &store,
-        &store,
-        &queue,
-        &clock,
-        other,
-        Some("key-1"),
-        "corr".into(),
-    )
-    .await;
+    let other = request(json!([{"product_id": "p-1", "quantity": 2}]));
+    let refused = placing.place(other, Some("key-1"), "corr".into()).await;
     assert!(matches!(refused, Err(PlaceError::KeyReused)));
+
+    // Keys are the customer's own: another customer's "key-1" is another order.
+    let theirs = OrderRequest::validate(
+        &json!({"currency": "EUR", "items": [{"product_id": "p-1", "quantity": 2}]}),
+        &customer("c-2"),
+    )
+    .unwrap();
+    let placed = placing
+        .place(theirs, Some("key-1"), "corr".into())
+        .await
+        .unwrap();
+    assert!(!placed.replayed);
+    assert_ne!(placed.order.order_id, first.order.order_id);
+}
+
+#[tokio::test]
+async fn a_customer_holds_at_most_five_unpaid_orders_until_one_ends() {
+    let store = shop();
+    let (queue, publisher) = (RecordingQueue::default(), RecordingPublisher::default());
+    let clock = clock();
+    let placing = placing(&store, &queue, &clock);
+    let one = || request(json!([{"product_id": "p-2", "quantity": 1}]));
+    for _ in 0..5 {
+        placing.place(one(), None, "corr".into()).await.unwrap();
+    }
+    let sixth = placing.place(one(), None, "corr".into()).await;
+    assert!(matches!(sixth, Err(PlaceError::TooManyUnpaidOrders(5))));
+    assert_eq!(store.unpaid("c-1"), 5);
+
+    // Processing confirms them (still unpaid); rejecting or cancelling one frees its slot.
+    let commands = queue.sent();
+    process(&store, &publisher, &commands).await;
+    assert_eq!(store.unpaid("c-1"), 5);
+    let outbox = Outbox {
+        orders: &store,
+        publisher: &publisher,
+    };
+    cancel_order(&outbox, &clock, &commands[0].order_id, &customer("c-1"))
+        .await
+        .unwrap();
+    assert_eq!(store.unpaid("c-1"), 4);
+    placing.place(one(), None, "corr".into()).await.unwrap();
+    assert_eq!(store.unpaid("c-1"), 5);
 }
 
 #[tokio::test]
@@ -399,10 +462,12 @@ async fn a_payment_for_an_order_still_pending_is_retried_later() {
     let queue = RecordingQueue::default();
     let publisher = RecordingPublisher::default();
     let clock = clock();
-    let request = OrderRequest::validate(&json!({"customer_id": "c-1", "currency": "EUR",
-        "items": [{"product_id": "p-1", "quantity": 1}]}))
-    .unwrap();
-    let placed = place_order(&store, &store, &queue, &clock, request, None, "corr".into())
+    let placed = placing(&store, &queue, &clock)
+        .place(
+            request(json!([{"product_id": "p-1", "quantity": 1}])),
+            None,
+            "corr".into(),
+        )
         .await
         .unwrap();
     let early = payment_succeeded(&placed.order, "evt_early", 1);

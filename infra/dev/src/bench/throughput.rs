@@ -111,8 +111,12 @@ async fn drive(
         let orders = options.orders;
         let stop = stop.clone();
         let events = OrderBodies;
+        // Each order's customer signs in first (tokens are minted before the clock matters).
+        let tokens = (0..orders)
+            .map(|i| cloud.token(&OrderBodies::customer(i), Duration::from_secs(3600)))
+            .collect::<Result<Vec<_>>>()?;
         tokio::spawn(async move {
-            for i in 0..orders {
+            for (i, token) in tokens.into_iter().enumerate() {
                 let permit = tokio::select! {
                     permit = permits.clone().acquire_owned() => permit,
                     () = stop.cancelled() => return,
@@ -122,7 +126,7 @@ async fn drive(
                 let body = events.body(i);
                 tokio::spawn(async move {
                     let posted = Instant::now();
-                    let answer = post_order(&http, &url, &body).await;
+                    let answer = post_order(&http, &url, &token, &body).await;
                     let _ = posted_tx.send((answer, posted, permit));
                 });
             }
@@ -243,10 +247,15 @@ async fn drive(
 struct OrderBodies;
 
 impl OrderBodies {
+    /// One customer per order: nobody reaches the unpaid-order limit.
+    fn customer(i: usize) -> String {
+        format!("c-load-{i}")
+    }
+
     fn body(&self, i: usize) -> String {
         let product = |n: usize| format!("p-{:04}", n % 20 + 1);
         serde_json::json!({
-            "customer_id": format!("c-load-{}", i % 1000),
+            "customer_id": Self::customer(i),
             "currency": "EUR",
             "items": [
                 {"product_id": product(i), "quantity": 1},
@@ -257,9 +266,10 @@ impl OrderBodies {
     }
 }
 
-async fn post_order(http: &reqwest::Client, url: &str, body: &str) -> Result<String> {
+async fn post_order(http: &reqwest::Client, url: &str, token: &str, body: &str) -> Result<String> {
     let response = http
         .post(url)
+        .bearer_auth(token)
         .header("content-type", "application/json")
         .body(body.to_owned())
         .send()

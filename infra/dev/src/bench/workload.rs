@@ -12,9 +12,9 @@ use shop::adapters::dynamodb::{DynamoCatalog, DynamoLedger, DynamoOrders};
 use shop::adapters::sns::SnsPublisher;
 use shop::adapters::sqs::SqsOrderQueue;
 use shop::catalog::ports::ProductLookup;
-use shop::kernel::{EventEnvelope, OrderId, ProductId, SystemClock};
+use shop::kernel::{CustomerId, EventEnvelope, OrderId, ProductId, SystemClock};
 use shop::ordering::outbox::Outbox;
-use shop::ordering::placing::{OrderMessage, OrderRequest, place_order};
+use shop::ordering::placing::{OrderMessage, OrderRequest, Placing};
 use shop::ordering::processing::{OrderProcessor, Processed};
 use shop::ordering::saga::{PaymentSaga, SagaOutcome};
 use shop::payments::webhook::{Received, WebhookReceiver};
@@ -22,6 +22,7 @@ use time::OffsetDateTime;
 
 use super::lab::Lab;
 use crate::LOCAL_WEBHOOK_SECRET;
+use crate::authorizer::Authorized;
 use crate::event_source::sqs_event;
 use crate::gateway::{IncomingRequest, Routes, request_event};
 use crate::webhook::{Outcome, local_signature, provider_event};
@@ -73,6 +74,18 @@ impl Events {
         for (name, value) in headers {
             header_map.insert(*name, HeaderValue::from_str(value)?);
         }
+        // A guarded route gets the claims the authorizer would add: the customer of the body.
+        let authorized = route.auth.authorizer.as_ref().map(|_| {
+            let customer = body
+                .as_deref()
+                .and_then(|b| serde_json::from_str::<Value>(b).ok())
+                .and_then(|b| b["customer_id"].as_str().map(str::to_owned))
+                .unwrap_or_else(|| "c-bench".to_owned());
+            Authorized {
+                claims: [("sub".to_owned(), customer)].into(),
+                scopes: Vec::new(),
+            }
+        });
         let request = IncomingRequest {
             method,
             raw_path: path.to_owned(),
@@ -83,7 +96,7 @@ impl Events {
             request_id: ulid::Ulid::new().to_string(),
             time: OffsetDateTime::now_utc(),
         };
-        Ok(request_event(&request, &route))
+        Ok(request_event(&request, &route, authorized.as_ref()))
     }
 
     pub fn get_product(&self, i: usize) -> Result<Value> {
@@ -98,7 +111,8 @@ impl Events {
     /// A place-order body: two lines of the catalog, one unit each.
     pub fn order_body(&self, i: usize) -> Value {
         json!({
-            "customer_id": format!("c-bench-{}", i % 1000),
+            // One customer per order: each holds one unpaid order at most.
+            "customer_id": format!("c-bench-{i}"),
             "currency": "EUR",
             "items": [
                 {"product_id": self.product_id(i), "quantity": 1},
@@ -301,18 +315,20 @@ impl Direct {
 
     /// orders-api's `POST /orders`.
     pub async fn place_order(&self, body: &Value) -> Result<String> {
-        let request = OrderRequest::validate(body).map_err(|e| anyhow!("{e:?}"))?;
-        let placed = place_order(
-            &self.api_orders,
-            &self.api_orders,
-            &self.queue,
-            &SystemClock,
-            request,
-            None,
-            ulid::Ulid::new().to_string(),
-        )
-        .await
-        .map_err(|e| anyhow!("{e}"))?;
+        let customer = CustomerId::parse(body["customer_id"].as_str().unwrap_or("c-bench"))
+            .map_err(|e| anyhow!("{e}"))?;
+        let request = OrderRequest::validate(body, &customer).map_err(|e| anyhow!("{e:?}"))?;
+        let placing = Placing {
+            orders: &self.api_orders,
+            keys: &self.api_orders,
+            queue: &self.queue,
+            clock: &SystemClock,
+            max_unpaid: 5,
+        };
+        let placed = placing
+            .place(request, None, ulid::Ulid::new().to_string())
+            .await
+            .map_err(|e| anyhow!("{e}"))?;
         Ok(placed.order.order_id.to_string())
     }
 

@@ -157,11 +157,20 @@ impl PaymentAnomalies for DynamoLedger {
         else {
             return Err(store_error(error));
         };
-        let refund_published = seen
-            .item()
+        let first = seen.item();
+        let refund_published = first
             .and_then(|item| item.get("refund_published"))
             .is_some_and(|v| matches!(v, AttributeValue::Bool(true)));
-        Ok(AnomalyRecording::Seen { refund_published })
+        // Unreadable (an emulator that returns no old item): as old as this delivery.
+        let recorded_at = first
+            .and_then(|item| item.get("recorded_at"))
+            .and_then(|v| v.as_s().ok())
+            .and_then(|t| Timestamp::parse(t, &time::format_description::well_known::Rfc3339).ok())
+            .unwrap_or(anomaly.recorded_at);
+        Ok(AnomalyRecording::Seen {
+            refund_published,
+            recorded_at,
+        })
     }
 
     async fn mark_refund_published(&self, event_id: &str) -> Result<(), StoreError> {

@@ -4,10 +4,11 @@
 
 use super::batch::{self, Item};
 use super::{item_error, store_error};
-use crate::kernel::{EventEnvelope, OrderId, ProductId, StoreError};
+use crate::kernel::{CustomerId, EventEnvelope, OrderId, ProductId, StoreError};
 use crate::ordering::Order;
 use crate::ordering::ports::{
     CommitError, IdempotencyKeys, IdempotencyRecord, OrderCommit, OrderRepository, StockMovement,
+    UnpaidSlot,
 };
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
@@ -57,6 +58,7 @@ enum Role {
     Event,
     Outbox,
     Stock(ProductId),
+    Unpaid,
     Idempotency,
 }
 
@@ -73,6 +75,13 @@ fn event_sk(sequence: u64) -> String {
 fn outbox_sk(sequence: u64) -> String {
     format!("OUTBOX#{sequence:010}")
 }
+
+/// A customer's unpaid-order count lives beside their orders, in its own partition.
+fn customer_pk(customer: &CustomerId) -> String {
+    format!("CUSTOMER#{customer}")
+}
+
+const UNPAID: &str = "UNPAID";
 
 fn request_pk(key: &str) -> String {
     format!("REQUEST#{key}")
@@ -171,6 +180,39 @@ impl DynamoOrders {
         ))
     }
 
+    /// The update of the customer's unpaid-order count (attribute `unpaid` of the item
+    /// `CUSTOMER#<id>` / `UNPAID`): the limit is its condition.
+    fn unpaid_update(&self, slot: &UnpaidSlot) -> Result<TransactWriteItem, StoreError> {
+        let (customer, expression) = match slot {
+            UnpaidSlot::Take { customer, .. } => {
+                (customer, "SET unpaid = if_not_exists(unpaid, :zero) + :one")
+            }
+            // Never below zero, and never refused: an order must always be able to end.
+            UnpaidSlot::Give(customer) => {
+                (customer, "SET unpaid = if_not_exists(unpaid, :one) - :one")
+            }
+        };
+        let mut update = Update::builder()
+            .table_name(&self.orders_table)
+            .set_key(Some(key(customer_pk(customer), UNPAID.to_owned())))
+            .update_expression(expression)
+            .expression_attribute_values(":one", number(1));
+        if let UnpaidSlot::Take { .. } = slot {
+            update = update.expression_attribute_values(":zero", number(0));
+        }
+        if let UnpaidSlot::Take {
+            limit: Some(limit), ..
+        } = slot
+        {
+            update = update
+                .condition_expression("attribute_not_exists(unpaid) OR unpaid < :limit")
+                .expression_attribute_values(":limit", number(limit));
+        }
+        Ok(TransactWriteItem::builder()
+            .update(update.build().map_err(store_error)?)
+            .build())
+    }
+
     fn transaction(
         &self,
         commit: &OrderCommit,
@@ -219,6 +261,10 @@ impl DynamoOrders {
             let (item, role) = self.stock_update(movement)?;
             items.push(item);
             roles.push(role);
+        }
+        if let Some(slot) = &commit.unpaid {
+            items.push(self.unpaid_update(slot)?);
+            roles.push(Role::Unpaid);
         }
         if let Some(claim) = &commit.idempotency {
             let item = serde_dynamo::to_item(IdempotencyItem {
@@ -339,6 +385,9 @@ impl OrderRepository for DynamoOrders {
         };
         if failed(|r| matches!(r, Role::Idempotency)) {
             return Err(CommitError::IdempotencyKeyTaken);
+        }
+        if failed(|r| matches!(r, Role::Unpaid)) {
+            return Err(CommitError::TooManyUnpaidOrders);
         }
         if failed(|r| matches!(r, Role::State | Role::Event)) {
             return Err(CommitError::Conflict);

@@ -27,7 +27,7 @@ use crate::provision::{ProvisionReport, provision};
 use crate::resources::Resources;
 use crate::runtime::{FunctionConfig, FunctionHost, InvokeError, Program, QUEUE_TIMEOUT};
 use crate::template::Template;
-use crate::{catalog, repo};
+use crate::{api_docs, catalog, repo};
 
 /// Progress lines for a person watching (`starting emulator`, ...).
 pub type Progress = Arc<dyn Fn(&str) + Send + Sync>;
@@ -264,11 +264,12 @@ impl LocalCloud {
             }
         }
 
-        gateway::serve(
+        gateway::serve_with_pages(
             listener,
             Routes::from_template(&template),
             hosts.clone(),
             authorizers(&template, &resources)?,
+            api_docs::router(repo_root.join("docs")),
             shutdown.clone(),
             &tasks,
         );

@@ -408,12 +408,33 @@ pub fn serve(
     shutdown: CancellationToken,
     tasks: &TaskTracker,
 ) {
+    serve_with_pages(
+        listener,
+        routes,
+        hosts,
+        authorizers,
+        axum::Router::new(),
+        shutdown,
+        tasks,
+    );
+}
+
+/// [`serve`], with `pages` (the local cloud's own, such as `/docs`) answered before routing.
+pub fn serve_with_pages(
+    listener: TcpListener,
+    routes: Routes,
+    hosts: HashMap<String, FunctionHost>,
+    authorizers: HashMap<String, JwtAuthorizer>,
+    pages: axum::Router,
+    shutdown: CancellationToken,
+    tasks: &TaskTracker,
+) {
     let gateway = Gateway {
         routes: Arc::new(routes),
         hosts: Arc::new(hosts),
         authorizers: Arc::new(authorizers),
     };
-    let app = axum::Router::new().fallback(handle).with_state(gateway);
+    let app = pages.merge(axum::Router::new().fallback(handle).with_state(gateway));
     tasks.spawn(async move {
         let _ = axum::serve(
             listener,

@@ -8,6 +8,7 @@
 //! - [`runtime`]: the Lambda Runtime API, serving each function's real bootstrap binary.
 //! - [`gateway`]: the template's HTTP API routes as API Gateway payload 2.0 events, guarded by
 //!   the template's JWT [`authorizer`]s; [`issuer`]: the local OIDC issuer behind them.
+//! - [`api_docs`]: the API documents and their HTML renderings at `/docs`.
 //! - [`event_source`]: the template's SQS event sources, partial batch responses included.
 //! - [`webhook`]: signing payment webhooks with the local secret.
 //! - [`bench`]: `cargo dev bench`, the measurements behind `docs/benchmarks.md`.
@@ -19,6 +20,7 @@
 //! serializes DynamoDB requests, allows 100 items per transaction and rolls back failed
 //! transactions item by item (see `infra/emulator/moto_launcher.py`).
 
+pub mod api_docs;
 pub mod authorizer;
 pub mod aws;
 pub mod bench;

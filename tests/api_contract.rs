@@ -57,7 +57,14 @@ fn examples_per_operation() -> u32 {
 
 #[tokio::test]
 async fn schemathesis_finds_no_failure_in_a_thousand_generated_requests() {
-    let token = token_for(&new_customer());
+    // A token as `cargo dev token` gets it: from the issuer's token endpoint.
+    let token = dev::issuer::fetch_token(
+        cloud().issuer_url(),
+        &new_customer(),
+        Duration::from_secs(3600),
+    )
+    .await
+    .unwrap();
     let root = repo_root();
     let schemathesis = root.join(".dev/venv/bin/schemathesis");
     let url = cloud().url().to_owned();

@@ -197,6 +197,40 @@ async fn a_customer_places_reads_and_cancels_their_own_orders_only() {
 }
 
 #[tokio::test]
+async fn a_token_from_cargo_dev_tokens_endpoint_places_reads_and_cancels() {
+    let product = seed_product("identity", 500, 10).await;
+    let customer = new_customer();
+    // What `cargo dev token --customer <id>` prints.
+    let token = dev::issuer::fetch_token(cloud().issuer_url(), &customer, DEFAULT_TTL)
+        .await
+        .unwrap();
+    let bearer = format!("Bearer {token}");
+    let placed: Value = place_with(Some(&bearer), &one_unit(&product))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let order_id = placed["order_id"].as_str().unwrap();
+    assert_eq!(placed["customer_id"], customer.as_str());
+    let read = http()
+        .get(url(&format!("/orders/{order_id}")))
+        .header("authorization", &bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), 200);
+    let cancelled = http()
+        .post(url(&format!("/orders/{order_id}/cancel")))
+        .header("authorization", &bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status(), 200);
+    let view: Value = cancelled.json().await.unwrap();
+    assert_eq!(view["status"], "CANCELLED");
+}
+
+#[tokio::test]
 async fn a_body_naming_another_customer_is_forbidden() {
     let product = seed_product("identity", 500, 10).await;
     let me = new_customer();

@@ -128,6 +128,23 @@ impl Issuer {
     }
 }
 
+/// A token from the issuer at `issuer_url` over HTTP, as `cargo dev token` gets it.
+pub async fn fetch_token(issuer_url: &str, customer: &str, ttl: Duration) -> Result<String> {
+    let answer: Value = reqwest::Client::new()
+        .post(format!("{}/token", issuer_url.trim_end_matches('/')))
+        .json(&json!({"customer": customer, "ttl_seconds": ttl.as_secs()}))
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .with_context(|| format!("the local issuer at {issuer_url} did not answer"))?
+        .json()
+        .await?;
+    answer["access_token"]
+        .as_str()
+        .map(str::to_owned)
+        .context("the issuer answered without a token")
+}
+
 /// `POST /token`: `{"customer": "c-1", "ttl_seconds": 3600}`.
 #[derive(Deserialize)]
 struct TokenRequest {

@@ -267,20 +267,8 @@ fn env(endpoint: &str) -> Result<()> {
 
 async fn token(customers: &[String], ttl: u64) -> Result<()> {
     let issuer = running("issuer").context("no local issuer: is `cargo dev up` running?")?;
-    let client = reqwest::Client::new();
     for customer in customers {
-        let answer: serde_json::Value = client
-            .post(format!("{issuer}/token"))
-            .json(&serde_json::json!({"customer": customer, "ttl_seconds": ttl}))
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status)
-            .with_context(|| format!("the local issuer at {issuer} did not answer"))?
-            .json()
-            .await?;
-        let token = answer["access_token"]
-            .as_str()
-            .context("the issuer answered without a token")?;
+        let token = dev::issuer::fetch_token(&issuer, customer, Duration::from_secs(ttl)).await?;
         println!("{token}");
     }
     Ok(())

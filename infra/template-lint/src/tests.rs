@@ -49,8 +49,8 @@ fn the_real_template_reads_as_intended() {
     // and event sources are where the rules expect them.
     let template = real_template();
     let resources = Resources::of(&template);
-    assert_eq!(resources.of_type(QUEUE).count(), 6);
-    assert_eq!(resources.of_type(ALARM).count(), 9);
+    assert_eq!(resources.of_type(QUEUE).count(), 8);
+    assert_eq!(resources.of_type(ALARM).count(), 10);
     let sources = sqs_sources(&template, &resources);
     let consumed: Vec<_> = sources
         .iter()
@@ -64,6 +64,11 @@ fn the_real_template_reads_as_intended() {
                 Some("PaymentEventsQueue"),
                 Some(30)
             ),
+            (
+                "OrderPaymentsFunction",
+                Some("PaymentDeadlinesQueue"),
+                Some(30)
+            ),
             ("OrderProcessorFunction", Some("OrdersQueue"), Some(30)),
         ]
     );
@@ -72,8 +77,8 @@ fn the_real_template_reads_as_intended() {
         .values()
         .map(|r| policy_documents(r).len())
         .sum();
-    // 5 roles x (trust + inline) + 5 log policies + 2 queue policies
-    assert_eq!(documents, 17);
+    // 5 roles x (trust + inline) + 5 log policies + 3 queue policies
+    assert_eq!(documents, 18);
 }
 
 // ---------------------------------------------------------------- the four planted faults

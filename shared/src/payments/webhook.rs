@@ -10,9 +10,29 @@ use std::collections::HashMap;
 /// Provider events are remembered this long: Stripe retries for up to three days.
 pub const LEDGER_TTL: time::Duration = time::Duration::days(30);
 
+/// A provider's identifier (`evt_...`, `pi_...`): 1 to 255 printable ASCII characters. It
+/// keys a DynamoDB item, so a longer one is refused here, as a malformed event (400), and never
+/// reaches DynamoDB, which would refuse it forever while the provider retried for days.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "String")]
+struct ProviderId(String);
+
+impl TryFrom<String> for ProviderId {
+    type Error = String;
+
+    fn try_from(id: String) -> Result<Self, Self::Error> {
+        let printable = id.bytes().all(|b| b.is_ascii_graphic());
+        if (1..=255).contains(&id.len()) && printable {
+            Ok(ProviderId(id))
+        } else {
+            Err("an id must be 1 to 255 printable ASCII characters".to_owned())
+        }
+    }
+}
+
 #[derive(Debug, Deserialize)]
 struct ProviderEvent {
-    id: String,
+    id: ProviderId,
     #[serde(rename = "type")]
     kind: String,
     created: i64,
@@ -26,7 +46,7 @@ struct ProviderEventData {
 
 #[derive(Debug, Deserialize)]
 struct PaymentIntent {
-    id: String,
+    id: ProviderId,
     amount: i64,
     currency: String,
     #[serde(default)]
@@ -85,11 +105,11 @@ impl WebhookReceiver<'_> {
         };
         match self
             .ledger
-            .record(&event.id, &envelope, now + LEDGER_TTL)
+            .record(&event.id.0, &envelope, now + LEDGER_TTL)
             .await?
         {
             Recording::New => {
-                self.publish(&event.id, &envelope).await?;
+                self.publish(&event.id.0, &envelope).await?;
                 Ok(Received::Processed {
                     event_type: envelope.event_type,
                 })
@@ -98,7 +118,7 @@ impl WebhookReceiver<'_> {
                 envelope,
                 published: false,
             } => {
-                self.publish(&event.id, &envelope).await?;
+                self.publish(&event.id.0, &envelope).await?;
                 Ok(Received::Duplicate)
             }
             Recording::Seen { .. } => Ok(Received::Duplicate),
@@ -148,18 +168,18 @@ fn translate(event: &ProviderEvent) -> Result<Translated, WebhookError> {
     let payment = if succeeded {
         PaymentEvent::Succeeded {
             order_id: order_id.clone(),
-            payment_intent_id: intent.id.clone(),
+            payment_intent_id: intent.id.0.clone(),
             amount: intent.amount,
             currency,
-            provider_event_id: event.id.clone(),
+            provider_event_id: event.id.0.clone(),
         }
     } else {
         PaymentEvent::Failed {
             order_id: order_id.clone(),
-            payment_intent_id: intent.id.clone(),
+            payment_intent_id: intent.id.0.clone(),
             amount: intent.amount,
             currency,
-            provider_event_id: event.id.clone(),
+            provider_event_id: event.id.0.clone(),
             failure_message: intent.last_payment_error.and_then(|e| e.message),
         }
     };
@@ -174,11 +194,112 @@ fn translate(event: &ProviderEvent) -> Result<Translated, WebhookError> {
     // deduplicate a republished event. Its `created` second orders an intent's events.
     Ok(Translated::Payment(EventEnvelope::wrap(
         &payment,
-        event.id.clone(),
-        intent.id,
+        event.id.0.clone(),
+        intent.id.0,
         u64::try_from(event.created).unwrap_or_default(),
         occurred_at,
         correlation_id,
-        Some(event.id.clone()),
+        Some(event.id.0.clone()),
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::memory::{InMemoryStore, RecordingPublisher};
+    use crate::kernel::FixedClock;
+    use serde_json::json;
+
+    const SECRET: &[u8] = b"whsec_test";
+
+    fn clock() -> FixedClock {
+        FixedClock(time::macros::datetime!(2026-11-21 10:00 UTC))
+    }
+
+    fn event(id: &str, kind: &str) -> Vec<u8> {
+        json!({"id": id, "type": kind, "created": 1_795_255_200,
+            "data": {"object": {"id": "pi_1", "amount": 1200, "currency": "eur",
+                "metadata": {"order_id": "01JDQ0000000000000000000ZZ"}}}})
+        .to_string()
+        .into_bytes()
+    }
+
+    async fn deliver(
+        store: &InMemoryStore,
+        publisher: &RecordingPublisher,
+        body: &[u8],
+    ) -> Result<Received, WebhookError> {
+        let clock = clock();
+        let header = signature::sign(body, SECRET, clock.0.unix_timestamp());
+        WebhookReceiver {
+            ledger: store,
+            publisher,
+            clock: &clock,
+        }
+        .receive(Some(&header), body, SECRET)
+        .await
+    }
+
+    #[tokio::test]
+    async fn a_payment_event_is_published_once_however_often_it_comes() {
+        let (store, publisher) = (InMemoryStore::default(), RecordingPublisher::default());
+        let body = event("evt_1", "payment_intent.succeeded");
+        let first = deliver(&store, &publisher, &body).await.unwrap();
+        assert!(matches!(first, Received::Processed { .. }));
+        let again = deliver(&store, &publisher, &body).await.unwrap();
+        assert_eq!(again, Received::Duplicate);
+        assert_eq!(publisher.types(), ["payment.succeeded"]);
+        let published = &publisher.published()[0];
+        assert_eq!(published.event_id, "evt_1");
+        assert_eq!(published.data["currency"], "EUR");
+    }
+
+    #[tokio::test]
+    async fn a_publish_that_failed_is_finished_by_the_next_delivery() {
+        let (store, publisher) = (InMemoryStore::default(), RecordingPublisher::default());
+        let body = event("evt_2", "payment_intent.payment_failed");
+        publisher.fail_next(1);
+        assert!(matches!(
+            deliver(&store, &publisher, &body).await,
+            Err(WebhookError::Store(_))
+        ));
+        assert_eq!(
+            deliver(&store, &publisher, &body).await.unwrap(),
+            Received::Duplicate
+        );
+        assert_eq!(publisher.types(), ["payment.failed"]);
+    }
+
+    #[tokio::test]
+    async fn other_types_are_ignored_and_unusable_ids_are_malformed_not_retried() {
+        let (store, publisher) = (InMemoryStore::default(), RecordingPublisher::default());
+        let ignored = deliver(&store, &publisher, &event("evt_3", "customer.created")).await;
+        assert!(matches!(ignored, Ok(Received::Ignored { .. })));
+        for id in ["x".repeat(3_000), String::new(), "evt with spaces".into()] {
+            let refused =
+                deliver(&store, &publisher, &event(&id, "payment_intent.succeeded")).await;
+            assert!(
+                matches!(refused, Err(WebhookError::Malformed(_))),
+                "{id:.20}"
+            );
+        }
+        assert!(publisher.published().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_forged_signature_is_refused_before_anything_is_read() {
+        let (store, publisher) = (InMemoryStore::default(), RecordingPublisher::default());
+        let body = event("evt_4", "payment_intent.succeeded");
+        let clock = clock();
+        let forged = signature::sign(&body, b"whsec_other", clock.0.unix_timestamp());
+        let refused = WebhookReceiver {
+            ledger: &store,
+            publisher: &publisher,
+            clock: &clock,
+        }
+        .receive(Some(&forged), &body, SECRET)
+        .await;
+        assert!(matches!(refused, Err(WebhookError::Signature(_))));
+        assert!(publisher.published().is_empty());
+    }
 }

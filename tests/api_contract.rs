@@ -55,8 +55,15 @@ fn examples_per_operation() -> u32 {
         .unwrap_or(70)
 }
 
+/// The fuzzer is one customer: let it hold as many unpaid orders as it makes, so that the
+/// stateful phase reaches the orders it created.
+fn one_customer_may_hold_many_orders() {
+    dev::testing::use_parameter("MaxUnpaidOrders", "100000");
+}
+
 #[tokio::test]
 async fn schemathesis_finds_no_failure_in_a_thousand_generated_requests() {
+    one_customer_may_hold_many_orders();
     // A token as `cargo dev token` gets it: from the issuer's token endpoint.
     let token = dev::issuer::fetch_token(
         cloud().issuer_url(),
@@ -185,6 +192,7 @@ async fn drain(queue_url: &str, into: &mut Vec<(Value, Option<String>)>) {
 
 #[tokio::test]
 async fn every_event_published_matches_its_schema_and_every_type_has_one() {
+    one_customer_may_hold_many_orders();
     let schemas = event_schemas();
     let tap = tap().await;
 
@@ -331,6 +339,7 @@ async fn rendered(chromium: &Path, url: &str) -> String {
 
 #[tokio::test]
 async fn the_rendered_documents_show_every_route_and_every_event_in_a_browser() {
+    one_customer_may_hold_many_orders();
     let Some(chromium) = chromium() else { return };
     let base = cloud().url();
     let index = rendered(&chromium, &format!("{base}/docs")).await;

@@ -10,7 +10,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use aws_config::SdkConfig;
 use serde_json::Value;
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -55,6 +55,9 @@ pub struct CloudOptions {
     /// A shorter payment window than the template's `PaymentWindowMinutes`, to watch unpaid
     /// orders expire (`PAYMENT_WINDOW` of every function that has it).
     pub payment_window: Option<Duration>,
+    /// Template parameters to use instead of their defaults (`MaxUnpaidOrders`, ...), as
+    /// `sam deploy --parameter-overrides` would.
+    pub parameters: BTreeMap<String, String>,
 }
 
 impl Default for CloudOptions {
@@ -70,6 +73,7 @@ impl Default for CloudOptions {
             progress: None,
             executables: None,
             payment_window: None,
+            parameters: BTreeMap::new(),
         }
     }
 }
@@ -91,6 +95,8 @@ pub struct LocalCloud {
     environments: BTreeMap<String, BTreeMap<String, String>>,
     log_dir: Option<PathBuf>,
     invoker: mpsc::UnboundedSender<InvokeRequest>,
+    /// Why the cloud stopped by itself (its emulator went away), once it has.
+    failure: watch::Receiver<Option<String>>,
     shutdown: CancellationToken,
     tasks: TaskTracker,
     emulator: Mutex<Option<Emulator>>,
@@ -156,6 +162,7 @@ impl LocalCloud {
             }
         };
         let settings = EmulatorSettings::new(&endpoint);
+        template.parameters.extend(options.parameters.clone());
         let issuer = start_issuer(&mut template, &shutdown, &tasks).await?;
         let resources = Resources::new(&template, &endpoint);
 
@@ -274,6 +281,7 @@ impl LocalCloud {
             &tasks,
         );
         let invoker = start_invoker(hosts, shutdown.clone(), &tasks);
+        let failure = watch_emulator(&endpoint, shutdown.clone(), &tasks);
         stop_on_failure.disarm();
 
         Ok(LocalCloud {
@@ -285,6 +293,7 @@ impl LocalCloud {
             environments,
             log_dir,
             invoker,
+            failure,
             shutdown,
             tasks,
             emulator: Mutex::new(emulator),
@@ -360,6 +369,18 @@ impl LocalCloud {
         answer.await.unwrap_or(Err(InvokeError::Stopped))
     }
 
+    /// Resolves, with the reason, if the cloud stops by itself: its emulator stopped
+    /// answering (it died, or the one `--endpoint` named went away). Everything the cloud
+    /// started is stopping by then; the emulator's state is gone.
+    pub async fn failure(&self) -> String {
+        let mut failure = self.failure.clone();
+        match failure.wait_for(Option::is_some).await {
+            Ok(reason) => reason.clone().unwrap_or_default(),
+            // The watchdog ended without a failure: the cloud was stopped on purpose.
+            Err(_) => std::future::pending().await,
+        }
+    }
+
     /// Stops everything and waits (up to 10 s) until the function processes are gone.
     pub async fn stop(self) {
         self.shutdown.cancel();
@@ -420,6 +441,51 @@ fn authorizers(
         authorizers.insert(name.clone(), JwtAuthorizer::new(&issuer, audience));
     }
     Ok(authorizers)
+}
+
+/// Checks every second that the emulator still takes connections; after three misses in a
+/// row the cloud stops, with the reason in the returned channel, instead of answering 503 and
+/// logging "connection refused" forever.
+fn watch_emulator(
+    endpoint: &str,
+    shutdown: CancellationToken,
+    tasks: &TaskTracker,
+) -> watch::Receiver<Option<String>> {
+    const MISSES: u32 = 3;
+    let (report, failure) = watch::channel(None);
+    let endpoint = endpoint.to_owned();
+    let address = endpoint
+        .trim_start_matches("http://")
+        .trim_start_matches("https://")
+        .trim_end_matches('/')
+        .to_owned();
+    tasks.spawn(async move {
+        let mut misses = 0;
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                () = shutdown.cancelled() => return,
+            }
+            let connected = tokio::time::timeout(
+                Duration::from_secs(2),
+                tokio::net::TcpStream::connect(&address),
+            )
+            .await;
+            misses = match connected {
+                Ok(Ok(_)) => 0,
+                _ => misses + 1,
+            };
+            if misses >= MISSES {
+                let _ = report.send(Some(format!(
+                    "the emulator at {endpoint} stopped answering, so the local cloud stopped \
+                     (its tables and queues are gone: start it again with `cargo dev up`)"
+                )));
+                shutdown.cancel();
+                return;
+            }
+        }
+    });
+    failure
 }
 
 fn start_invoker(

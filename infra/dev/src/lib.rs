@@ -11,6 +11,7 @@
 //! - [`api_docs`]: the API documents and their HTML renderings at `/docs`.
 //! - [`event_source`]: the template's SQS event sources, partial batch responses included.
 //! - [`webhook`]: signing payment webhooks with the local secret.
+//! - [`redrive`]: dead-letter queues' messages back to their source queues.
 //! - [`bench`]: `cargo dev bench`, the measurements behind `docs/benchmarks.md`.
 //! - [`cloud`]: all of it together, [`LocalCloud`]; [`testing::shared_cloud`] for tests.
 //!
@@ -34,6 +35,7 @@ pub mod gateway;
 pub mod issuer;
 pub mod logs;
 pub mod provision;
+pub mod redrive;
 pub mod repo;
 pub mod resources;
 pub mod runtime;

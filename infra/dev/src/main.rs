@@ -106,6 +106,17 @@ enum Command {
         #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
         ttl: u64,
     },
+    /// Move a dead-letter queue's messages back to their source queue (every DLQ's without
+    /// QUEUE), as SQS's DLQ redrive does in the cloud. Safe once the cause is fixed: every
+    /// consumer is idempotent, and a message that still fails comes back to its DLQ.
+    Redrive {
+        /// The dead-letter queue, by logical id (`OrdersDLQ`).
+        queue: Option<String>,
+        /// The emulator; the one `cargo dev up` is running by default, else
+        /// http://127.0.0.1:5000.
+        #[arg(long, value_name = "URL")]
+        endpoint: Option<String>,
+    },
     /// Validate a catalog file (.json, .jsonl or .csv) and load its good rows into
     /// ProductsTable; every bad row is named by its line. Idempotent; live stock is kept.
     Import {
@@ -153,6 +164,7 @@ async fn main() -> ExitCode {
                 repo_root: None,
                 executables: None,
                 payment_window: payment_window.map(Duration::from_secs),
+                parameters: Default::default(),
             };
             up(options).await
         }
@@ -183,6 +195,15 @@ async fn main() -> ExitCode {
         Command::Bench(args) => dev::bench::cli(args).await,
         Command::Emulator { port } => emulator(port).await,
         Command::Token { customers, ttl } => token(&customers, ttl).await,
+        Command::Redrive { queue, endpoint } => {
+            redrive(
+                queue.as_deref(),
+                &endpoint
+                    .or_else(|| running("endpoint"))
+                    .unwrap_or_else(|| DEFAULT_ENDPOINT.to_owned()),
+            )
+            .await
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -204,11 +225,17 @@ async fn up(options: CloudOptions) -> Result<()> {
     });
     std::fs::write(&running, record.to_string())?;
     println!("ready: {}", cloud.url());
-    shutdown_signal().await?;
+    let failure = tokio::select! {
+        signal = shutdown_signal() => signal.map(|()| None)?,
+        reason = cloud.failure() => Some(reason),
+    };
     eprintln!("stopping");
     let _ = std::fs::remove_file(&running);
     cloud.stop().await;
-    Ok(())
+    match failure {
+        None => Ok(()),
+        Some(reason) => Err(anyhow::anyhow!(reason)),
+    }
 }
 
 /// Where `up` notes its URLs, so `import` and `webhook` find the running cloud.
@@ -261,6 +288,20 @@ fn env(endpoint: &str) -> Result<()> {
     // Not a function's variable: where the running cloud's customer tokens come from.
     if let Some(issuer) = running("issuer") {
         println!("JWT_ISSUER={issuer}");
+    }
+    Ok(())
+}
+
+async fn redrive(queue: Option<&str>, endpoint: &str) -> Result<()> {
+    let template = Template::load(&repo::repo_root()?)?;
+    let resources = Resources::new(&template, endpoint);
+    let sqs = aws_sdk_sqs::Client::new(&EmulatorSettings::new(endpoint).sdk_config().await);
+    for redrive in dev::redrive::redrives(&template, &resources, queue)? {
+        let moved = dev::redrive::move_back(&sqs, &redrive).await?;
+        println!(
+            "{}: {moved} message(s) moved back to {}",
+            redrive.dead_letters.name, redrive.source.name
+        );
     }
     Ok(())
 }

@@ -380,6 +380,10 @@ struct SlotState {
     slot: Arc<Slot>,
 }
 
+/// How long a stopping Runtime API holds back its last answers to `next`: longer than it takes
+/// to kill a function process.
+const STOPPING_GRACE: Duration = Duration::from_secs(1);
+
 async fn next(State(SlotState { host, slot }): State<SlotState>) -> Response {
     // Asking for the next event means the previous one is over, answered or not.
     host.environment_ended(
@@ -392,6 +396,10 @@ async fn next(State(SlotState { host, slot }): State<SlotState>) -> Response {
             () = host.shutdown.cancelled() => None,
         };
         let Some(pending) = pending else {
+            // Stopping: the process is being killed. An answer now would reach its runtime
+            // as an event without a request id, and lambda_runtime panics on that; so the
+            // answer waits until the process is most likely gone.
+            tokio::time::sleep(STOPPING_GRACE).await;
             return (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the local cloud is stopping",

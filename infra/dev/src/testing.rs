@@ -13,6 +13,7 @@
 //! # }
 //! ```
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
 use crate::cloud::{CloudOptions, LocalCloud};
@@ -28,6 +29,23 @@ static PAYMENT_WINDOW: OnceLock<std::time::Duration> = OnceLock::new();
 pub fn use_payment_window(window: std::time::Duration) {
     let chosen = *PAYMENT_WINDOW.get_or_init(|| window);
     assert_eq!(chosen, window, "one payment window per test process");
+}
+
+static PARAMETERS: std::sync::Mutex<BTreeMap<String, String>> =
+    std::sync::Mutex::new(BTreeMap::new());
+
+/// Overrides a template parameter for this test process's cloud (`MaxUnpaidOrders`, ...).
+/// Like [`use_payment_window`], call it first in every test of the binary that relies on it.
+pub fn use_parameter(name: &str, value: &str) {
+    assert!(
+        CLOUD.get().is_none()
+            || PARAMETERS.lock().unwrap().get(name).map(String::as_str) == Some(value),
+        "the cloud started before {name} was set"
+    );
+    PARAMETERS
+        .lock()
+        .unwrap()
+        .insert(name.to_owned(), value.to_owned());
 }
 
 /// The test process's local cloud, started on first use with a free gateway port, its own
@@ -60,6 +78,7 @@ pub fn shared_cloud() -> &'static LocalCloud {
                             repo_root: Some(root),
                             progress: Some(Arc::new(|line: &str| eprintln!("local cloud: {line}"))),
                             payment_window: PAYMENT_WINDOW.get().copied(),
+                            parameters: PARAMETERS.lock().unwrap().clone(),
                             ..CloudOptions::default()
                         };
                         LocalCloud::start(options).await

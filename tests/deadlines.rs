@@ -75,13 +75,7 @@ async fn a_payment_before_the_deadline_wins_and_the_expiry_changes_nothing() {
     short_window();
     let (product, order) = confirmed_order(10, 2).await;
     let order_id = order["order_id"].as_str().unwrap();
-    deliver_signed(&provider_event(
-        "payment_intent.succeeded",
-        &order,
-        total(&order),
-    ))
-    .await;
-    order_in(order_id, "PAID").await;
+    pay_in_full(&order).await;
     // The deadline check comes back at payment_due_by; give it time to run.
     until(due_by(&order) + Duration::from_secs(5)).await;
     assert_eq!(

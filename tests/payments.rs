@@ -284,13 +284,7 @@ async fn twenty_concurrent_cancellations_cancel_once() {
 async fn a_paid_order_cannot_be_cancelled() {
     let (product, order) = confirmed_order(10, 1).await;
     let order_id = order["order_id"].as_str().unwrap();
-    deliver_signed(&provider_event(
-        "payment_intent.succeeded",
-        &order,
-        total(&order),
-    ))
-    .await;
-    order_in(order_id, "PAID").await;
+    pay_in_full(&order).await;
     let (status, problem, content_type) = cancel_order(order_id).await;
     assert_eq!(
         (status, content_type.as_str()),

@@ -77,6 +77,17 @@ pub async fn deliver_signed(event: &Value) {
     assert_eq!(status, 200, "{answer}");
 }
 
+/// The provider reports the order's total paid; returns the order once PAID.
+pub async fn pay_in_full(order: &Value) -> Value {
+    deliver_signed(&provider_event(
+        "payment_intent.succeeded",
+        order,
+        total(order),
+    ))
+    .await;
+    order_in(order["order_id"].as_str().unwrap(), "PAID").await
+}
+
 /// Waits until the saga has recorded the provider event as an anomaly; returns the record.
 pub async fn recorded_anomaly(event: &Value) -> String {
     let key = format!("ANOMALY#{}", event["id"].as_str().unwrap());

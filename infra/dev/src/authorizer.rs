@@ -119,24 +119,21 @@ impl JwtAuthorizer {
     }
 
     async fn fetch_keys(&self) -> Result<JwkSet, Denied> {
-        let unreachable = |e: reqwest::Error| {
-            Denied::Unauthorized(format!("the issuer {} cannot be reached: {e}", self.issuer))
-        };
         let discovery: Value = self
-            .http
-            .get(format!("{}/.well-known/openid-configuration", self.issuer))
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status)
-            .map_err(unreachable)?
-            .json()
-            .await
-            .map_err(unreachable)?;
+            .fetch(&format!("{}/.well-known/openid-configuration", self.issuer))
+            .await?;
         let jwks_uri = discovery["jwks_uri"]
             .as_str()
             .ok_or_else(|| Denied::Unauthorized("the issuer publishes no jwks_uri".into()))?;
+        self.fetch(jwks_uri).await
+    }
+
+    async fn fetch<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, Denied> {
+        let unreachable = |e: reqwest::Error| {
+            Denied::Unauthorized(format!("the issuer {} cannot be reached: {e}", self.issuer))
+        };
         self.http
-            .get(jwks_uri)
+            .get(url)
             .send()
             .await
             .and_then(reqwest::Response::error_for_status)

@@ -3,6 +3,8 @@
 
 mod handler;
 mod problems;
+#[cfg(test)]
+mod tests;
 
 use lambda_http::{Error, service_fn};
 use shop::adapters::dynamodb::DynamoOrders;

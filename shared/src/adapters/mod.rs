@@ -1,5 +1,7 @@
 //! Implementations of the ports, grouped by technology.
 
+/// Unit tests only: not compiled into any function.
+#[cfg(any(test, feature = "test-util"))]
 pub mod memory;
 
 #[cfg(feature = "dynamodb")]

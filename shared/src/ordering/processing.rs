@@ -1,6 +1,8 @@
 //! Processing queued orders: price, reserve stock, confirm or reject, publish.
 //!
 //! Each order of a batch stands alone: one order's failure is reported for that order only.
+//! Orders that share a product are committed one after another ([`commit_groups`]), the
+//! others concurrently, so that the batch never conflicts with itself on DynamoDB.
 //! Reads are batched (one round trip for the orders, one for the products) and so is
 //! publishing, so a batch of ten costs about twelve DynamoDB requests and one SNS request.
 
@@ -62,16 +64,35 @@ impl OrderProcessor<'_> {
             Err(e) => return commands.iter().map(|_| Err(e.clone().into())).collect(),
         };
 
-        let decided = join_all(commands.iter().map(|c| {
-            let span = tracing::info_span!(
-                "order",
-                order_id = %c.order_id,
-                correlation_id = %c.correlation_id
-            );
-            self.decide(c, existing.get(&c.order_id), &catalog)
-                .instrument(span)
+        // Orders sharing a product commit one after another: on DynamoDB two transactions on
+        // the same item at once cancel each other (TransactionConflict), so a batch of orders
+        // for one popular product would otherwise fight itself.
+        let mut decided: Vec<_> = join_all(commit_groups(commands).into_iter().map(|group| {
+            let (existing, catalog) = (&existing, &catalog);
+            async move {
+                let mut results = Vec::with_capacity(group.len());
+                for i in group {
+                    let c = &commands[i];
+                    let span = tracing::info_span!(
+                        "order",
+                        order_id = %c.order_id,
+                        correlation_id = %c.correlation_id
+                    );
+                    let result = self
+                        .decide(c, existing.get(&c.order_id), catalog)
+                        .instrument(span)
+                        .await;
+                    results.push((i, result));
+                }
+                results
+            }
         }))
-        .await;
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+        decided.sort_by_key(|(i, _)| *i);
+        let decided: Vec<_> = decided.into_iter().map(|(_, result)| result).collect();
 
         let to_publish: Vec<EventEnvelope> = decided
             .iter()
@@ -212,7 +233,74 @@ fn decision_commit(
     commit
 }
 
+/// The batch's orders grouped so that no two groups touch the same product: each group, in
+/// delivery order, commits sequentially; the groups commit concurrently. Two deliveries of one
+/// order share its products, so they land in one group too.
+fn commit_groups(commands: &[PlaceOrder]) -> Vec<Vec<usize>> {
+    // Union-find over the orders, joined by the products they share.
+    fn root(parent: &mut [usize], mut i: usize) -> usize {
+        while parent[i] != i {
+            parent[i] = parent[parent[i]];
+            i = parent[i];
+        }
+        i
+    }
+    let mut parent: Vec<usize> = (0..commands.len()).collect();
+    let mut first_with: HashMap<&ProductId, usize> = HashMap::new();
+    for (i, command) in commands.iter().enumerate() {
+        for line in &command.lines {
+            let j = *first_with.entry(&line.product_id).or_insert(i);
+            let (a, b) = (root(&mut parent, i), root(&mut parent, j));
+            parent[a.max(b)] = a.min(b);
+        }
+    }
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    let mut group_of_root: HashMap<usize, usize> = HashMap::new();
+    for i in 0..commands.len() {
+        let r = root(&mut parent, i);
+        let g = *group_of_root.entry(r).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
+        });
+        groups[g].push(i);
+    }
+    groups
+}
+
 fn unique<T: Eq + std::hash::Hash + Clone>(items: impl Iterator<Item = T>) -> Vec<T> {
     let mut seen = HashSet::new();
     items.filter(|i| seen.insert(i.clone())).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::commit_groups;
+    use crate::ordering::placing::PlaceOrder;
+    use crate::ordering::tests::command;
+    use serde_json::json;
+
+    fn of(products: &[&str]) -> PlaceOrder {
+        command(json!(
+            products
+                .iter()
+                .map(|p| json!({"product_id": p, "quantity": 1}))
+                .collect::<Vec<_>>()
+        ))
+    }
+
+    #[test]
+    fn orders_sharing_a_product_commit_in_one_group_in_delivery_order() {
+        let batch = [
+            of(&["p-1"]),
+            of(&["p-2"]),
+            of(&["p-3", "p-1"]),
+            of(&["p-4"]),
+            of(&["p-5", "p-3"]),
+            of(&["p-2"]),
+        ];
+        assert_eq!(commit_groups(&batch), [vec![0, 2, 4], vec![1, 5], vec![3]]);
+        let twice = [of(&["p-9"]), of(&["p-9"])];
+        assert_eq!(commit_groups(&twice), [vec![0, 1]]);
+        assert!(commit_groups(&[]).is_empty());
+    }
 }

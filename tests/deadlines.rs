@@ -98,24 +98,8 @@ async fn a_payment_after_the_expiry_is_recorded_and_refunded_once() {
         deliver_signed(&late).await;
     }
     // SNS delivering the payment event twice more changes nothing either.
-    let event_id = late["id"].as_str().unwrap();
-    let envelope = json!({
-        "event_id": event_id, "event_type": "payment.succeeded", "schema_version": 1,
-        "occurred_at": "2026-11-21T10:05:00Z", "aggregate_id": late["data"]["object"]["id"],
-        "sequence": late["created"], "correlation_id": order_id, "causation_id": event_id,
-        "data": {"order_id": order_id, "payment_intent_id": late["data"]["object"]["id"],
-                 "amount": total(&order), "currency": "EUR", "provider_event_id": event_id}
-    });
-    let client = sqs().await;
-    for _ in 0..2 {
-        client
-            .send_message()
-            .queue_url(queue_url("PaymentEventsQueue"))
-            .message_body(envelope.to_string())
-            .send()
-            .await
-            .unwrap();
-    }
+    let envelope = payment_envelope(&late, &order).to_string();
+    send_copies("PaymentEventsQueue", &envelope, 2).await;
     let anomaly = recorded_anomaly(&late).await;
     assert!(anomaly.contains("Cancelled"), "{anomaly}");
     let refund = eventually(

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 const MAX_UNPAID: usize = 5;
 
 fn one_unit(product: &shop::kernel::ProductId) -> Value {
-    json!({"currency": "EUR", "items": [{"product_id": product, "quantity": 1}]})
+    order_body(product.as_str(), 1)
 }
 
 /// POST /orders with exactly this Authorization header (or none).

@@ -3,11 +3,7 @@
 //! poison messages other tests leave there.
 
 use e2e::*;
-use serde_json::{Value, json};
-
-fn order_body(product: &str, quantity: u32) -> Value {
-    json!({"currency": "EUR", "items": [{"product_id": product, "quantity": quantity}]})
-}
+use serde_json::json;
 
 #[tokio::test]
 async fn redriving_the_messages_of_orders_already_processed_changes_nothing() {
@@ -21,16 +17,8 @@ async fn redriving_the_messages_of_orders_already_processed_changes_nothing() {
         "customer_id": confirmed["customer_id"], "currency": "EUR",
         "lines": [{"product_id": product, "quantity": 2}],
         "correlation_id": confirmed["correlation_id"], "placed_at": confirmed["created_at"]});
+    send_copies("OrdersDLQ", &message.to_string(), 2).await;
     let client = sqs().await;
-    for _ in 0..2 {
-        client
-            .send_message()
-            .queue_url(queue_url("OrdersDLQ"))
-            .message_body(message.to_string())
-            .send()
-            .await
-            .unwrap();
-    }
     let redrives =
         dev::redrive::redrives(cloud().template(), cloud().resources(), Some("OrdersDLQ")).unwrap();
     assert_eq!(redrives.len(), 1);

@@ -6,10 +6,6 @@ use serde_json::{Value, json};
 use shop::ordering::Order;
 use std::time::Duration;
 
-fn order_body(product: &str, quantity: u32) -> Value {
-    json!({"currency": "EUR", "items": [{"product_id": product, "quantity": quantity}]})
-}
-
 #[tokio::test]
 async fn a_valid_order_is_confirmed_with_its_totals_its_stock_taken_and_announced() {
     let product = seed_product("e2e", 1_250, 10).await;
@@ -169,16 +165,7 @@ async fn a_message_delivered_three_times_makes_one_order_and_reserves_once() {
         "customer_id": "c-e2e", "currency": "EUR", "lines": [{"product_id": product, "quantity": 2}],
         "correlation_id": "corr-thrice", "placed_at": "2026-11-21T10:00:00Z"})
     .to_string();
-    let client = sqs().await;
-    for _ in 0..3 {
-        client
-            .send_message()
-            .queue_url(queue_url("OrdersQueue"))
-            .message_body(&body)
-            .send()
-            .await
-            .unwrap();
-    }
+    send_copies("OrdersQueue", &body, 3).await;
     assert_eq!(settled_order(&order_id).await["status"], "CONFIRMED");
     notifications().wait_for(&order_id, "order.confirmed").await;
     // Every copy consumed before judging.

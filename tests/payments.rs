@@ -181,36 +181,16 @@ async fn other_event_types_are_acknowledged_and_ignored() {
 async fn a_payment_event_delivered_twice_by_sns_pays_once() {
     let (product, order) = confirmed_order(10, 2).await;
     let order_id = order["order_id"].as_str().unwrap();
-    let event_id = format!("evt_{}", ulid::Ulid::new());
-    let envelope = json!({
-        "event_id": event_id, "event_type": "payment.succeeded", "schema_version": 1,
-        "occurred_at": "2026-11-21T10:05:00Z", "aggregate_id": "pi_twice", "sequence": 1,
-        "correlation_id": "corr-twice", "causation_id": event_id,
-        "data": {"order_id": order_id, "payment_intent_id": "pi_twice", "amount": total(&order),
-                 "currency": "EUR", "provider_event_id": event_id}
-    })
-    .to_string();
-    let client = sqs().await;
-    for _ in 0..2 {
-        client
-            .send_message()
-            .queue_url(queue_url("PaymentEventsQueue"))
-            .message_body(&envelope)
-            .send()
-            .await
-            .unwrap();
-    }
+    let event = provider_event("payment_intent.succeeded", &order, total(&order));
+    let envelope = payment_envelope(&event, &order).to_string();
+    send_copies("PaymentEventsQueue", &envelope, 2).await;
     order_in(order_id, "PAID").await;
     // Every copy consumed before judging.
     queue_drained("PaymentEventsQueue").await;
-    let (_, history) = get_json(&format!("/orders/{order_id}/events")).await;
-    let types: Vec<&str> = history["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["event_type"].as_str().unwrap())
-        .collect();
-    assert_eq!(types, ["order.placed", "order.confirmed", "order.paid"]);
+    assert_eq!(
+        history_types(order_id).await,
+        ["order.placed", "order.confirmed", "order.paid"]
+    );
     assert_eq!(stock(&product).await, 8);
 }
 
@@ -344,14 +324,8 @@ async fn a_pending_order_cancelled_before_processing_is_never_confirmed() {
     let (status, view, _) = cancel_order(&order_id).await;
     assert_eq!((status, view["status"].as_str()), (200, Some("CANCELLED")));
 
-    sqs()
-        .await
-        .send_message()
-        .queue_url(queue_url("OrdersQueue"))
-        .message_body(serde_json::to_string(&OrderMessage::place_order(command)).unwrap())
-        .send()
-        .await
-        .unwrap();
+    let message = serde_json::to_string(&OrderMessage::place_order(command)).unwrap();
+    send_copies("OrdersQueue", &message, 1).await;
     queue_drained("OrdersQueue").await;
     assert_eq!(
         history_types(&order_id).await,

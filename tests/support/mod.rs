@@ -292,6 +292,25 @@ pub fn notifications() -> &'static Notifications {
     })
 }
 
+/// A place-order body for `quantity` of one product (the customer: the caller).
+pub fn order_body(product: &str, quantity: u32) -> Value {
+    serde_json::json!({"currency": "EUR", "items": [{"product_id": product, "quantity": quantity}]})
+}
+
+/// Sends `body` to a queue `copies` times, as a redelivering producer would.
+pub async fn send_copies(logical_id: &str, body: &str, copies: usize) {
+    let client = sqs().await;
+    for _ in 0..copies {
+        client
+            .send_message()
+            .queue_url(queue_url(logical_id))
+            .message_body(body)
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
 /// Waits until the queue holds nothing, visible or in flight: every copy of what was sent
 /// has been consumed.
 pub async fn queue_drained(logical_id: &str) {

@@ -39,6 +39,20 @@ pub fn total(order: &Value) -> i64 {
     order["totals"]["total"]["amount"].as_i64().unwrap()
 }
 
+/// The `payment.succeeded` envelope payment-webhook publishes for a provider event, as SNS
+/// delivers it to PaymentEventsQueue.
+pub fn payment_envelope(event: &Value, order: &Value) -> Value {
+    let (event_id, intent) = (&event["id"], &event["data"]["object"]["id"]);
+    json!({
+        "event_id": event_id, "event_type": "payment.succeeded", "schema_version": 1,
+        "occurred_at": "2026-11-21T10:05:00Z", "aggregate_id": intent, "sequence": event["created"],
+        "correlation_id": order["correlation_id"], "causation_id": event_id,
+        "data": {"order_id": order["order_id"], "payment_intent_id": intent,
+                 "amount": event["data"]["object"]["amount"], "currency": "EUR",
+                 "provider_event_id": event_id}
+    })
+}
+
 /// Sends `body` as the provider would, with this signature header (or none).
 pub async fn deliver(body: &str, signature: Option<String>) -> (u16, Value) {
     let mut request = http()

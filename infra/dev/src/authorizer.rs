@@ -3,7 +3,7 @@
 //! `alg` among the RSA algorithms, `iss`, `aud`, `exp` and `nbf`, and the scopes the route
 //! declares. The claims then go into `requestContext.authorizer.jwt`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use axum::http::HeaderMap;
 use jsonwebtoken::jwk::JwkSet;
@@ -37,7 +37,8 @@ pub struct JwtAuthorizer {
     issuer: String,
     audience: Vec<String>,
     http: reqwest::Client,
-    keys: RwLock<Option<JwkSet>>,
+    /// The issuer's keys by `kid`, parsed once.
+    keys: RwLock<HashMap<String, DecodingKey>>,
 }
 
 impl JwtAuthorizer {
@@ -46,7 +47,7 @@ impl JwtAuthorizer {
             issuer: issuer.trim_end_matches('/').to_owned(),
             audience,
             http: reqwest::Client::new(),
-            keys: RwLock::new(None),
+            keys: RwLock::new(HashMap::new()),
         }
     }
 
@@ -105,16 +106,21 @@ impl JwtAuthorizer {
     /// The issuer's key `kid`, from its JWKS; fetched on first use and again when a token
     /// names a key not seen yet (key rotation), as API Gateway does.
     async fn key(&self, kid: &str) -> Result<DecodingKey, Denied> {
-        if let Some(jwk) = self.keys.read().await.as_ref().and_then(|k| k.find(kid)) {
-            return DecodingKey::from_jwk(jwk).map_err(|e| Denied::Unauthorized(e.to_string()));
+        if let Some(key) = self.keys.read().await.get(kid) {
+            return Ok(key.clone());
         }
-        let fresh = self.fetch_keys().await?;
-        let key = fresh
-            .find(kid)
-            .map(DecodingKey::from_jwk)
-            .transpose()
-            .map_err(|e| Denied::Unauthorized(e.to_string()))?;
-        *self.keys.write().await = Some(fresh);
+        let fresh: HashMap<String, DecodingKey> = self
+            .fetch_keys()
+            .await?
+            .keys
+            .iter()
+            .filter_map(|jwk| {
+                let key = DecodingKey::from_jwk(jwk).ok()?;
+                Some((jwk.common.key_id.clone()?, key))
+            })
+            .collect();
+        let key = fresh.get(kid).cloned();
+        *self.keys.write().await = fresh;
         key.ok_or_else(|| Denied::Unauthorized(format!("the issuer has no key {kid}")))
     }
 

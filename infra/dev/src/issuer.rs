@@ -80,10 +80,6 @@ impl Issuer {
         &self.url
     }
 
-    pub fn audience(&self) -> &str {
-        &self.audience
-    }
-
     pub fn jwks(&self) -> &JwkSet {
         &self.jwks
     }

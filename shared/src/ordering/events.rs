@@ -98,4 +98,15 @@ impl OrderEvent {
     pub fn is_published(&self) -> bool {
         !matches!(self, OrderEvent::Placed { .. })
     }
+
+    /// Whose order it is: every event names its customer.
+    pub fn customer_id(&self) -> &CustomerId {
+        match self {
+            OrderEvent::Placed { customer_id, .. }
+            | OrderEvent::Confirmed { customer_id, .. }
+            | OrderEvent::Rejected { customer_id, .. }
+            | OrderEvent::Paid { customer_id, .. }
+            | OrderEvent::Cancelled { customer_id, .. } => customer_id,
+        }
+    }
 }

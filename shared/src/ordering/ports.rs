@@ -121,7 +121,8 @@ pub trait OrderRepository: Send + Sync {
     /// Events of this order committed but not yet known to be published.
     async fn outbox(&self, id: &OrderId) -> Result<Vec<EventEnvelope>, StoreError>;
 
-    /// Forgets outbox entries once SNS has accepted them.
+    /// Forgets outbox entries once SNS has accepted them. Each event at most once: batch
+    /// writes refuse a key named twice (`Outbox::publish` removes repeats before both calls).
     async fn clear_outbox(&self, published: &[EventEnvelope]) -> Result<(), StoreError>;
 }
 

@@ -414,14 +414,10 @@ impl OrderRepository for DynamoOrders {
     }
 
     async fn clear_outbox(&self, published: &[EventEnvelope]) -> Result<(), StoreError> {
-        // BatchWriteItem refuses a request that names one key twice.
-        let mut keys: Vec<Item> = Vec::with_capacity(published.len());
-        for e in published {
-            let item = key(order_pk(&e.aggregate_id), outbox_sk(e.sequence));
-            if !keys.contains(&item) {
-                keys.push(item);
-            }
-        }
+        let keys = published
+            .iter()
+            .map(|e| key(order_pk(&e.aggregate_id), outbox_sk(e.sequence)))
+            .collect();
         batch::delete_all(&self.client, &self.orders_table, keys).await
     }
 }

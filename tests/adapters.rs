@@ -1,47 +1,23 @@
-//! The AWS adapters against the emulator, driven in-process to inject faults between the
-//! DynamoDB write and the SNS publish, and to cut the network.
+//! The AWS adapters against the emulator, driven in-process: a writer that dies right after
+//! its commit, and a store that cannot be reached.
 
 use e2e::*;
 use serde_json::json;
 use shop::adapters::dynamodb::{DynamoCatalog, DynamoLedger, DynamoOrders};
-use shop::adapters::sns::SnsPublisher;
-use shop::kernel::{EventEnvelope, EventPublisher, PublishReport, StoreError, SystemClock};
+use shop::kernel::{EventEnvelope, SystemClock};
 use shop::ordering::OrderStatus;
-use shop::ordering::outbox::Outbox;
 use shop::ordering::placing::{OrderRequest, PlaceOrder};
-use shop::ordering::ports::OrderRepository;
+use shop::ordering::ports::{OrderCommit, OrderRepository, UnpaidSlot};
 use shop::ordering::processing::{OrderProcessor, ProcessError, Processed};
 use shop::payments::ports::{Recording, WebhookLedger};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Wraps the real SNS adapter and fails its first calls, as an outage would.
-struct Outage<'a> {
-    real: &'a SnsPublisher,
-    failures_left: AtomicUsize,
-}
-
-#[async_trait::async_trait]
-impl EventPublisher for Outage<'_> {
-    async fn publish(&self, events: &[EventEnvelope]) -> Result<PublishReport, StoreError> {
-        if self
-            .failures_left
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok()
-        {
-            return Err(StoreError::new("injected: SNS unreachable"));
-        }
-        self.real.publish(events).await
-    }
-}
-
-async fn adapters() -> (DynamoOrders, DynamoCatalog, SnsPublisher) {
+async fn adapters() -> (DynamoOrders, DynamoCatalog) {
     let config = cloud().sdk_config().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);
     let orders = DynamoOrders::new(dynamodb.clone(), table("OrdersTable"))
         .with_products_table(table("ProductsTable"));
     let catalog = DynamoCatalog::new(dynamodb, table("ProductsTable")).consistent();
-    let publisher = SnsPublisher::new(aws_sdk_sns::Client::new(&config), topic_arn());
-    (orders, catalog, publisher)
+    (orders, catalog)
 }
 
 fn command(product: &str, quantity: u32) -> PlaceOrder {
@@ -58,48 +34,72 @@ fn command(product: &str, quantity: u32) -> PlaceOrder {
     )
 }
 
-#[tokio::test]
-async fn an_event_committed_but_not_published_is_published_on_the_retry() {
-    let product = seed_product("adapters", 200, 5).await;
-    let (orders, catalog, publisher) = adapters().await;
-    let outage = Outage {
-        real: &publisher,
-        failures_left: AtomicUsize::new(1),
-    };
-    let order = command(product.as_str(), 2);
+/// The placing commit orders-api makes, and nothing after it: the process died (or SQS
+/// failed) before anything else.
+async fn write_only(orders: &DynamoOrders, order: &PlaceOrder) {
+    let placement = order.placement();
+    orders
+        .commit(OrderCommit {
+            order: placement.order,
+            expected_version: 0,
+            events: vec![placement.envelope],
+            stock: vec![],
+            unpaid: Some(UnpaidSlot::Take {
+                customer: order.customer_id.clone(),
+                limit: None,
+            }),
+            idempotency: None,
+        })
+        .await
+        .unwrap();
+}
 
+#[tokio::test]
+async fn an_order_written_and_never_queued_is_confirmed_without_any_retry() {
+    let product = seed_product("adapters", 200, 5).await;
+    let (orders, _) = adapters().await;
+    let order = command(product.as_str(), 2);
+    let written = std::time::Instant::now();
+    write_only(&orders, &order).await;
+    // The relay queued it from the table's stream; the processor confirmed it; the relay
+    // published the confirmation. Nobody retried anything.
+    let event = notifications()
+        .wait_for(order.order_id.as_str(), "order.confirmed")
+        .await;
+    assert!(written.elapsed() < std::time::Duration::from_secs(60));
+    assert_eq!(event["sequence"], 2);
+    let stored = orders.load(&order.order_id).await.unwrap().unwrap();
+    assert_eq!(stored.status, OrderStatus::Confirmed);
+    assert_eq!(stock(&product).await, 3);
+}
+
+#[tokio::test]
+async fn a_decision_committed_by_a_processor_that_then_died_is_announced() {
+    let product = seed_product("adapters", 200, 5).await;
+    let (orders, catalog) = adapters().await;
+    let order = command(product.as_str(), 1);
+    // A processor in this process, with no way to publish at all: its commit is all it does.
     let processor = OrderProcessor {
-        outbox: Outbox {
-            orders: &orders,
-            publisher: &outage,
-        },
+        orders: &orders,
         products: &catalog,
         clock: &SystemClock,
         payment_window: time::Duration::minutes(15),
     };
     let first = processor.process(std::slice::from_ref(&order)).await;
-    assert!(
-        matches!(first[0], Err(ProcessError::NotPublished)),
-        "{first:?}"
-    );
-    // The write happened: the order is confirmed, its stock reserved, its event in the outbox.
-    let stored = orders.load(&order.order_id).await.unwrap().unwrap();
-    assert_eq!(stored.status, OrderStatus::Confirmed);
-    assert_eq!(stock(&product).await, 3);
-    assert_eq!(orders.outbox(&order.order_id).await.unwrap().len(), 1);
-
-    // The message comes back (SQS redelivers what was reported failed).
-    let retry = processor.process(std::slice::from_ref(&order)).await;
-    assert_eq!(
-        retry[0].as_ref().unwrap(),
-        &Processed::AlreadyProcessed(OrderStatus::Confirmed)
-    );
+    assert_eq!(first[0].as_ref().unwrap(), &Processed::Confirmed);
     let event = notifications()
         .wait_for(order.order_id.as_str(), "order.confirmed")
         .await;
     assert_eq!(event["sequence"], 2);
-    assert!(orders.outbox(&order.order_id).await.unwrap().is_empty());
-    assert_eq!(stock(&product).await, 3, "the retry reserved nothing more");
+    // The relay also queued the placement it found in the stream: the processor function
+    // met an order already confirmed and reserved nothing more.
+    queue_drained("OrdersQueue").await;
+    remember_owner(order.order_id.as_str(), "c-adapters");
+    assert_eq!(
+        history_types(order.order_id.as_str()).await,
+        ["order.placed", "order.confirmed"]
+    );
+    assert_eq!(stock(&product).await, 4);
 }
 
 #[tokio::test]
@@ -116,16 +116,9 @@ async fn an_unreachable_store_fails_every_order_for_a_retry_without_crashing() {
     let orders =
         DynamoOrders::new(dynamodb.clone(), "OrdersTable").with_products_table("ProductsTable");
     let catalog = DynamoCatalog::new(dynamodb, "ProductsTable");
-    let publisher = SnsPublisher::new(
-        aws_sdk_sns::Client::new(&config),
-        "arn:aws:sns:us-east-1:123456789012:none",
-    );
     let batch = [command("p-0001", 1), command("p-0002", 1)];
     let results = OrderProcessor {
-        outbox: Outbox {
-            orders: &orders,
-            publisher: &publisher,
-        },
+        orders: &orders,
         products: &catalog,
         clock: &SystemClock,
         payment_window: time::Duration::minutes(15),

@@ -10,7 +10,6 @@ use shop::adapters::sqs::SqsDeadlineTimer;
 use shop::aws::env;
 use shop::kernel::SystemClock;
 use shop::ordering::deadline::PaymentDeadline;
-use shop::ordering::outbox::Outbox;
 use shop::ordering::saga::PaymentSaga;
 
 #[tokio::main]
@@ -26,18 +25,15 @@ async fn main() -> Result<(), Error> {
         aws_sdk_sqs::Client::new(&config),
         env("PAYMENT_DEADLINES_QUEUE_URL")?,
     );
-    let outbox = || Outbox {
-        orders: &orders,
-        publisher: &publisher,
-    };
     let saga = handler::Saga {
         payments: PaymentSaga {
-            outbox: outbox(),
+            orders: &orders,
+            publisher: &publisher,
             anomalies: &anomalies,
             clock: &SystemClock,
         },
         deadline: PaymentDeadline {
-            outbox: outbox(),
+            orders: &orders,
             timer: &timer,
             clock: &SystemClock,
         },

@@ -4,11 +4,9 @@ mod handler;
 
 use lambda_runtime::{Error, service_fn};
 use shop::adapters::dynamodb::{DynamoCatalog, DynamoOrders};
-use shop::adapters::sns::SnsPublisher;
 use shop::aws::env;
 use shop::kernel::SystemClock;
 use shop::ordering::deadline::parse_payment_window;
-use shop::ordering::outbox::Outbox;
 use shop::ordering::processing::OrderProcessor;
 
 #[tokio::main]
@@ -21,13 +19,9 @@ async fn main() -> Result<(), Error> {
         .with_products_table(&products_table);
     // Price against the latest catalog; the reservation itself is checked in the transaction.
     let catalog = DynamoCatalog::new(dynamodb, products_table).consistent();
-    let publisher = SnsPublisher::new(aws_sdk_sns::Client::new(&config), env("EVENTS_TOPIC_ARN")?);
     let payment_window = parse_payment_window(&env("PAYMENT_WINDOW")?)?;
     let processor = OrderProcessor {
-        outbox: Outbox {
-            orders: &orders,
-            publisher: &publisher,
-        },
+        orders: &orders,
         products: &catalog,
         clock: &SystemClock,
         payment_window,

@@ -11,9 +11,8 @@ use serde_json::Value;
 use shop::http::{Problem, json, route_key};
 use shop::kernel::{Clock, CustomerId, EventEnvelope, OrderId};
 use shop::ordering::cancelling::{CustomerCancellation, cancel_order};
-use shop::ordering::outbox::Outbox;
 use shop::ordering::placing::{OrderRequest, Placing};
-use shop::ordering::ports::{EventPublisher, OrderRepository};
+use shop::ordering::ports::OrderRepository;
 use shop::ordering::{Order, OrderEvent};
 use tracing::Instrument;
 
@@ -29,8 +28,6 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub struct App<'a> {
     pub placing: Placing<'a>,
     pub orders: &'a dyn OrderRepository,
-    /// Announces cancellations (`order.cancelled`).
-    pub publisher: &'a dyn EventPublisher,
     pub clock: &'a dyn Clock,
     /// What a customer refused for holding too many unpaid orders is told to wait: the
     /// payment window, within which one of them is paid, cancelled or expired.
@@ -193,11 +190,7 @@ async fn get_events(app: &App<'_>, request: &Request, customer: &CustomerId) -> 
 
 async fn cancel(app: &App<'_>, request: &Request, customer: &CustomerId) -> Answer {
     let id = order_id(request)?;
-    let outbox = Outbox {
-        orders: app.orders,
-        publisher: app.publisher,
-    };
-    let order = match cancel_order(&outbox, app.clock, &id, customer).await {
+    let order = match cancel_order(app.orders, app.clock, &id, customer).await {
         Ok(CustomerCancellation::Cancelled(order)) => {
             tracing::info!(order_id = %id, "order cancelled by the customer");
             order

@@ -8,8 +8,6 @@ mod tests;
 
 use lambda_http::{Error, service_fn};
 use shop::adapters::dynamodb::DynamoOrders;
-use shop::adapters::sns::SnsPublisher;
-use shop::adapters::sqs::SqsOrderQueue;
 use shop::aws::env;
 use shop::kernel::SystemClock;
 use shop::ordering::deadline::parse_payment_window;
@@ -23,8 +21,6 @@ async fn main() -> Result<(), Error> {
         .with_idempotency_table(env("IDEMPOTENCY_TABLE")?)
         // A cancelled order gives its reserved stock back.
         .with_products_table(env("PRODUCTS_TABLE")?);
-    let queue = SqsOrderQueue::new(aws_sdk_sqs::Client::new(&config), env("ORDERS_QUEUE_URL")?);
-    let publisher = SnsPublisher::new(aws_sdk_sns::Client::new(&config), env("EVENTS_TOPIC_ARN")?);
     let max_unpaid: u32 = env("MAX_UNPAID_ORDERS")?
         .parse()
         .map_err(|e| format!("MAX_UNPAID_ORDERS: {e}"))?;
@@ -33,12 +29,10 @@ async fn main() -> Result<(), Error> {
         placing: Placing {
             orders: &orders,
             keys: &orders,
-            queue: &queue,
             clock: &SystemClock,
             max_unpaid,
         },
         orders: &orders,
-        publisher: &publisher,
         clock: &SystemClock,
         retry_after_seconds: payment_window.whole_seconds().unsigned_abs(),
     };

@@ -109,7 +109,7 @@ pub fn cancelling(error: CancelError) -> Failure {
             format!("the order is {status:?}: only PENDING and CONFIRMED orders can be cancelled"),
         )
         .into(),
-        CancelError::Change(e @ (ChangeError::Conflict | ChangeError::NotPublished)) => {
+        CancelError::Change(e @ ChangeError::Conflict) => {
             tracing::warn!(error = %e, "cancellation to be retried");
             Problem::unavailable("the order is busy; retry the cancellation").into()
         }

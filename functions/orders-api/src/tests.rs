@@ -9,7 +9,7 @@ use lambda_http::aws_lambda_events::apigw::{
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt};
 use serde_json::{Value, json};
-use shop::adapters::memory::{InMemoryStore, RecordingPublisher, RecordingQueue};
+use shop::adapters::memory::InMemoryStore;
 use shop::catalog::test_product;
 use shop::kernel::FixedClock;
 use shop::ordering::placing::Placing;
@@ -17,8 +17,6 @@ use std::collections::HashMap;
 
 struct World {
     store: InMemoryStore,
-    queue: RecordingQueue,
-    publisher: RecordingPublisher,
     clock: FixedClock,
 }
 
@@ -26,8 +24,6 @@ impl World {
     fn new() -> Self {
         World {
             store: InMemoryStore::with_products([test_product("p-1", 1_000, 50)]),
-            queue: RecordingQueue::default(),
-            publisher: RecordingPublisher::default(),
             clock: FixedClock(time::macros::datetime!(2026-11-21 10:00 UTC)),
         }
     }
@@ -37,12 +33,10 @@ impl World {
             placing: Placing {
                 orders: &self.store,
                 keys: &self.store,
-                queue: &self.queue,
                 clock: &self.clock,
                 max_unpaid: 2,
             },
             orders: &self.store,
-            publisher: &self.publisher,
             clock: &self.clock,
             retry_after_seconds: 900,
         }
@@ -98,7 +92,7 @@ async fn an_order_is_its_callers_and_nobody_elses() {
     assert_eq!(placed["customer_id"], "c-1");
     let id = placed["order_id"].as_str().unwrap();
     assert_eq!(headers["location"], format!("/orders/{id}"));
-    assert_eq!(world.queue.sent().len(), 1);
+    assert_eq!(world.store.committed().len(), 1, "one order.placed");
 
     let (status, mine, _) = world
         .call("GET /orders/{order_id}", Some("c-1"), Some(id), None)
@@ -134,7 +128,7 @@ async fn a_request_without_a_verified_customer_is_refused() {
     let body = json!({"currency": "EUR", "items": [{"product_id": "p-1", "quantity": 1}]});
     let (status, problem, _) = world.call("POST /orders", None, None, Some(body)).await;
     assert_eq!((status, problem["status"].as_i64()), (401, Some(401)));
-    assert!(world.queue.sent().is_empty());
+    assert!(world.store.committed().is_empty());
 }
 
 #[tokio::test]
@@ -149,7 +143,7 @@ async fn a_body_naming_another_customer_is_forbidden_and_records_nothing() {
         problem["type"],
         "https://shop.example/problems/not-your-customer-id"
     );
-    assert!(world.queue.sent().is_empty());
+    assert!(world.store.committed().is_empty());
 }
 
 #[tokio::test]

@@ -20,12 +20,14 @@ use crate::binaries::{self, BuildOutput};
 use crate::emulator::{self, Emulator, EmulatorLog};
 use crate::environment::function_environment;
 use crate::event_source::{self, SqsSourceConfig};
+use crate::faults::{self, FaultReport, FaultSpec};
 use crate::gateway::{self, Routes};
 use crate::issuer::{self, Issuer, LOCAL_AUDIENCE};
 use crate::logs::{LogOutput, Logs};
 use crate::provision::{ProvisionReport, provision};
 use crate::resources::Resources;
 use crate::runtime::{FunctionConfig, FunctionHost, InvokeError, Program, QUEUE_TIMEOUT};
+use crate::stream_source::{self, StreamClients, StreamSourceConfig};
 use crate::template::Template;
 use crate::{api_docs, catalog, repo};
 
@@ -58,6 +60,10 @@ pub struct CloudOptions {
     /// Template parameters to use instead of their defaults (`MaxUnpaidOrders`, ...), as
     /// `sam deploy --parameter-overrides` would.
     pub parameters: BTreeMap<String, String>,
+    /// Faults to inject into the functions' AWS calls from the start (`--faults`). The
+    /// functions always call the emulator's functions port, so faults can also be set later
+    /// ([`LocalCloud::set_faults`]); it needs the cloud's own emulator.
+    pub faults: Option<FaultSpec>,
 }
 
 impl Default for CloudOptions {
@@ -74,6 +80,7 @@ impl Default for CloudOptions {
             executables: None,
             payment_window: None,
             parameters: BTreeMap::new(),
+            faults: None,
         }
     }
 }
@@ -91,6 +98,8 @@ pub struct LocalCloud {
     issuer: Arc<Issuer>,
     settings: EmulatorSettings,
     resources: Resources,
+    /// Where the functions send their AWS calls: the emulator's faulty port, when it is ours.
+    functions_endpoint: String,
     template: Template,
     environments: BTreeMap<String, BTreeMap<String, String>>,
     log_dir: Option<PathBuf>,
@@ -161,6 +170,12 @@ impl LocalCloud {
                 (emulator.endpoint(), Some(emulator))
             }
         };
+        if options.faults.is_some() && emulator.is_none() {
+            bail!("--faults needs the local cloud's own emulator: leave out --endpoint");
+        }
+        let functions_endpoint = emulator
+            .as_ref()
+            .map_or_else(|| endpoint.clone(), Emulator::functions_endpoint);
         let settings = EmulatorSettings::new(&endpoint);
         template.parameters.extend(options.parameters.clone());
         let issuer = start_issuer(&mut template, &shutdown, &tasks).await?;
@@ -197,12 +212,21 @@ impl LocalCloud {
             progress(&format!("  {line}"));
         }
 
+        if let Some(spec) = options.faults.as_ref().filter(|s| !s.is_none()) {
+            faults::set_faults(&endpoint, spec).await?;
+            progress(&format!(
+                "injecting faults into the functions' AWS calls: {spec}"
+            ));
+        }
+
         progress("starting functions");
         let logs = Logs::new(options.logs.clone());
         let mut hosts = HashMap::new();
         let mut environments = BTreeMap::new();
         for function in &template.functions {
             let mut env = function_environment(function, &resources);
+            env.variables
+                .insert("AWS_ENDPOINT_URL".to_owned(), functions_endpoint.clone());
             if let (Some(window), Some(value)) = (
                 options.payment_window,
                 env.variables.get_mut("PAYMENT_WINDOW"),
@@ -271,6 +295,57 @@ impl LocalCloud {
             }
         }
 
+        let clients = StreamClients {
+            dynamodb: aws_sdk_dynamodb::Client::new(&config),
+            streams: aws_sdk_dynamodbstreams::Client::new(&config),
+            sqs: sqs.clone(),
+        };
+        for function in &template.functions {
+            for source in &function.stream_sources {
+                let on_failure_queue_url = match &source.on_failure {
+                    Some(destination) => {
+                        let arn = resources.resolve(destination).map_err(|e| {
+                            anyhow!("{}.{}: OnFailure: {e}", function.logical_id, source.name)
+                        })?;
+                        let queue = resources.queue_by_arn(&arn).ok_or_else(|| {
+                            anyhow!(
+                                "{}.{}: OnFailure: only SQS destinations are run locally",
+                                function.logical_id,
+                                source.name
+                            )
+                        })?;
+                        Some(queue.url.clone())
+                    }
+                    None => None,
+                };
+                let config = StreamSourceConfig {
+                    table: resources
+                        .table(&source.table)
+                        .unwrap_or(&source.table)
+                        .to_owned(),
+                    starting_position: source.starting_position.as_str().into(),
+                    batch_size: source.batch_size as usize,
+                    batching_window: source.batching_window,
+                    maximum_retry_attempts: source.maximum_retry_attempts,
+                    bisect_batch_on_function_error: source.bisect_batch_on_function_error,
+                    report_batch_item_failures: source.report_batch_item_failures,
+                    filters: source.filters.clone(),
+                    on_failure_queue_url,
+                    retry_delay: options.retry_delay,
+                };
+                stream_source::start(
+                    &clients,
+                    &hosts[&function.binary],
+                    &config,
+                    &logs,
+                    &shutdown,
+                    &tasks,
+                )
+                .await
+                .with_context(|| format!("{}.{}", function.logical_id, source.name))?;
+            }
+        }
+
         gateway::serve_with_pages(
             listener,
             Routes::from_template(&template),
@@ -289,6 +364,7 @@ impl LocalCloud {
             issuer,
             settings,
             resources,
+            functions_endpoint,
             template,
             environments,
             log_dir,
@@ -323,6 +399,25 @@ impl LocalCloud {
     /// The emulator's URL.
     pub fn endpoint(&self) -> &str {
         &self.settings.endpoint
+    }
+
+    /// Where the functions' AWS calls go: the emulator's faulty port (the emulator itself
+    /// with `--endpoint`).
+    pub fn functions_endpoint(&self) -> &str {
+        &self.functions_endpoint
+    }
+
+    /// Injects `spec` into the functions' AWS calls from now on (`FaultSpec::none()`: stop).
+    pub async fn set_faults(&self, spec: &FaultSpec) -> Result<FaultReport> {
+        if self.functions_endpoint == self.settings.endpoint {
+            bail!("faults need the local cloud's own emulator");
+        }
+        faults::set_faults(self.endpoint(), spec).await
+    }
+
+    /// What was injected so far.
+    pub async fn fault_report(&self) -> Result<FaultReport> {
+        faults::fault_report(self.endpoint()).await
     }
 
     /// Region, endpoint and credentials for building SDK clients of the emulator.

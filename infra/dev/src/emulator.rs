@@ -1,5 +1,9 @@
 //! The AWS emulator: moto in server mode, from a project-local venv, through our launcher
-//! (`infra/emulator/moto_launcher.py`, which documents its two adjustments to moto).
+//! (`infra/emulator/moto_launcher.py`, which documents its adjustments to moto).
+//!
+//! It listens on two ports serving the same moto: [`Emulator::endpoint`] for the local
+//! cloud itself, and [`Emulator::functions_endpoint`] for the Lambda functions, the only one
+//! where faults are injected ([`crate::faults`]).
 //!
 //! Everything here is synchronous (std processes and threads), so it can be started from
 //! any thread or runtime, and a test can keep one emulator in a `static`.
@@ -60,6 +64,7 @@ pub struct Emulator {
     // Kept open: the launcher exits when this pipe closes.
     _stdin: ChildStdin,
     port: u16,
+    functions_port: u16,
     log: EmulatorLog,
 }
 
@@ -116,21 +121,28 @@ impl Emulator {
         let stdin = child.stdin.take().expect("stdin is piped");
         let stdout = child.stdout.take().expect("stdout is piped");
 
-        // The first line says where it listens, or why it cannot.
+        // Two lines say where it listens (`listening on URL`, `functions on URL`), or one
+        // line why it cannot (`error: reason`).
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
+            let mut stdout = BufReader::new(stdout);
+            let mut first = String::new();
+            let mut second = String::new();
+            let _ = stdout.read_line(&mut first);
+            if first.starts_with("listening on ") {
+                let _ = stdout.read_line(&mut second);
+            }
+            let _ = tx.send((first, second));
         });
         let mut emulator = Emulator {
             child,
             _stdin: stdin,
             port: 0,
+            functions_port: 0,
             log,
         };
-        let line = match rx.recv_timeout(START_TIMEOUT) {
-            Ok(line) => line,
+        let (first, second) = match rx.recv_timeout(START_TIMEOUT) {
+            Ok(lines) => lines,
             Err(_) => {
                 return Err(EmulatorError::Start(format!(
                     "moto did not report ready within {}s{}",
@@ -139,18 +151,22 @@ impl Emulator {
                 )));
             }
         };
-        let line = line.trim();
-        if let Some(url) = line.strip_prefix("listening on ") {
-            emulator.port = url
-                .rsplit(':')
-                .next()
-                .and_then(|p| p.parse().ok())
-                .ok_or_else(|| {
-                    EmulatorError::Start(format!("unexpected launcher output: {line}"))
-                })?;
+        let (first, second) = (first.trim(), second.trim());
+        if let Some(url) = first.strip_prefix("listening on ") {
+            let Some(functions) = second.strip_prefix("functions on ") else {
+                if let Some(reason) = second.strip_prefix("error: ") {
+                    return Err(EmulatorError::Start(reason.to_owned()));
+                }
+                return Err(EmulatorError::Start(format!(
+                    "the launcher named no port for the functions{}",
+                    emulator.log_hint()
+                )));
+            };
+            emulator.port = port_of(url, first)?;
+            emulator.functions_port = port_of(functions, second)?;
             return Ok(emulator);
         }
-        if let Some(reason) = line.strip_prefix("error: ") {
+        if let Some(reason) = first.strip_prefix("error: ") {
             return Err(EmulatorError::Start(reason.to_owned()));
         }
         Err(EmulatorError::Start(format!(
@@ -159,13 +175,23 @@ impl Emulator {
         )))
     }
 
-    /// `http://127.0.0.1:<port>`
+    /// `http://127.0.0.1:<port>`: the local cloud's own port, which never injects faults.
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// `http://127.0.0.1:<port>`: the same moto, for the Lambda functions' AWS calls; the
+    /// faults set with [`crate::faults::set_faults`] happen here only.
+    pub fn functions_endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.functions_port)
+    }
+
+    pub fn functions_port(&self) -> u16 {
+        self.functions_port
     }
 
     /// Waits until moto exits (it runs until this process ends or it is stopped).
@@ -179,6 +205,14 @@ impl Emulator {
             EmulatorLog::Inherit => String::new(),
         }
     }
+}
+
+/// The port at the end of `url`, from the launcher's `line`.
+fn port_of(url: &str, line: &str) -> Result<u16, EmulatorError> {
+    url.rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .ok_or_else(|| EmulatorError::Start(format!("unexpected launcher output: {line}")))
 }
 
 impl Drop for Emulator {

@@ -53,7 +53,16 @@ enum Command {
         /// PaymentWindowMinutes, 15 minutes, by default).
         #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
         payment_window: Option<u64>,
+        /// Inject faults into the functions' AWS calls (never the local cloud's own), as rates
+        /// 0..1: `throttle=0.05,error5xx=0.05,lost=0.03,conflict=0.15`. What was injected is
+        /// printed on Ctrl-C.
+        #[arg(long, value_name = "SPEC")]
+        faults: Option<dev::faults::FaultSpec>,
     },
+    /// Run orders and signed payment webhooks through the whole system with faults on, heal,
+    /// and check the invariants (no order stuck, stock conserved, every event delivered, every
+    /// webhook applied once, nothing valid in a dead-letter queue).
+    Soak(dev::soak::SoakArgs),
     /// Create the template's tables, queues, topics and subscriptions and load the sample
     /// catalog, in a running emulator. Idempotent; live stock is kept.
     Provision {
@@ -152,6 +161,7 @@ async fn main() -> ExitCode {
             release,
             retry_delay,
             payment_window,
+            faults,
         } => {
             let options = CloudOptions {
                 port,
@@ -165,6 +175,7 @@ async fn main() -> ExitCode {
                 executables: None,
                 payment_window: payment_window.map(Duration::from_secs),
                 parameters: Default::default(),
+                faults,
             };
             up(options).await
         }
@@ -193,6 +204,7 @@ async fn main() -> ExitCode {
             Ok(())
         }
         Command::Bench(args) => dev::bench::cli(args).await,
+        Command::Soak(args) => dev::soak::cli(args).await,
         Command::Emulator { port } => emulator(port).await,
         Command::Token { customers, ttl } => token(&customers, ttl).await,
         Command::Redrive { queue, endpoint } => {
@@ -215,6 +227,7 @@ async fn main() -> ExitCode {
 }
 
 async fn up(options: CloudOptions) -> Result<()> {
+    let faulty = options.faults.as_ref().is_some_and(|f| !f.is_none());
     let cloud = LocalCloud::start(options).await?;
     eprintln!("emulator: {}", cloud.endpoint());
     let running = running_file()?;
@@ -230,6 +243,12 @@ async fn up(options: CloudOptions) -> Result<()> {
         reason = cloud.failure() => Some(reason),
     };
     eprintln!("stopping");
+    if faulty {
+        match cloud.fault_report().await {
+            Ok(report) => eprintln!("faults injected:\n{report}"),
+            Err(e) => eprintln!("cannot read the faults injected: {e:#}"),
+        }
+    }
     let _ = std::fs::remove_file(&running);
     cloud.stop().await;
     match failure {

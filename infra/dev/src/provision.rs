@@ -12,7 +12,8 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, CreateGlobalSecondaryIndexAction, GlobalSecondaryIndex,
     GlobalSecondaryIndexUpdate, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType, TableStatus, TimeToLiveSpecification, TimeToLiveStatus,
+    ScalarAttributeType, StreamSpecification, StreamViewType, TableStatus, TimeToLiveSpecification,
+    TimeToLiveStatus,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::{Value, json};
@@ -184,6 +185,7 @@ async fn provision_table(
                 .set_attribute_definitions(Some(attribute_definitions(table)?))
                 .set_key_schema(Some(key_schema(&table.key_schema)?))
                 .set_global_secondary_indexes((!indexes.is_empty()).then_some(indexes))
+                .set_stream_specification(stream_specification(table)?)
                 .send()
                 .await
                 .map_err(aws_error)?;
@@ -243,6 +245,30 @@ async fn provision_table(
         }
     }
 
+    if let Some(wanted) = stream_specification(table)? {
+        let described = client
+            .describe_table()
+            .table_name(name)
+            .send()
+            .await
+            .map_err(aws_error)?
+            .table;
+        let current = described.as_ref().and_then(|t| t.stream_specification());
+        let same = current.is_some_and(|c| {
+            c.stream_enabled() && c.stream_view_type() == wanted.stream_view_type()
+        });
+        if !same {
+            client
+                .update_table()
+                .table_name(name)
+                .stream_specification(wanted)
+                .send()
+                .await
+                .map_err(aws_error)?;
+            changes.push("stream".to_owned());
+        }
+    }
+
     if let Some(ttl) = &table.time_to_live {
         let current = client
             .describe_time_to_live()
@@ -290,6 +316,19 @@ async fn provision_table(
             .push(format!("updated table {name} ({})", changes.join(", ")));
     }
     Ok(())
+}
+
+fn stream_specification(table: &Table) -> Result<Option<StreamSpecification>> {
+    table
+        .stream_view_type
+        .as_deref()
+        .map(|view| {
+            Ok(StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::from(view))
+                .build()?)
+        })
+        .transpose()
 }
 
 async fn wait_until_active(client: &aws_sdk_dynamodb::Client, name: &str) -> Result<()> {

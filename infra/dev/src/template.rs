@@ -59,6 +59,7 @@ pub struct Function {
     pub environment: BTreeMap<String, Expr>,
     pub http_routes: Vec<HttpRoute>,
     pub sqs_sources: Vec<SqsSource>,
+    pub stream_sources: Vec<StreamSource>,
 }
 
 /// An `HttpApi` event.
@@ -110,6 +111,27 @@ pub struct SqsSource {
     pub report_batch_item_failures: bool,
 }
 
+/// A `DynamoDB` event: the table stream the function reads.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StreamSource {
+    /// The event's name in the template (`CommittedOrderEvents`).
+    pub name: String,
+    /// The table whose stream it is: `Stream` must be `!GetAtt <Table>.StreamArn`.
+    pub table: String,
+    /// `TRIM_HORIZON` (everything the stream still holds) or `LATEST`.
+    pub starting_position: String,
+    pub batch_size: u32,
+    pub batching_window: Duration,
+    /// `MaximumRetryAttempts`; `None` for -1 (until the record is too old).
+    pub maximum_retry_attempts: Option<u32>,
+    pub bisect_batch_on_function_error: bool,
+    pub report_batch_item_failures: bool,
+    /// `FilterCriteria.Filters[].Pattern`, parsed: a record is handed over when any matches.
+    pub filters: Vec<serde_json::Value>,
+    /// `DestinationConfig.OnFailure.Destination`: where a batch given up on is described.
+    pub on_failure: Option<Expr>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Table {
     pub logical_id: String,
@@ -118,6 +140,8 @@ pub struct Table {
     pub key_schema: Vec<KeyElement>,
     pub global_secondary_indexes: Vec<SecondaryIndex>,
     pub time_to_live: Option<TimeToLive>,
+    /// `StreamSpecification.StreamViewType`: the table has a stream.
+    pub stream_view_type: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -187,6 +211,7 @@ fn invalid(message: impl Into<String>) -> TemplateError {
 const DEFAULT_MEMORY_SIZE: u32 = 128;
 const DEFAULT_TIMEOUT_SECONDS: u64 = 3;
 const DEFAULT_SQS_BATCH_SIZE: u32 = 10;
+const DEFAULT_STREAM_BATCH_SIZE: u32 = 100;
 
 impl Template {
     /// Reads `template.yaml` at the repository root.
@@ -328,6 +353,21 @@ impl Template {
         for function in &self.functions {
             for source in &function.sqs_sources {
                 check(&function.logical_id, &source.queue)?;
+            }
+            for source in &function.stream_sources {
+                let streams = self
+                    .tables
+                    .iter()
+                    .any(|t| t.logical_id == source.table && t.stream_view_type.is_some());
+                if !streams {
+                    return Err(invalid(format!(
+                        "{}.{}: {} is not a table with a StreamSpecification",
+                        function.logical_id, source.name, source.table
+                    )));
+                }
+                if let Some(destination) = &source.on_failure {
+                    check(&function.logical_id, destination)?;
+                }
             }
             for value in function.environment.values() {
                 check(&function.logical_id, value)?;
@@ -535,6 +575,7 @@ fn parse_function(
 
     let mut http_routes = Vec::new();
     let mut sqs_sources = Vec::new();
+    let mut stream_sources = Vec::new();
     for (name, event) in get(properties, "Events")
         .and_then(Value::as_mapping)
         .into_iter()
@@ -580,13 +621,7 @@ fn parse_function(
                     get(event_properties, "MaximumBatchingWindowInSeconds"),
                 )?
                 .unwrap_or(0);
-                let report_batch_item_failures = get(event_properties, "FunctionResponseTypes")
-                    .and_then(Value::as_sequence)
-                    .is_some_and(|types| {
-                        types
-                            .iter()
-                            .any(|t| t.as_str() == Some("ReportBatchItemFailures"))
-                    });
+                let report_batch_item_failures = reports_batch_item_failures(event_properties);
                 sqs_sources.push(SqsSource {
                     name: name.to_owned(),
                     queue,
@@ -594,6 +629,9 @@ fn parse_function(
                     batching_window: Duration::from_secs(window),
                     report_batch_item_failures,
                 });
+            }
+            Some("DynamoDB") => {
+                stream_sources.push(parse_stream_source(name, &owner, event_properties)?);
             }
             Some(other) => warnings.push(format!(
                 "{owner}: events of type {other} are not run by the local cloud"
@@ -610,7 +648,89 @@ fn parse_function(
         environment,
         http_routes,
         sqs_sources,
+        stream_sources,
     })
+}
+
+fn parse_stream_source(
+    name: &str,
+    owner: &str,
+    properties: &Value,
+) -> Result<StreamSource, TemplateError> {
+    let table = match get(properties, "Stream").map(parse_expr) {
+        Some(Expr::GetAtt {
+            resource,
+            attribute,
+        }) if attribute == "StreamArn" => resource,
+        _ => {
+            return Err(invalid(format!(
+                "{owner}: Stream must be !GetAtt <Table>.StreamArn"
+            )));
+        }
+    };
+    let starting_position = get(properties, "StartingPosition")
+        .and_then(scalar)
+        .ok_or_else(|| invalid(format!("{owner}: StartingPosition is missing")))?;
+    if !["TRIM_HORIZON", "LATEST"].contains(&starting_position.as_str()) {
+        return Err(invalid(format!(
+            "{owner}: StartingPosition {starting_position} is not TRIM_HORIZON or LATEST"
+        )));
+    }
+    let retries = get(properties, "MaximumRetryAttempts")
+        .map(|v| {
+            v.as_i64()
+                .filter(|n| *n >= -1)
+                .ok_or_else(|| invalid(format!("{owner}: MaximumRetryAttempts is not -1 or more")))
+        })
+        .transpose()?;
+    let filters = get(properties, "FilterCriteria")
+        .and_then(|c| get(c, "Filters"))
+        .and_then(Value::as_sequence)
+        .into_iter()
+        .flatten()
+        .map(|filter| {
+            let pattern = get(filter, "Pattern")
+                .and_then(Value::as_str)
+                .unwrap_or("{}");
+            serde_json::from_str(pattern)
+                .map_err(|e| invalid(format!("{owner}: a filter Pattern is not JSON: {e}")))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(StreamSource {
+        name: name.to_owned(),
+        table,
+        starting_position,
+        batch_size: number(owner, "BatchSize", get(properties, "BatchSize"))?
+            .map_or(DEFAULT_STREAM_BATCH_SIZE, |b| b as u32)
+            .max(1),
+        batching_window: Duration::from_secs(
+            number(
+                owner,
+                "MaximumBatchingWindowInSeconds",
+                get(properties, "MaximumBatchingWindowInSeconds"),
+            )?
+            .unwrap_or(0),
+        ),
+        // SAM's default is -1: retry until the record expires.
+        maximum_retry_attempts: retries.and_then(|n| u32::try_from(n).ok()),
+        bisect_batch_on_function_error: boolean(get(properties, "BisectBatchOnFunctionError")),
+        report_batch_item_failures: reports_batch_item_failures(properties),
+        filters,
+        on_failure: get(properties, "DestinationConfig")
+            .and_then(|d| get(d, "OnFailure"))
+            .and_then(|o| get(o, "Destination"))
+            .map(parse_expr),
+    })
+}
+
+fn reports_batch_item_failures(properties: &Value) -> bool {
+    get(properties, "FunctionResponseTypes")
+        .and_then(Value::as_sequence)
+        .is_some_and(|types| {
+            types
+                .iter()
+                .any(|t| t.as_str() == Some("ReportBatchItemFailures"))
+        })
 }
 
 fn parse_key_schema(owner: &str, value: Option<&Value>) -> Result<Vec<KeyElement>, TemplateError> {
@@ -683,6 +803,9 @@ fn parse_table(id: &str, properties: &Value) -> Result<Table, TemplateError> {
         key_schema,
         global_secondary_indexes,
         time_to_live,
+        stream_view_type: get(properties, "StreamSpecification")
+            .and_then(|s| get(s, "StreamViewType"))
+            .and_then(scalar),
     })
 }
 

@@ -87,31 +87,41 @@ async fn smoke_run_reports_every_section() {
     );
 
     for size in [1, 10] {
-        let batch = report
-            .requests_per_order
-            .iter()
-            .find(|b| b.function == "order-processor" && b.batch_size == size)
-            .unwrap();
+        let of = |function: &str| {
+            report
+                .requests_per_order
+                .iter()
+                .find(|b| b.function == function && b.batch_size == size)
+                .unwrap()
+        };
+        let counted =
+            |batch: &dev::bench::report::BatchRequests, service: &str, operation: &str| {
+                batch
+                    .per_order
+                    .iter()
+                    .any(|o| o.service == service && o.operation == operation)
+            };
+        let batch = of("order-processor");
         assert_eq!(batch.orders, size * report.meta.counts.batches);
+        // The processor only commits: publishing is the relay's.
         assert!(
-            batch.dynamodb_per_order > 0.0 && batch.sns_per_order > 0.0,
+            batch.dynamodb_per_order > 0.0 && batch.sns_per_order == 0.0,
             "{batch:?}"
         );
         for operation in ["BatchGetItem", "TransactWriteItems"] {
             assert!(
-                batch
-                    .per_order
-                    .iter()
-                    .any(|o| o.service == "dynamodb" && o.operation == operation),
+                counted(batch, "dynamodb", operation),
                 "no {operation} counted: {batch:?}"
             );
         }
+        let relay = of("order-relay");
+        assert!(counted(relay, "sqs", "SendMessageBatch"), "{relay:?}");
+        assert!(counted(relay, "sns", "PublishBatch"), "{relay:?}");
+        assert_eq!(relay.dynamodb_per_order, 0.0, "{relay:?}");
+        // Three relayed events per order (placed, confirmed, paid), a batch of each.
         assert!(
-            batch
-                .per_order
-                .iter()
-                .any(|o| o.service == "sns" && o.operation == "PublishBatch"),
-            "{batch:?}"
+            (relay.invocations_per_order - 3.0 / size as f64).abs() < 1e-9,
+            "{relay:?}"
         );
     }
 

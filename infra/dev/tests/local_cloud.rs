@@ -37,9 +37,11 @@ async fn exposes_resources_environment_and_invoke() {
     let cloud = shared_cloud();
     let queue = cloud.resources().queue("OrdersQueue").unwrap();
     assert!(queue.url.starts_with(cloud.endpoint()));
-    let env = cloud.function_env("orders-api").unwrap();
+    let env = cloud.function_env("order-relay").unwrap();
     assert_eq!(env["ORDERS_QUEUE_URL"], queue.url);
-    assert_eq!(env["AWS_ENDPOINT_URL"], cloud.endpoint());
+    // The functions call the emulator's second port, where faults can be injected.
+    assert_eq!(env["AWS_ENDPOINT_URL"], cloud.functions_endpoint());
+    assert_ne!(cloud.functions_endpoint(), cloud.endpoint());
     assert_eq!(env["WEBHOOK_SECRET"], dev::LOCAL_WEBHOOK_SECRET);
 
     // Clients built in this test's runtime reach the same emulator.

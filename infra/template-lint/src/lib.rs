@@ -248,8 +248,32 @@ fn as_number(v: &Value) -> Option<u64> {
 
 // ------------------------------------------------------------------------------ queues
 
+/// Queues that an event source (a SAM function's event, or an event source mapping) names as
+/// its on-failure destination: a stream source's dead-letter queue.
+fn on_failure_destinations<'a>(resources: &Resources<'a>) -> Vec<&'a str> {
+    let mut configs: Vec<&Value> = Vec::new();
+    for (_, function) in resources.of_type(SAM_FUNCTION) {
+        if let Some(events) = prop(function, "Events").and_then(Value::as_mapping) {
+            configs.extend(
+                events
+                    .values()
+                    .filter_map(|e| e.get("Properties")?.get("DestinationConfig")),
+            );
+        }
+    }
+    for (_, mapping) in resources.of_type(EVENT_SOURCE_MAPPING) {
+        configs.extend(prop(mapping, "DestinationConfig"));
+    }
+    configs
+        .into_iter()
+        .filter_map(|c| c.get("OnFailure")?.get("Destination").and_then(get_att))
+        .filter(|(queue, attr)| *attr == "Arn" && resources.is_type(queue, QUEUE))
+        .map(|(queue, _)| queue)
+        .collect()
+}
+
 fn check_queues(resources: &Resources, findings: &mut Vec<Finding>) {
-    let mut dlqs = BTreeSet::new();
+    let mut dlqs: BTreeSet<&str> = on_failure_destinations(resources).into_iter().collect();
     let mut without_redrive = Vec::new();
     for (name, queue) in resources.of_type(QUEUE) {
         let Some(redrive) = prop(queue, "RedrivePolicy") else {

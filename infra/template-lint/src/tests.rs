@@ -49,8 +49,9 @@ fn the_real_template_reads_as_intended() {
     // and event sources are where the rules expect them.
     let template = real_template();
     let resources = Resources::of(&template);
-    assert_eq!(resources.of_type(QUEUE).count(), 8);
-    assert_eq!(resources.of_type(ALARM).count(), 10);
+    assert_eq!(resources.of_type(QUEUE).count(), 9);
+    assert_eq!(resources.of_type(ALARM).count(), 14);
+    assert_eq!(on_failure_destinations(&resources), ["OrderRelayDLQ"]);
     let sources = sqs_sources(&template, &resources);
     let consumed: Vec<_> = sources
         .iter()
@@ -77,8 +78,8 @@ fn the_real_template_reads_as_intended() {
         .values()
         .map(|r| policy_documents(r).len())
         .sum();
-    // 5 roles x (trust + inline) + 5 log policies + 3 queue policies
-    assert_eq!(documents, 18);
+    // 6 roles x (trust + inline) + 6 log policies + 3 queue policies
+    assert_eq!(documents, 21);
 }
 
 // ---------------------------------------------------------------- the four planted faults
@@ -99,6 +100,16 @@ fn a_dlq_without_alarm_is_found() {
         .remove("PaymentEventsDLQAlarm");
     let findings = assert_finding(&template, "PaymentEventsDLQ", Rule::DlqWithoutAlarm);
     assert_eq!(findings.len(), 1, "{findings:#?}");
+}
+
+#[test]
+fn a_stream_sources_failure_queue_without_alarm_is_found() {
+    let mut template = real_template();
+    template["Resources"]
+        .as_mapping_mut()
+        .unwrap()
+        .remove("OrderRelayDLQAlarm");
+    assert_finding(&template, "OrderRelayDLQ", Rule::DlqWithoutAlarm);
 }
 
 #[test]

@@ -23,7 +23,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 struct OrderStream {
     state: Option<Order>,
     events: Vec<EventEnvelope>,
-    outbox: BTreeMap<u64, EventEnvelope>,
 }
 
 #[derive(Default)]
@@ -34,6 +33,8 @@ struct State {
     webhooks: HashMap<String, (EventEnvelope, bool)>,
     anomalies: BTreeMap<String, (PaymentAnomaly, bool)>,
     unpaid: HashMap<CustomerId, u32>,
+    /// Every event committed, in commit order: what the table's change stream would carry.
+    committed: Vec<EventEnvelope>,
 }
 
 /// Orders, products, idempotency records and the webhook ledger, with the same all-or-nothing
@@ -75,9 +76,19 @@ impl InMemoryStore {
         state.unpaid.get(&customer).copied().unwrap_or(0)
     }
 
-    pub fn outbox_len(&self, id: &OrderId) -> usize {
-        let state = self.state.lock().unwrap();
-        state.orders.get(id).map_or(0, |s| s.outbox.len())
+    /// Every event committed so far, oldest first: what the relay would hand on.
+    pub fn committed(&self) -> Vec<EventEnvelope> {
+        self.state.lock().unwrap().committed.clone()
+    }
+
+    /// The types of [`InMemoryStore::committed`] events that subscribers hear of (all but
+    /// `order.placed`, which the relay queues instead).
+    pub fn announced_types(&self) -> Vec<String> {
+        self.committed()
+            .into_iter()
+            .map(|e| e.event_type)
+            .filter(|t| t != "order.placed")
+            .collect()
     }
 }
 
@@ -169,33 +180,10 @@ impl OrderRepository for InMemoryStore {
                 },
             );
         }
+        state.committed.extend(commit.events.iter().cloned());
         let stream = state.orders.entry(id).or_default();
         stream.state = Some(commit.order);
         stream.events.extend(commit.events);
-        stream
-            .outbox
-            .extend(commit.outbox.into_iter().map(|e| (e.sequence, e)));
-        Ok(())
-    }
-
-    async fn outbox(&self, id: &OrderId) -> Result<Vec<EventEnvelope>, StoreError> {
-        let state = self.state.lock().unwrap();
-        Ok(state
-            .orders
-            .get(id)
-            .map(|s| s.outbox.values().cloned().collect())
-            .unwrap_or_default())
-    }
-
-    async fn clear_outbox(&self, published: &[EventEnvelope]) -> Result<(), StoreError> {
-        let mut state = self.state.lock().unwrap();
-        for event in published {
-            if let Ok(id) = OrderId::parse(event.aggregate_id.clone())
-                && let Some(stream) = state.orders.get_mut(&id)
-            {
-                stream.outbox.remove(&event.sequence);
-            }
-        }
         Ok(())
     }
 }
@@ -347,9 +335,9 @@ impl RecordingQueue {
 
 #[async_trait]
 impl OrderQueue for RecordingQueue {
-    async fn send(&self, command: &PlaceOrder) -> Result<(), StoreError> {
-        self.sent.lock().unwrap().push(command.clone());
-        Ok(())
+    async fn send(&self, commands: &[PlaceOrder]) -> Vec<OrderId> {
+        self.sent.lock().unwrap().extend_from_slice(commands);
+        Vec::new()
     }
 }
 

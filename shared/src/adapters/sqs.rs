@@ -1,12 +1,12 @@
 //! Queueing place-order commands for the processor, and payment deadlines for the saga.
 
-use crate::kernel::{EventEnvelope, StoreError};
+use crate::kernel::{EventEnvelope, OrderId, StoreError};
 use crate::ordering::placing::{OrderMessage, PlaceOrder};
 use crate::ordering::ports::{DeadlineTimer, OrderQueue};
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::error::DisplayErrorContext;
-use aws_sdk_sqs::types::MessageAttributeValue;
+use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
 
 #[derive(Clone)]
 pub struct SqsOrderQueue {
@@ -23,25 +23,63 @@ impl SqsOrderQueue {
     }
 }
 
+fn entry(index: usize, command: &PlaceOrder) -> Result<SendMessageBatchRequestEntry, String> {
+    let body = serde_json::to_string(&OrderMessage::place_order(command.clone()))
+        .map_err(|e| e.to_string())?;
+    let correlation = MessageAttributeValue::builder()
+        .data_type("String")
+        .string_value(&command.correlation_id)
+        .build()
+        .map_err(|e| DisplayErrorContext(e).to_string())?;
+    SendMessageBatchRequestEntry::builder()
+        .id(index.to_string())
+        .message_body(body)
+        .message_attributes("correlation_id", correlation)
+        .build()
+        .map_err(|e| DisplayErrorContext(e).to_string())
+}
+
 #[async_trait]
 impl OrderQueue for SqsOrderQueue {
-    async fn send(&self, command: &PlaceOrder) -> Result<(), StoreError> {
-        let body = serde_json::to_string(&OrderMessage::place_order(command.clone()))
-            .map_err(|e| StoreError::new(e.to_string()))?;
-        let correlation = MessageAttributeValue::builder()
-            .data_type("String")
-            .string_value(&command.correlation_id)
-            .build()
-            .map_err(|e| StoreError::new(DisplayErrorContext(e)))?;
-        self.client
-            .send_message()
-            .queue_url(&self.queue_url)
-            .message_body(body)
-            .message_attributes("correlation_id", correlation)
-            .send()
-            .await
-            .map_err(|e| StoreError::new(DisplayErrorContext(e)))?;
-        Ok(())
+    /// Ten commands to a SendMessageBatch call.
+    async fn send(&self, commands: &[PlaceOrder]) -> Vec<OrderId> {
+        let mut not_sent = Vec::new();
+        for chunk in commands.chunks(10) {
+            let entries: Result<Vec<_>, String> =
+                chunk.iter().enumerate().map(|(i, c)| entry(i, c)).collect();
+            let sent = match entries {
+                Ok(entries) => {
+                    self.client
+                        .send_message_batch()
+                        .queue_url(&self.queue_url)
+                        .set_entries(Some(entries))
+                        .send()
+                        .await
+                }
+                Err(reason) => {
+                    tracing::warn!(%reason, "cannot build the orders-queue messages");
+                    not_sent.extend(chunk.iter().map(|c| c.order_id.clone()));
+                    continue;
+                }
+            };
+            match sent {
+                Ok(out) => {
+                    for failed in out.failed() {
+                        tracing::warn!(code = failed.code(), "SQS refused a place-order message");
+                        if let Some(command) =
+                            failed.id().parse::<usize>().ok().and_then(|i| chunk.get(i))
+                        {
+                            not_sent.push(command.order_id.clone());
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %DisplayErrorContext(&e), "SendMessageBatch failed");
+                    not_sent.extend(chunk.iter().map(|c| c.order_id.clone()));
+                }
+            }
+        }
+        not_sent
     }
 }
 

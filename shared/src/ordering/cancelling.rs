@@ -3,8 +3,8 @@
 //! compensation); a PENDING one has reserved nothing, and the processor will find it
 //! cancelled and leave it so.
 
-use super::outbox::{ChangeError, Outbox};
-use super::ports::{OrderCommit, StockMovement};
+use super::outbox::{ChangeError, commit_change};
+use super::ports::{OrderCommit, OrderRepository, StockMovement};
 use super::{CancellationReason, Order, OrderStatus, TransitionError};
 use crate::kernel::{Clock, CustomerId, OrderId, StoreError, Timestamp};
 
@@ -80,28 +80,25 @@ impl From<StoreError> for CancelError {
 /// wins, the others read the order again and see it settled. Another customer's order is not
 /// found, as if it did not exist.
 pub async fn cancel_order(
-    outbox: &Outbox<'_>,
+    orders: &dyn OrderRepository,
     clock: &dyn Clock,
     id: &OrderId,
     customer: &CustomerId,
 ) -> Result<CustomerCancellation, CancelError> {
     for _ in 0..ATTEMPTS {
-        let order = outbox
-            .orders
+        let order = orders
             .load(id)
             .await?
             .filter(|order| &order.customer_id == customer)
             .ok_or_else(|| CancelError::NotFound(id.clone()))?;
         if order.status == OrderStatus::Cancelled {
-            // An earlier request may have died before announcing it.
-            outbox.flush(id).await?;
             return Ok(CustomerCancellation::AlreadyCancelled(order));
         }
         let cancel = Cancel::because(CancellationReason::CustomerCancelled);
         let commit = cancellation(&order, cancel, clock.now())
             .map_err(|refused| CancelError::NotCancellable(refused.status))?;
         let cancelled = commit.order.clone();
-        match outbox.commit(commit).await {
+        match commit_change(orders, commit).await {
             Ok(()) => return Ok(CustomerCancellation::Cancelled(cancelled)),
             Err(ChangeError::Conflict) => continue,
             Err(e) => return Err(e.into()),

@@ -7,8 +7,8 @@
 //! cancellation that commits first wins, and a check that runs twice changes nothing.
 
 use super::cancelling::{ATTEMPTS, Cancel, cancellation};
-use super::outbox::{ChangeError, Outbox};
-use super::ports::DeadlineTimer;
+use super::outbox::{ChangeError, commit_change};
+use super::ports::{DeadlineTimer, OrderRepository};
 use super::{CancellationReason, OrderStatus};
 use crate::kernel::{Clock, EventEnvelope, OrderId};
 use std::time::Duration;
@@ -26,7 +26,7 @@ pub enum DeadlineOutcome {
 }
 
 pub struct PaymentDeadline<'a> {
-    pub outbox: Outbox<'a>,
+    pub orders: &'a dyn OrderRepository,
     pub timer: &'a dyn DeadlineTimer,
     pub clock: &'a dyn Clock,
 }
@@ -38,18 +38,12 @@ impl PaymentDeadline<'_> {
             return Ok(DeadlineOutcome::UnknownOrder);
         };
         for _ in 0..ATTEMPTS {
-            let Some(order) = self.outbox.orders.load(&id).await? else {
+            let Some(order) = self.orders.load(&id).await? else {
                 return Ok(DeadlineOutcome::UnknownOrder);
             };
             let due = match (order.status, order.payment_due_by) {
                 (OrderStatus::Confirmed, Some(due)) => due,
-                (status, _) => {
-                    // A delivery that expired the order may have died before announcing it.
-                    if status == OrderStatus::Cancelled {
-                        self.outbox.flush(&id).await?;
-                    }
-                    return Ok(DeadlineOutcome::Settled(status));
-                }
+                (status, _) => return Ok(DeadlineOutcome::Settled(status)),
             };
             let now = self.clock.now();
             if now < due {
@@ -66,7 +60,7 @@ impl PaymentDeadline<'_> {
             let Ok(commit) = cancellation(&order, cancel, now) else {
                 continue;
             };
-            match self.outbox.commit(commit).await {
+            match commit_change(self.orders, commit).await {
                 Ok(()) => return Ok(DeadlineOutcome::Expired),
                 Err(ChangeError::Conflict) => continue,
                 Err(e) => return Err(e),

@@ -3,7 +3,6 @@
 
 use super::cancelling::{CancelError, CustomerCancellation, cancel_order};
 use super::deadline::{DeadlineOutcome, PaymentDeadline};
-use super::outbox::Outbox;
 use super::ports::OrderRepository;
 use super::processing::Processed;
 use super::saga::SagaOutcome;
@@ -18,9 +17,9 @@ use serde_json::json;
 use std::time::Duration;
 
 /// The `order.confirmed` the deadline queue receives for `order`.
-fn confirmation(publisher: &RecordingPublisher, order: &Order) -> EventEnvelope {
-    publisher
-        .published()
+fn confirmation(store: &InMemoryStore, order: &Order) -> EventEnvelope {
+    store
+        .committed()
         .into_iter()
         .find(|e| e.event_type == "order.confirmed" && e.aggregate_id == order.order_id.as_str())
         .expect("the order was confirmed")
@@ -28,16 +27,12 @@ fn confirmation(publisher: &RecordingPublisher, order: &Order) -> EventEnvelope 
 
 async fn check_deadline(
     store: &InMemoryStore,
-    publisher: &RecordingPublisher,
     timer: &RecordingTimer,
     confirmed: &EventEnvelope,
     at: time::OffsetDateTime,
 ) -> DeadlineOutcome {
     PaymentDeadline {
-        outbox: Outbox {
-            orders: store,
-            publisher,
-        },
+        orders: store,
         timer,
         clock: &FixedClock(at),
     }
@@ -46,16 +41,8 @@ async fn check_deadline(
     .unwrap()
 }
 
-async fn cancel(
-    store: &InMemoryStore,
-    publisher: &RecordingPublisher,
-    order: &Order,
-) -> Result<CustomerCancellation, CancelError> {
-    let outbox = Outbox {
-        orders: store,
-        publisher,
-    };
-    cancel_order(&outbox, &clock(), &order.order_id, &order.customer_id).await
+async fn cancel(store: &InMemoryStore, order: &Order) -> Result<CustomerCancellation, CancelError> {
+    cancel_order(store, &clock(), &order.order_id, &order.customer_id).await
 }
 
 async fn stored(store: &InMemoryStore, order: &Order) -> Order {
@@ -64,34 +51,30 @@ async fn stored(store: &InMemoryStore, order: &Order) -> Order {
 
 #[tokio::test]
 async fn an_order_unpaid_at_its_deadline_is_cancelled_once_and_gives_its_stock_back() {
-    let (store, publisher, timer) = (
-        shop(),
-        RecordingPublisher::default(),
-        RecordingTimer::default(),
-    );
-    let order = confirmed_order(&store, &publisher, 2).await;
+    let (store, timer) = (shop(), RecordingTimer::default());
+    let order = confirmed_order(&store, 2).await;
     assert_eq!(order.payment_due_by, Some(clock().0 + PAYMENT_WINDOW));
     assert_eq!(store.stock("p-1"), 3);
-    let confirmed = confirmation(&publisher, &order);
+    let confirmed = confirmation(&store, &order);
     assert_eq!(
         confirmed.data["payment_due_by"],
         json!("2026-11-21T10:15:00Z")
     );
 
     // Delivered at once: not due, so it asks to come back when it is.
-    let early = check_deadline(&store, &publisher, &timer, &confirmed, clock().0).await;
+    let early = check_deadline(&store, &timer, &confirmed, clock().0).await;
     assert_eq!(early, DeadlineOutcome::NotYetDue(Duration::from_secs(901)));
     assert_eq!(timer.rechecks().len(), 1);
     assert_eq!(stored(&store, &order).await.status, OrderStatus::Confirmed);
 
     let due = order.payment_due_by.unwrap();
-    let expired = check_deadline(&store, &publisher, &timer, &confirmed, due).await;
+    let expired = check_deadline(&store, &timer, &confirmed, due).await;
     assert_eq!(expired, DeadlineOutcome::Expired);
     let cancelled = stored(&store, &order).await;
     assert_eq!(cancelled.status, OrderStatus::Cancelled);
     assert_eq!(cancelled.reason.as_deref(), Some("payment_timeout"));
     assert_eq!(store.stock("p-1"), 5);
-    let announced = publisher.published().pop().unwrap();
+    let announced = store.committed().pop().unwrap();
     assert_eq!(announced.event_type, "order.cancelled");
     assert_eq!(announced.data["reason"], "payment_timeout");
     assert_eq!(
@@ -100,12 +83,12 @@ async fn an_order_unpaid_at_its_deadline_is_cancelled_once_and_gives_its_stock_b
     );
 
     // The same check again (a redelivery) changes nothing and releases nothing.
-    let again = check_deadline(&store, &publisher, &timer, &confirmed, due).await;
+    let again = check_deadline(&store, &timer, &confirmed, due).await;
     assert_eq!(again, DeadlineOutcome::Settled(OrderStatus::Cancelled));
     assert_eq!(store.stock("p-1"), 5);
     assert_eq!(
-        publisher
-            .types()
+        store
+            .announced_types()
             .iter()
             .filter(|t| *t == "order.cancelled")
             .count(),
@@ -122,7 +105,7 @@ async fn a_payment_before_the_deadline_wins_and_the_expiry_changes_nothing() {
         RecordingPublisher::default(),
         RecordingTimer::default(),
     );
-    let order = confirmed_order(&store, &publisher, 1).await;
+    let order = confirmed_order(&store, 1).await;
     let total = order.totals.unwrap().total.amount;
     let paid = pay(
         &store,
@@ -131,9 +114,9 @@ async fn a_payment_before_the_deadline_wins_and_the_expiry_changes_nothing() {
     )
     .await;
     assert_eq!(paid.unwrap(), SagaOutcome::Paid);
-    let confirmed = confirmation(&publisher, &order);
+    let confirmed = confirmation(&store, &order);
     let due = order.payment_due_by.unwrap();
-    let outcome = check_deadline(&store, &publisher, &timer, &confirmed, due).await;
+    let outcome = check_deadline(&store, &timer, &confirmed, due).await;
     assert_eq!(outcome, DeadlineOutcome::Settled(OrderStatus::Paid));
     assert_eq!(stored(&store, &order).await.status, OrderStatus::Paid);
     assert_eq!(store.stock("p-1"), 4);
@@ -146,10 +129,10 @@ async fn a_payment_after_the_expiry_is_an_anomaly_with_one_refund_request() {
         RecordingPublisher::default(),
         RecordingTimer::default(),
     );
-    let order = confirmed_order(&store, &publisher, 1).await;
-    let confirmed = confirmation(&publisher, &order);
+    let order = confirmed_order(&store, 1).await;
+    let confirmed = confirmation(&store, &order);
     let due = order.payment_due_by.unwrap();
-    check_deadline(&store, &publisher, &timer, &confirmed, due).await;
+    check_deadline(&store, &timer, &confirmed, due).await;
     let total = order.totals.unwrap().total.amount;
     let late = payment_succeeded(&order, "evt_late", total);
     for _ in 0..3 {
@@ -176,7 +159,7 @@ async fn a_payment_after_the_expiry_is_an_anomaly_with_one_refund_request() {
 #[tokio::test]
 async fn a_mismatched_payment_never_changes_the_order() {
     let (store, publisher) = (shop(), RecordingPublisher::default());
-    let order = confirmed_order(&store, &publisher, 1).await;
+    let order = confirmed_order(&store, 1).await;
     let failed_short = pay(&store, &publisher, &payment_failed(&order, "evt_ko", 1)).await;
     assert!(matches!(
         failed_short.unwrap(),
@@ -194,33 +177,32 @@ async fn a_mismatched_payment_never_changes_the_order() {
     ));
     assert_eq!(stored(&store, &order).await.status, OrderStatus::Confirmed);
     assert_eq!(store.stock("p-1"), 4);
-    assert_eq!(
-        publisher.types(),
-        ["order.confirmed", "payment.refund_required"]
-    );
+    assert_eq!(store.announced_types(), ["order.confirmed"]);
+    assert_eq!(publisher.types(), ["payment.refund_required"]);
 }
 
 #[tokio::test]
 async fn the_customer_cancels_a_confirmed_order_once() {
-    let (store, publisher) = (shop(), RecordingPublisher::default());
-    let order = confirmed_order(&store, &publisher, 3).await;
+    let store = shop();
+    let order = confirmed_order(&store, 3).await;
     assert_eq!(store.stock("p-1"), 2);
-    let CustomerCancellation::Cancelled(cancelled) =
-        cancel(&store, &publisher, &order).await.unwrap()
-    else {
+    let CustomerCancellation::Cancelled(cancelled) = cancel(&store, &order).await.unwrap() else {
         panic!("the first request cancels");
     };
     assert_eq!(cancelled.reason.as_deref(), Some("customer_cancelled"));
     assert_eq!(store.stock("p-1"), 5);
-    let again = cancel(&store, &publisher, &order).await.unwrap();
+    let again = cancel(&store, &order).await.unwrap();
     assert_eq!(again, CustomerCancellation::AlreadyCancelled(cancelled));
     assert_eq!(store.stock("p-1"), 5);
-    assert_eq!(publisher.types(), ["order.confirmed", "order.cancelled"]);
+    assert_eq!(
+        store.announced_types(),
+        ["order.confirmed", "order.cancelled"]
+    );
 }
 
 #[tokio::test]
 async fn a_pending_order_cancelled_before_processing_is_never_confirmed() {
-    let (store, publisher) = (shop(), RecordingPublisher::default());
+    let store = shop();
     let placing = command(json!([{"product_id": "p-1", "quantity": 2}]));
     let placement = placing.placement();
     store
@@ -228,19 +210,18 @@ async fn a_pending_order_cancelled_before_processing_is_never_confirmed() {
             order: placement.order.clone(),
             expected_version: 0,
             events: vec![placement.envelope],
-            outbox: vec![],
             stock: vec![],
             unpaid: None,
             idempotency: None,
         })
         .await
         .unwrap();
-    let outcome = cancel(&store, &publisher, &placement.order).await.unwrap();
+    let outcome = cancel(&store, &placement.order).await.unwrap();
     assert!(matches!(outcome, CustomerCancellation::Cancelled(_)));
-    let cancelled = publisher.published().pop().unwrap();
+    let cancelled = store.committed().pop().unwrap();
     assert_eq!(cancelled.data["released"], json!([]));
 
-    let processed = process(&store, &publisher, &[placing]).await;
+    let processed = process(&store, &[placing]).await;
     assert_eq!(
         processed[0].as_ref().unwrap(),
         &Processed::AlreadyProcessed(OrderStatus::Cancelled)
@@ -251,7 +232,7 @@ async fn a_pending_order_cancelled_before_processing_is_never_confirmed() {
 #[tokio::test]
 async fn a_paid_order_is_not_cancellable() {
     let (store, publisher) = (shop(), RecordingPublisher::default());
-    let order = confirmed_order(&store, &publisher, 1).await;
+    let order = confirmed_order(&store, 1).await;
     let total = order.totals.unwrap().total.amount;
     pay(
         &store,
@@ -261,7 +242,7 @@ async fn a_paid_order_is_not_cancellable() {
     .await
     .unwrap();
     assert!(matches!(
-        cancel(&store, &publisher, &order).await,
+        cancel(&store, &order).await,
         Err(CancelError::NotCancellable(OrderStatus::Paid))
     ));
     assert_eq!(store.stock("p-1"), 4);
@@ -272,7 +253,7 @@ async fn a_copy_handled_while_the_refund_is_being_published_waits_then_takes_ove
     use super::ports::{PaymentAnomalies, PaymentAnomaly};
     use super::saga::SagaError;
     let (store, publisher) = (shop(), RecordingPublisher::default());
-    let order = confirmed_order(&store, &publisher, 1).await;
+    let order = confirmed_order(&store, 1).await;
     let mut stranger = order.clone();
     stranger.order_id = crate::kernel::OrderId::generate();
     let payment = payment_succeeded(&stranger, "evt_copy", 100);

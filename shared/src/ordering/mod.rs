@@ -11,6 +11,7 @@ pub mod placing;
 pub mod ports;
 pub mod pricing;
 pub mod processing;
+pub mod relay;
 mod request;
 pub mod saga;
 

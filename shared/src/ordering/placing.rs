@@ -1,12 +1,11 @@
-//! Placing an order: recording it as PENDING, within the customer's unpaid-order limit, and
-//! queueing it.
+//! Placing an order: recording it as PENDING, within the customer's unpaid-order limit. The
+//! relay queues it for the processor once it is committed (see [`super::relay`]).
 
 use super::ports::{
-    CommitError, IdempotencyClaim, IdempotencyKeys, OrderCommit, OrderQueue, OrderRepository,
-    UnpaidSlot,
+    CommitError, IdempotencyClaim, IdempotencyKeys, OrderCommit, OrderRepository, UnpaidSlot,
 };
-use super::{Order, OrderStatus, RequestedLine};
-use crate::kernel::{Clock, Currency, CustomerId, OrderId, StoreError, Timestamp};
+use super::{Order, OrderEvent, RequestedLine};
+use crate::kernel::{Clock, Currency, CustomerId, EventEnvelope, OrderId, StoreError, Timestamp};
 use serde::{Deserialize, Serialize};
 
 pub use super::request::{FieldError, MAX_LINES, OrderRequest, RequestRejected};
@@ -39,17 +38,26 @@ impl PlaceOrder {
         }
     }
 
-    /// The command that placed an existing order (to queue it again).
-    pub fn of_order(order: &Order) -> Self {
-        Self {
-            order_id: order.order_id.clone(),
-            customer_id: order.customer_id.clone(),
-            currency: order.currency,
-            lines: order.requested_lines(),
-            discount_code: order.discount_code.clone(),
-            correlation_id: order.correlation_id.clone(),
-            placed_at: order.created_at,
-        }
+    /// The command an `order.placed` records (`None` if it is not one this code can read).
+    pub fn from_placed(placed: &EventEnvelope) -> Option<Self> {
+        let Ok(OrderEvent::Placed {
+            customer_id,
+            currency,
+            lines,
+            discount_code,
+        }) = placed.decode::<OrderEvent>()
+        else {
+            return None;
+        };
+        Some(Self {
+            order_id: OrderId::parse(&placed.aggregate_id).ok()?,
+            customer_id,
+            currency,
+            lines,
+            discount_code,
+            correlation_id: placed.correlation_id.clone(),
+            placed_at: placed.occurred_at,
+        })
     }
 
     /// The order's first event and the state it starts in.
@@ -142,19 +150,16 @@ pub const IDEMPOTENCY_KEY_TTL: time::Duration = time::Duration::hours(24);
 pub struct Placing<'a> {
     pub orders: &'a dyn OrderRepository,
     pub keys: &'a dyn IdempotencyKeys,
-    pub queue: &'a dyn OrderQueue,
     pub clock: &'a dyn Clock,
     /// How many unpaid orders one customer may hold at once.
     pub max_unpaid: u32,
 }
 
 impl Placing<'_> {
-    /// Records a new order as PENDING and queues it for processing.
+    /// Records a new order as PENDING; the relay queues it for processing.
     ///
-    /// The order is written before it is queued, so a queued order always exists. If queueing
-    /// fails the caller gets an error to retry; a retry with the same `Idempotency-Key` finds
-    /// the order and queues it again (the processor ignores an order it has already
-    /// processed). Keys are the customer's own: two customers may use the same key.
+    /// A retry with the same `Idempotency-Key` finds the order instead of placing another.
+    /// Keys are the customer's own: two customers may use the same key.
     pub async fn place(
         &self,
         request: OrderRequest,
@@ -170,7 +175,6 @@ impl Placing<'_> {
             order: placement.order.clone(),
             expected_version: 0,
             events: vec![placement.envelope],
-            outbox: vec![],
             stock: vec![],
             unpaid: Some(UnpaidSlot::Take {
                 customer: command.customer_id.clone(),
@@ -184,13 +188,10 @@ impl Placing<'_> {
             }),
         };
         match self.orders.commit(commit).await {
-            Ok(()) => {
-                self.queue.send(&command).await?;
-                Ok(Placed {
-                    order: placement.order,
-                    replayed: false,
-                })
-            }
+            Ok(()) => Ok(Placed {
+                order: placement.order,
+                replayed: false,
+            }),
             Err(CommitError::IdempotencyKeyTaken) => {
                 self.replay(key.as_deref().unwrap_or_default(), &fingerprint)
                     .await
@@ -198,10 +199,17 @@ impl Placing<'_> {
             Err(CommitError::TooManyUnpaidOrders) => {
                 Err(PlaceError::TooManyUnpaidOrders(self.max_unpaid))
             }
+            // The order id is new, so only our own write can already be there: DynamoDB
+            // applied it, its answer was lost, and the SDK's retry found it.
+            Err(CommitError::Conflict) => match self.orders.load(&command.order_id).await? {
+                Some(order) => Ok(Placed {
+                    order,
+                    replayed: false,
+                }),
+                None => Err(StoreError::new("placing the order conflicted; retry").into()),
+            },
             Err(CommitError::Store(e)) => Err(e.into()),
-            // A new order has no version to conflict with and reserves no stock; DynamoDB
-            // cancelling the transaction for contention lands here.
-            Err(other @ (CommitError::Conflict | CommitError::InsufficientStock(_))) => {
+            Err(other @ CommitError::InsufficientStock(_)) => {
                 Err(StoreError::new(format!("placing the order failed: {other}")).into())
             }
         }
@@ -221,10 +229,6 @@ impl Placing<'_> {
             .load(&record.order_id)
             .await?
             .ok_or_else(|| StoreError::new("idempotent order not found; retry"))?;
-        if order.status == OrderStatus::Pending {
-            // The first attempt may have died before queueing: queue again, harmlessly.
-            self.queue.send(&PlaceOrder::of_order(&order)).await?;
-        }
         Ok(Placed {
             order,
             replayed: true,

@@ -58,16 +58,15 @@ pub enum UnpaidSlot {
     Give(CustomerId),
 }
 
-/// One atomic change to an order: its new state, the events that led there, the events to
-/// publish (the outbox), stock movements, the customer's unpaid-order count and an optional
-/// idempotency claim.
+/// One atomic change to an order: its new state, the events that led there, stock movements,
+/// the customer's unpaid-order count and an optional idempotency claim. The events are also
+/// the outbox: the relay publishes each one once it is committed (see [`super::relay`]).
 #[derive(Debug, Clone)]
 pub struct OrderCommit {
     pub order: Order,
     /// The version the stored order must still have; 0 when the order must not exist yet.
     pub expected_version: u64,
     pub events: Vec<EventEnvelope>,
-    pub outbox: Vec<EventEnvelope>,
     pub stock: Vec<StockMovement>,
     pub unpaid: Option<UnpaidSlot>,
     pub idempotency: Option<IdempotencyClaim>,
@@ -75,7 +74,7 @@ pub struct OrderCommit {
 
 impl OrderCommit {
     /// One recorded event moving an existing order on from `previous`: the new state, the
-    /// event in the history and in the outbox, and the stock it moves.
+    /// event in the history, and the stock it moves.
     /// An order that stops being unpaid gives its customer's slot back in the same commit.
     pub fn transition(previous: &Order, recorded: Recorded, stock: Vec<StockMovement>) -> Self {
         let unpaid = (previous.is_unpaid() && !recorded.order.is_unpaid())
@@ -83,8 +82,7 @@ impl OrderCommit {
         OrderCommit {
             order: recorded.order,
             expected_version: previous.version,
-            events: vec![recorded.envelope.clone()],
-            outbox: vec![recorded.envelope],
+            events: vec![recorded.envelope],
             stock,
             unpaid,
             idempotency: None,
@@ -102,6 +100,8 @@ pub enum CommitError {
     IdempotencyKeyTaken,
     #[error("the customer already holds the most unpaid orders allowed")]
     TooManyUnpaidOrders,
+    /// The store failed, or stayed contended (DynamoDB's TransactionConflict) through the
+    /// adapter's own retries: worth retrying later.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -116,14 +116,9 @@ pub trait OrderRepository: Send + Sync {
     /// The order's events, oldest first.
     async fn history(&self, id: &OrderId) -> Result<Vec<EventEnvelope>, StoreError>;
 
+    /// All of the commit or none of it. A commit cancelled only because another writer held
+    /// one of its items at that moment is retried by the adapter, with jittered backoff.
     async fn commit(&self, commit: OrderCommit) -> Result<(), CommitError>;
-
-    /// Events of this order committed but not yet known to be published.
-    async fn outbox(&self, id: &OrderId) -> Result<Vec<EventEnvelope>, StoreError>;
-
-    /// Forgets outbox entries once SNS has accepted them. Each event at most once: batch
-    /// writes refuse a key named twice (`Outbox::publish` removes repeats before both calls).
-    async fn clear_outbox(&self, published: &[EventEnvelope]) -> Result<(), StoreError>;
 }
 
 /// A remembered `Idempotency-Key`.
@@ -141,7 +136,9 @@ pub trait IdempotencyKeys: Send + Sync {
 /// The queue of orders waiting to be processed.
 #[async_trait]
 pub trait OrderQueue: Send + Sync {
-    async fn send(&self, command: &super::placing::PlaceOrder) -> Result<(), StoreError>;
+    /// Queues every command (an order queued twice is processed once); returns the ids of
+    /// the orders that were not queued.
+    async fn send(&self, commands: &[super::placing::PlaceOrder]) -> Vec<OrderId>;
 }
 
 pub use crate::kernel::{EventPublisher, PublishReport};

@@ -1,15 +1,15 @@
-//! Processing queued orders: price, reserve stock, confirm or reject, publish.
+//! Processing queued orders: price, reserve stock, confirm or reject. The relay publishes
+//! what is committed.
 //!
 //! Each order of a batch stands alone: one order's failure is reported for that order only.
 //! Orders that share a product are committed one after another ([`commit_groups`]), the
 //! others concurrently, so that the batch never conflicts with itself on DynamoDB.
-//! Reads are batched (one round trip for the orders, one for the products) and so is
-//! publishing, so a batch of ten costs about twelve DynamoDB requests and one SNS request.
+//! Reads are batched (one round trip for the orders, one for the products), so a batch of
+//! ten costs about twelve DynamoDB requests.
 
 use super::order::Recorded;
-use super::outbox::Outbox;
 use super::placing::PlaceOrder;
-use super::ports::{CommitError, OrderCommit, StockMovement, UnpaidSlot};
+use super::ports::{CommitError, OrderCommit, OrderRepository, StockMovement, UnpaidSlot};
 use super::pricing::price_order;
 use super::{Order, OrderStatus, RejectionReason};
 use crate::catalog::Product;
@@ -24,7 +24,7 @@ use tracing::Instrument;
 pub enum Processed {
     Confirmed,
     Rejected(RejectionReason),
-    /// A repeated delivery: the order had already been processed (its outbox was flushed).
+    /// A repeated delivery: the order had already been processed.
     AlreadyProcessed(OrderStatus),
 }
 
@@ -35,12 +35,10 @@ pub enum ProcessError {
     Store(#[from] StoreError),
     #[error("the order changed concurrently; retry")]
     Conflict,
-    #[error("events committed but not published; they will be published on retry")]
-    NotPublished,
 }
 
 pub struct OrderProcessor<'a> {
-    pub outbox: Outbox<'a>,
+    pub orders: &'a dyn OrderRepository,
     pub products: &'a dyn ProductLookup,
     pub clock: &'a dyn Clock,
     /// How long a confirmed order has to be paid (`payment_due_by`).
@@ -57,7 +55,7 @@ impl OrderProcessor<'_> {
                 .flat_map(|c| c.lines.iter().map(|l| l.product_id.clone())),
         );
         let (existing, catalog) = match futures::try_join!(
-            self.outbox.orders.load_many(&ids),
+            self.orders.load_many(&ids),
             self.products.products(&product_ids)
         ) {
             Ok(found) => found,
@@ -92,38 +90,19 @@ impl OrderProcessor<'_> {
         .flatten()
         .collect();
         decided.sort_by_key(|(i, _)| *i);
-        let decided: Vec<_> = decided.into_iter().map(|(_, result)| result).collect();
-
-        let to_publish: Vec<EventEnvelope> = decided
-            .iter()
-            .filter_map(|d| d.as_ref().ok())
-            .flat_map(|(_, events)| events.iter().cloned())
-            .collect();
-        let failed = self.outbox.publish(&to_publish).await;
-
-        decided
-            .into_iter()
-            .map(|d| {
-                let (processed, events) = d?;
-                if events.iter().any(|e| failed.contains(&e.event_id)) {
-                    Err(ProcessError::NotPublished)
-                } else {
-                    Ok(processed)
-                }
-            })
-            .collect()
+        decided.into_iter().map(|(_, result)| result).collect()
     }
 
-    /// Decides and commits one order; returns the events to publish.
+    /// Decides and commits one order.
     async fn decide(
         &self,
         command: &PlaceOrder,
         existing: Option<&Order>,
         catalog: &HashMap<ProductId, Product>,
-    ) -> Result<(Processed, Vec<EventEnvelope>), ProcessError> {
+    ) -> Result<Processed, ProcessError> {
         let (order, placement) = match existing {
             Some(order) if order.status != OrderStatus::Pending => {
-                return self.already_processed(order).await;
+                return Ok(Processed::AlreadyProcessed(order.status));
             }
             Some(order) => (order.clone(), None),
             // The API's write is missing (or this is a sample event): record the order here.
@@ -156,10 +135,9 @@ impl OrderProcessor<'_> {
             ),
         };
         let recorded = decision.map_err(|_| ProcessError::Conflict)?;
-        let announced = recorded.envelope.clone();
         let commit = decision_commit(&order, placement.as_ref(), recorded, stock);
-        match self.outbox.orders.commit(commit).await {
-            Ok(()) => Ok((processed, vec![announced])),
+        match self.orders.commit(commit).await {
+            Ok(()) => Ok(processed),
             Err(CommitError::InsufficientStock(short)) => {
                 let detail = format!(
                     "not enough stock for {}",
@@ -172,13 +150,9 @@ impl OrderProcessor<'_> {
                 let rejected = order
                     .reject(RejectionReason::InsufficientStock, detail, now)
                     .map_err(|_| ProcessError::Conflict)?;
-                let announced = rejected.envelope.clone();
                 let commit = decision_commit(&order, placement.as_ref(), rejected, vec![]);
-                match self.outbox.orders.commit(commit).await {
-                    Ok(()) => Ok((
-                        Processed::Rejected(RejectionReason::InsufficientStock),
-                        vec![announced],
-                    )),
+                match self.orders.commit(commit).await {
+                    Ok(()) => Ok(Processed::Rejected(RejectionReason::InsufficientStock)),
                     Err(e) => self.reconcile(&order.order_id, e).await,
                 }
             }
@@ -187,28 +161,16 @@ impl OrderProcessor<'_> {
     }
 
     /// Another delivery of the same order won the race, or the store failed.
-    async fn reconcile(
-        &self,
-        id: &OrderId,
-        error: CommitError,
-    ) -> Result<(Processed, Vec<EventEnvelope>), ProcessError> {
+    async fn reconcile(&self, id: &OrderId, error: CommitError) -> Result<Processed, ProcessError> {
         match error {
             CommitError::Store(e) => Err(e.into()),
-            _ => match self.outbox.orders.load(id).await? {
+            _ => match self.orders.load(id).await? {
                 Some(order) if order.status != OrderStatus::Pending => {
-                    self.already_processed(&order).await
+                    Ok(Processed::AlreadyProcessed(order.status))
                 }
                 _ => Err(ProcessError::Conflict),
             },
         }
-    }
-
-    async fn already_processed(
-        &self,
-        order: &Order,
-    ) -> Result<(Processed, Vec<EventEnvelope>), ProcessError> {
-        let outbox = self.outbox.orders.outbox(&order.order_id).await?;
-        Ok((Processed::AlreadyProcessed(order.status), outbox))
     }
 }
 

@@ -3,15 +3,17 @@
 //! (the compensation).
 //!
 //! Deterministic under redelivery and reordering: an order leaves CONFIRMED once, and every
-//! later payment event for it is either a repeat of the one applied (its outbox is flushed)
-//! or an anomaly (recorded and logged with `alarm = "payment_anomaly"`), never a second change.
+//! later payment event for it is either a repeat of the one applied or an anomaly (recorded and logged with `alarm = "payment_anomaly"`), never a second change.
 //! So `payment.failed` arriving after `payment.succeeded` leaves the order PAID. A payment
 //! that took money it cannot pay with (late, unknown order, wrong amount or currency, a second
 //! payment) also publishes `payment.refund_required`, once per payment event.
 
 use super::cancelling::{ATTEMPTS, Cancel, cancellation};
-use super::outbox::{ChangeError, Outbox};
-use super::ports::{AnomalyRecording, OrderCommit, PaymentAnomalies, PaymentAnomaly};
+use super::outbox::{ChangeError, commit_change};
+use super::ports::{
+    AnomalyRecording, EventPublisher, OrderCommit, OrderRepository, PaymentAnomalies,
+    PaymentAnomaly,
+};
 use super::{CancellationReason, Order, OrderEvent, OrderStatus};
 use crate::kernel::{Clock, EventEnvelope, Money, OrderId, StoreError, UnreadableEvent};
 use crate::payments::{PaymentEvent, RefundEvent, RefundReason};
@@ -42,6 +44,9 @@ pub enum SagaError {
     /// later, and publish only if that delivery never finished.
     #[error("another delivery of this payment event is being handled; retry")]
     InFlight,
+    /// The bus did not take the refund request: retry, and publish it then.
+    #[error("the refund request was not published; retry")]
+    RefundNotPublished,
     #[error(transparent)]
     Change(#[from] ChangeError),
 }
@@ -58,7 +63,9 @@ impl From<StoreError> for SagaError {
 }
 
 pub struct PaymentSaga<'a> {
-    pub outbox: Outbox<'a>,
+    pub orders: &'a dyn OrderRepository,
+    /// For refund requests: order events are the relay's to publish.
+    pub publisher: &'a dyn EventPublisher,
     pub anomalies: &'a dyn PaymentAnomalies,
     pub clock: &'a dyn Clock,
 }
@@ -83,7 +90,7 @@ impl PaymentSaga<'_> {
         payment: &PaymentEvent,
     ) -> Result<SagaOutcome, SagaError> {
         let order = match OrderId::parse(payment.order_id()) {
-            Ok(id) => self.outbox.orders.load(&id).await?,
+            Ok(id) => self.orders.load(&id).await?,
             Err(_) => None,
         };
         let Some(order) = order else {
@@ -104,7 +111,6 @@ impl PaymentSaga<'_> {
                 Err(SagaError::NotYetConfirmed(order.order_id.to_string()))
             }
             (OrderStatus::Paid, true, _) | (OrderStatus::Cancelled, false, _) if same_intent => {
-                self.outbox.flush(&order.order_id).await?;
                 Ok(SagaOutcome::AlreadyApplied)
             }
             (OrderStatus::Confirmed, true, Some(total)) if payment.is_for(total) => {
@@ -150,9 +156,11 @@ impl PaymentSaga<'_> {
         let recorded = order
             .record(event, self.clock.now(), Some(envelope.event_id.clone()))
             .map_err(|_| ChangeError::Conflict)?;
-        self.outbox
-            .commit(OrderCommit::transition(order, recorded, vec![]))
-            .await?;
+        commit_change(
+            self.orders,
+            OrderCommit::transition(order, recorded, vec![]),
+        )
+        .await?;
         Ok(SagaOutcome::Paid)
     }
 
@@ -176,7 +184,7 @@ impl PaymentSaga<'_> {
         };
         let commit =
             cancellation(order, cancel, self.clock.now()).map_err(|_| ChangeError::Conflict)?;
-        self.outbox.commit(commit).await?;
+        commit_change(self.orders, commit).await?;
         Ok(SagaOutcome::Cancelled)
     }
 
@@ -242,13 +250,9 @@ impl PaymentSaga<'_> {
             AnomalyRecording::Seen { .. } => true,
         };
         if let Some(refund) = anomaly.refund.as_ref().filter(|_| refund_due) {
-            let report = self
-                .outbox
-                .publisher
-                .publish(std::slice::from_ref(refund))
-                .await?;
+            let report = self.publisher.publish(std::slice::from_ref(refund)).await?;
             if !report.failed.is_empty() {
-                return Err(ChangeError::NotPublished.into());
+                return Err(SagaError::RefundNotPublished);
             }
             self.anomalies
                 .mark_refund_published(&anomaly.event_id)

@@ -1,10 +1,10 @@
 //! Application logic of ordering, against the in-memory adapters.
 
 use super::cancelling::cancel_order;
-use super::outbox::Outbox;
 use super::placing::{OrderRequest, PlaceError, PlaceOrder, Placing, RequestRejected};
 use super::ports::OrderRepository;
 use super::processing::{OrderProcessor, ProcessError, Processed};
+use super::relay::Relay;
 use super::saga::{PaymentSaga, SagaError, SagaOutcome};
 use super::{Order, OrderStatus, RejectionReason};
 use crate::adapters::memory::{InMemoryStore, RecordingPublisher, RecordingQueue};
@@ -40,15 +40,10 @@ pub(super) fn command(lines: serde_json::Value) -> PlaceOrder {
     PlaceOrder::new(request(lines), "corr-1".into(), clock().0)
 }
 
-pub(super) fn placing<'a>(
-    store: &'a InMemoryStore,
-    queue: &'a RecordingQueue,
-    clock: &'a FixedClock,
-) -> Placing<'a> {
+pub(super) fn placing<'a>(store: &'a InMemoryStore, clock: &'a FixedClock) -> Placing<'a> {
     Placing {
         orders: store,
         keys: store,
-        queue,
         clock,
         max_unpaid: 5,
     }
@@ -61,17 +56,22 @@ fn invalid_fields(body: serde_json::Value) -> Vec<String> {
     }
 }
 
+/// What the relay would queue for the processor: the commands of the committed placements.
+pub(super) fn queued(store: &InMemoryStore) -> Vec<PlaceOrder> {
+    store
+        .committed()
+        .iter()
+        .filter_map(PlaceOrder::from_placed)
+        .collect()
+}
+
 pub(super) async fn process(
     store: &InMemoryStore,
-    publisher: &RecordingPublisher,
     commands: &[PlaceOrder],
 ) -> Vec<Result<Processed, ProcessError>> {
     let clock = clock();
     OrderProcessor {
-        outbox: Outbox {
-            orders: store,
-            publisher,
-        },
+        orders: store,
         products: store,
         clock: &clock,
         payment_window: PAYMENT_WINDOW,
@@ -132,11 +132,10 @@ fn the_customer_is_the_caller_and_a_body_naming_another_is_refused() {
 }
 
 #[tokio::test]
-async fn placing_records_pending_and_queues_once_per_idempotency_key() {
+async fn placing_records_pending_once_per_idempotency_key() {
     let store = shop();
-    let queue = RecordingQueue::default();
     let clock = clock();
-    let placing = placing(&store, &queue, &clock);
+    let placing = placing(&store, &clock);
     let one = || request(json!([{"product_id": "p-1", "quantity": 1}]));
     let first = placing
         .place(one(), Some("key-1"), "corr".into())
@@ -150,14 +149,10 @@ async fn placing_records_pending_and_queues_once_per_idempotency_key() {
         .unwrap();
     assert!(again.replayed);
     assert_eq!(again.order.order_id, first.order.order_id);
-    // Still pending, so the retry queues it again (the first send may have been lost).
-    assert_eq!(queue.sent().len(), 2);
-    assert!(
-        queue
-            .sent()
-            .iter()
-            .all(|c| c.order_id == first.order.order_id)
-    );
+    // One placement committed, so the relay queues the order once.
+    let queued = queued(&store);
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0].order_id, first.order.order_id);
     assert_eq!(store.unpaid("c-1"), 1, "a replay takes no second slot");
 
     let other = request(json!([{"product_id": "p-1", "quantity": 2}]));
@@ -181,9 +176,8 @@ async fn placing_records_pending_and_queues_once_per_idempotency_key() {
 #[tokio::test]
 async fn a_customer_holds_at_most_five_unpaid_orders_until_one_ends() {
     let store = shop();
-    let (queue, publisher) = (RecordingQueue::default(), RecordingPublisher::default());
     let clock = clock();
-    let placing = placing(&store, &queue, &clock);
+    let placing = placing(&store, &clock);
     let one = || request(json!([{"product_id": "p-2", "quantity": 1}]));
     for _ in 0..5 {
         placing.place(one(), None, "corr".into()).await.unwrap();
@@ -193,14 +187,10 @@ async fn a_customer_holds_at_most_five_unpaid_orders_until_one_ends() {
     assert_eq!(store.unpaid("c-1"), 5);
 
     // Processing confirms them (still unpaid); rejecting or cancelling one frees its slot.
-    let commands = queue.sent();
-    process(&store, &publisher, &commands).await;
+    let commands = queued(&store);
+    process(&store, &commands).await;
     assert_eq!(store.unpaid("c-1"), 5);
-    let outbox = Outbox {
-        orders: &store,
-        publisher: &publisher,
-    };
-    cancel_order(&outbox, &clock, &commands[0].order_id, &customer("c-1"))
+    cancel_order(&store, &clock, &commands[0].order_id, &customer("c-1"))
         .await
         .unwrap();
     assert_eq!(store.unpaid("c-1"), 4);
@@ -211,11 +201,10 @@ async fn a_customer_holds_at_most_five_unpaid_orders_until_one_ends() {
 #[tokio::test]
 async fn a_valid_order_is_confirmed_priced_and_reserves_stock() {
     let store = shop();
-    let publisher = RecordingPublisher::default();
     let order = command(
         json!([{"product_id": "p-1", "quantity": 2}, {"product_id": "p-2", "quantity": 4}]),
     );
-    let results = process(&store, &publisher, std::slice::from_ref(&order)).await;
+    let results = process(&store, std::slice::from_ref(&order)).await;
     assert_eq!(results[0].as_ref().unwrap(), &Processed::Confirmed);
     assert_eq!((store.stock("p-1"), store.stock("p-2")), (3, 96));
     let stored = store.load(&order.order_id).await.unwrap().unwrap();
@@ -225,19 +214,17 @@ async fn a_valid_order_is_confirmed_priced_and_reserves_stock() {
         stored.totals.unwrap().total,
         Money::new(3_600, Currency::Eur)
     );
-    assert_eq!(publisher.types(), ["order.confirmed"]);
-    assert_eq!(store.outbox_len(&order.order_id), 0);
+    assert_eq!(store.announced_types(), ["order.confirmed"]);
 }
 
 #[tokio::test]
 async fn too_little_stock_or_unknown_products_reject_without_touching_stock() {
     let store = shop();
-    let publisher = RecordingPublisher::default();
     let greedy = command(
         json!([{"product_id": "p-2", "quantity": 1}, {"product_id": "p-1", "quantity": 6}]),
     );
     let unknown = command(json!([{"product_id": "p-404", "quantity": 1}]));
-    let results = process(&store, &publisher, &[greedy.clone(), unknown]).await;
+    let results = process(&store, &[greedy.clone(), unknown]).await;
     assert_eq!(
         results[0].as_ref().unwrap(),
         &Processed::Rejected(RejectionReason::InsufficientStock)
@@ -254,11 +241,10 @@ async fn too_little_stock_or_unknown_products_reject_without_touching_stock() {
 #[tokio::test]
 async fn delivering_the_same_message_three_times_reserves_once() {
     let store = shop();
-    let publisher = RecordingPublisher::default();
     let order = command(json!([{"product_id": "p-1", "quantity": 1}]));
     // Twice in one batch, then once more in the next.
-    let first = process(&store, &publisher, &[order.clone(), order.clone()]).await;
-    let second = process(&store, &publisher, std::slice::from_ref(&order)).await;
+    let first = process(&store, &[order.clone(), order.clone()]).await;
+    let second = process(&store, std::slice::from_ref(&order)).await;
     assert!(
         first.iter().chain(&second).all(Result::is_ok),
         "{first:?} {second:?}"
@@ -272,21 +258,76 @@ async fn delivering_the_same_message_three_times_reserves_once() {
 }
 
 #[tokio::test]
-async fn an_event_not_published_is_published_when_the_message_comes_back() {
+async fn the_relay_queues_placements_and_publishes_the_rest_once_each() {
     let store = shop();
-    let publisher = RecordingPublisher::default();
-    let order = command(json!([{"product_id": "p-1", "quantity": 1}]));
-    publisher.fail_next(1);
-    let failed = process(&store, &publisher, std::slice::from_ref(&order)).await;
-    assert!(matches!(failed[0], Err(ProcessError::NotPublished)));
-    assert!(publisher.published().is_empty());
-    assert_eq!(store.outbox_len(&order.order_id), 1);
-
-    let retried = process(&store, &publisher, std::slice::from_ref(&order)).await;
-    assert!(retried[0].is_ok());
+    let clock = clock();
+    let placed = placing(&store, &clock)
+        .place(
+            request(json!([{"product_id": "p-1", "quantity": 1}])),
+            None,
+            "corr".into(),
+        )
+        .await
+        .unwrap();
+    process(&store, &queued(&store)).await;
+    let (queue, publisher) = (RecordingQueue::default(), RecordingPublisher::default());
+    let relay = Relay {
+        queue: &queue,
+        publisher: &publisher,
+    };
+    // The stream hands a batch over again after a failure: the same events twice.
+    let mut batch = store.committed();
+    batch.extend(store.committed());
+    let relayed = relay.relay(&batch).await;
+    assert!(relayed.failed.is_empty() && relayed.unreadable.is_empty());
+    assert_eq!(queue.sent().len(), 1);
+    assert_eq!(queue.sent()[0].order_id, placed.order.order_id);
+    assert_eq!(queue.sent()[0].lines, placed.order.requested_lines());
     assert_eq!(publisher.types(), ["order.confirmed"]);
-    assert_eq!(store.outbox_len(&order.order_id), 0);
-    assert_eq!(store.stock("p-1"), 4);
+}
+
+#[tokio::test]
+async fn what_the_bus_refuses_is_handed_over_again() {
+    let store = shop();
+    let order = command(json!([{"product_id": "p-1", "quantity": 1}]));
+    process(&store, std::slice::from_ref(&order)).await;
+    let (queue, publisher) = (RecordingQueue::default(), RecordingPublisher::default());
+    let relay = Relay {
+        queue: &queue,
+        publisher: &publisher,
+    };
+    let events = store.committed();
+    publisher.fail_next(1);
+    let failed = relay.relay(&events).await;
+    let confirmed = events.iter().find(|e| e.event_type == "order.confirmed");
+    assert_eq!(
+        failed.failed.into_iter().collect::<Vec<_>>(),
+        [confirmed.unwrap().event_id.clone()]
+    );
+    assert!(publisher.published().is_empty());
+    // The placement (recorded by the processor itself here) was queued all the same.
+    assert_eq!(queue.sent().len(), 1);
+
+    let retried = relay.relay(&events).await;
+    assert!(retried.failed.is_empty());
+    assert_eq!(publisher.types(), ["order.confirmed"]);
+}
+
+#[tokio::test]
+async fn a_placement_the_relay_cannot_read_is_set_aside_not_retried() {
+    let order = command(json!([{"product_id": "p-1", "quantity": 1}]));
+    let mut placed = order.placement().envelope;
+    placed.data = json!({"customer_id": "c-1"});
+    let (queue, publisher) = (RecordingQueue::default(), RecordingPublisher::default());
+    let relayed = Relay {
+        queue: &queue,
+        publisher: &publisher,
+    }
+    .relay(&[placed.clone()])
+    .await;
+    assert_eq!(relayed.unreadable, [placed.event_id]);
+    assert!(relayed.failed.is_empty());
+    assert!(queue.sent().is_empty() && publisher.published().is_empty());
 }
 
 #[tokio::test]
@@ -294,7 +335,7 @@ async fn replaying_the_history_gives_the_stored_order() {
     let store = shop();
     let publisher = RecordingPublisher::default();
     let order = command(json!([{"product_id": "p-2", "quantity": 3}]));
-    process(&store, &publisher, std::slice::from_ref(&order)).await;
+    process(&store, std::slice::from_ref(&order)).await;
     let confirmed = store.load(&order.order_id).await.unwrap().unwrap();
     pay(
         &store,
@@ -361,10 +402,8 @@ pub(super) async fn pay(
 ) -> Result<SagaOutcome, SagaError> {
     let clock = clock();
     PaymentSaga {
-        outbox: Outbox {
-            orders: store,
-            publisher,
-        },
+        orders: store,
+        publisher,
         anomalies: store,
         clock: &clock,
     }
@@ -372,13 +411,9 @@ pub(super) async fn pay(
     .await
 }
 
-pub(super) async fn confirmed_order(
-    store: &InMemoryStore,
-    publisher: &RecordingPublisher,
-    quantity: i64,
-) -> Order {
+pub(super) async fn confirmed_order(store: &InMemoryStore, quantity: i64) -> Order {
     let order = command(json!([{"product_id": "p-1", "quantity": quantity}]));
-    process(store, publisher, std::slice::from_ref(&order)).await;
+    process(store, std::slice::from_ref(&order)).await;
     store.load(&order.order_id).await.unwrap().unwrap()
 }
 
@@ -386,7 +421,7 @@ pub(super) async fn confirmed_order(
 async fn a_successful_payment_pays_once_and_a_late_failure_changes_nothing() {
     let store = shop();
     let publisher = RecordingPublisher::default();
-    let order = confirmed_order(&store, &publisher, 2).await;
+    let order = confirmed_order(&store, 2).await;
     let total = order.totals.unwrap().total.amount;
     let succeeded = payment_succeeded(&order, "evt_ok", total);
     assert_eq!(
@@ -408,14 +443,14 @@ async fn a_successful_payment_pays_once_and_a_late_failure_changes_nothing() {
     let stored = store.load(&order.order_id).await.unwrap().unwrap();
     assert_eq!(stored.status, OrderStatus::Paid);
     assert_eq!(store.stock("p-1"), 3);
-    assert_eq!(publisher.types(), ["order.confirmed", "order.paid"]);
+    assert_eq!(store.announced_types(), ["order.confirmed", "order.paid"]);
 }
 
 #[tokio::test]
 async fn a_failed_payment_cancels_and_gives_the_stock_back() {
     let store = shop();
     let publisher = RecordingPublisher::default();
-    let order = confirmed_order(&store, &publisher, 4).await;
+    let order = confirmed_order(&store, 4).await;
     assert_eq!(store.stock("p-1"), 1);
     let failed = payment_failed(&order, "evt_ko", order.totals.unwrap().total.amount);
     assert_eq!(
@@ -436,7 +471,7 @@ async fn a_failed_payment_cancels_and_gives_the_stock_back() {
 async fn a_wrong_amount_or_unknown_order_is_an_anomaly_not_a_change() {
     let store = shop();
     let publisher = RecordingPublisher::default();
-    let order = confirmed_order(&store, &publisher, 1).await;
+    let order = confirmed_order(&store, 1).await;
     let short = payment_succeeded(&order, "evt_short", 1);
     assert!(matches!(
         pay(&store, &publisher, &short).await.unwrap(),
@@ -459,10 +494,9 @@ async fn a_wrong_amount_or_unknown_order_is_an_anomaly_not_a_change() {
 #[tokio::test]
 async fn a_payment_for_an_order_still_pending_is_retried_later() {
     let store = shop();
-    let queue = RecordingQueue::default();
     let publisher = RecordingPublisher::default();
     let clock = clock();
-    let placed = placing(&store, &queue, &clock)
+    let placed = placing(&store, &clock)
         .place(
             request(json!([{"product_id": "p-1", "quantity": 1}])),
             None,

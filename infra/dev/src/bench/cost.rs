@@ -172,7 +172,11 @@ pub fn model(warm: &[Warm], batches: &[BatchRequests], memory_mb: &dyn Fn(&str) 
         Some(Part {
             binary,
             memory_mb: memory_mb(binary),
-            invocations: 1.0 / largest as f64,
+            invocations: if run.invocations_per_order > 0.0 {
+                run.invocations_per_order
+            } else {
+                1.0 / largest as f64
+            },
             billed_ms: run.billed_ms_per_order,
             requests: &run.per_order,
             log_bytes,
@@ -181,6 +185,7 @@ pub fn model(warm: &[Warm], batches: &[BatchRequests], memory_mb: &dyn Fn(&str) 
     };
     let order_parts: Vec<Part> = [
         warm_part("orders-api", true),
+        batch_part("order-relay"),
         batch_part("order-processor"),
         warm_part("payment-webhook", true),
         batch_part("order-payments"),
@@ -188,7 +193,8 @@ pub fn model(warm: &[Warm], batches: &[BatchRequests], memory_mb: &dyn Fn(&str) 
     .into_iter()
     .flatten()
     .collect();
-    // Each SQS event source mapping receives and deletes once per batch.
+    // Each SQS event source mapping receives and deletes once per batch (the relay's stream
+    // reads are free: DynamoDB Streams GetRecords made by a Lambda trigger are not billed).
     let event_source_sqs = 2.0 * 2.0 / largest as f64;
     let read_parts: Vec<Part> = warm_part("product-reads", false).into_iter().collect();
     let functions: Vec<String> = order_parts
@@ -203,7 +209,7 @@ pub fn model(warm: &[Warm], batches: &[BatchRequests], memory_mb: &dyn Fn(&str) 
         per_million_product_reads: table(&read_parts, 0.0, 1.0),
         assumptions: vec![
             format!(
-                "An order is one POST /orders, one order-processor record, one payment webhook and one order-payments record: {}.",
+                "An order is one POST /orders, three order-relay records (placed, confirmed, paid), one order-processor record, one payment webhook and one order-payments record: {}.",
                 functions.join(", ")
             ),
             format!(

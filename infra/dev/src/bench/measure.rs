@@ -13,14 +13,17 @@ use super::counts::{Counts, DIRECT_CALLER, FUNCTION_CALLER, fetch_all};
 use super::lab::{HELLO, Lab, Process};
 use super::report::{BatchRequests, ColdFunction, ColdStart, Memory, OpCount, Warm};
 use super::stats::Dist;
-use super::workload::{self, Direct, Events, Payment, check_answer, payments_for, receive};
+use super::workload::{
+    self, Direct, Events, Payment, StreamTail, check_answer, payments_for, receive, stream_event,
+};
 use crate::cloud::Progress;
 
 /// The functions the bench knows how to drive, in the order an order meets them (each one's
 /// inputs come from the one before).
-pub const FUNCTIONS: [&str; 5] = [
+pub const FUNCTIONS: [&str; 6] = [
     "product-reads",
     "orders-api",
+    "order-relay",
     "order-processor",
     "payment-webhook",
     "order-payments",
@@ -44,6 +47,7 @@ fn event_name(binary: &str) -> &'static str {
         HELLO => "{} (answers a constant)",
         "product-reads" => "GET /products/{id}",
         "orders-api" => "POST /orders (2 lines)",
+        "order-relay" => "DynamoDB Streams, 1 order.placed",
         "order-processor" => "SQS, 1 place-order message",
         "payment-webhook" => "POST /webhooks/payments (succeeded)",
         "order-payments" => "SQS, 1 payment.succeeded",
@@ -76,6 +80,7 @@ struct Chain<'a> {
     lab: &'a Lab,
     events: &'a Events,
     sqs: aws_sdk_sqs::Client,
+    stream: StreamTail,
     order_id: Option<String>,
 }
 
@@ -85,6 +90,7 @@ impl Chain<'_> {
             HELLO => json!({"round": round}),
             "product-reads" => self.events.get_product(round)?,
             "orders-api" => self.events.place_order(round)?,
+            "order-relay" => stream_event(&self.stream.events("order.placed", 1).await?),
             "order-processor" => {
                 let messages = self.next("OrdersQueue").await?;
                 let command = OrderMessage::parse(messages[0].body().unwrap_or_default())?;
@@ -134,6 +140,7 @@ pub async fn cold_starts(
         lab,
         events,
         sqs: aws_sdk_sqs::Client::new(&lab.bench),
+        stream: StreamTail::open(lab).await?,
         order_id: None,
     };
     for round in 0..spawns {
@@ -194,6 +201,8 @@ pub async fn cold_starts(
 enum Input {
     Product(usize),
     Order(usize),
+    /// A stream record of a committed event, for the relay.
+    Committed(Value),
     Orders(Message),
     Payment(Payment),
     PaymentEvent(Message),
@@ -204,6 +213,7 @@ impl Input {
         Ok(match self {
             Input::Product(i) => events.get_product(*i)?,
             Input::Order(i) => events.place_order(*i)?,
+            Input::Committed(record) => stream_event(std::slice::from_ref(record)),
             Input::Orders(m) => {
                 workload::sqs(std::slice::from_ref(m), &lab.queue_arn("OrdersQueue")?)
             }
@@ -220,6 +230,7 @@ impl Input {
         match self {
             Input::Product(i) => direct.get_product(events.product_id(*i)).await,
             Input::Order(i) => direct.place_order(&events.order_body(*i)).await.map(|_| ()),
+            Input::Committed(record) => direct.relay(std::slice::from_ref(record)).await,
             Input::Orders(m) => direct.process(std::slice::from_ref(m)).await,
             Input::Payment(p) => direct.webhook(p).await,
             Input::PaymentEvent(m) => direct.payment(m).await,
@@ -281,22 +292,27 @@ pub async fn warm(
             .map_err(crate::aws::aws_error)?;
     }
     let per_side = counts.warmup + counts.invocations;
+    // Opened before anything is placed: the relay's inputs are the placements that follow.
+    let mut stream = StreamTail::open(lab).await?;
     let mut runs = Vec::new();
     let mut produced: Vec<Message> = Vec::new();
     for binary in FUNCTIONS {
         // (inputs, the queue its output lands on, whether that output is the next one's input)
         let (inputs, collect, keep): (Vec<Input>, Option<&str>, bool) = match binary {
             "product-reads" => ((0..2 * per_side).map(Input::Product).collect(), None, false),
-            "orders-api" => (
-                (0..2 * per_side).map(Input::Order).collect(),
+            "orders-api" => ((0..2 * per_side).map(Input::Order).collect(), None, false),
+            "order-relay" => (
+                stream
+                    .events("order.placed", 2 * per_side)
+                    .await?
+                    .into_iter()
+                    .map(Input::Committed)
+                    .collect(),
                 Some("OrdersQueue"),
                 true,
             ),
-            "order-processor" => (
-                produced.drain(..).map(Input::Orders).collect(),
-                Some("NotificationsQueue"),
-                false,
-            ),
+            // Their events are the relay's to publish: nothing lands on a queue.
+            "order-processor" => (produced.drain(..).map(Input::Orders).collect(), None, false),
             "payment-webhook" => {
                 let ids: Vec<String> = runs
                     .last()
@@ -314,7 +330,7 @@ pub async fn warm(
             }
             "order-payments" => (
                 produced.drain(..).map(Input::PaymentEvent).collect(),
-                Some("NotificationsQueue"),
+                None,
                 false,
             ),
             other => bail!("no warm inputs for {other}"),
@@ -500,10 +516,12 @@ async fn warm_one(
     Ok((run, outputs))
 }
 
-/// AWS requests per processed order on the order path's two SQS consumers, at each batch
-/// size: orders placed (by the bench) and queued, then order-processor confirms them a
-/// batch at a time; their payments are recorded (by the bench) and order-payments applies
-/// them a batch at a time. One unmeasured batch first for each size.
+/// AWS requests per processed order on the order path's batch consumers, at each batch size:
+/// orders placed (by the bench), their placements relayed by order-relay a batch at a time,
+/// then order-processor confirms them a batch at a time and order-relay publishes the
+/// confirmations; their payments are recorded (by the bench), order-payments applies them a
+/// batch at a time and order-relay publishes `order.paid`. One unmeasured batch first for
+/// each size.
 pub async fn batches(
     lab: &Lab,
     sizes: &[usize],
@@ -519,11 +537,13 @@ pub async fn batches(
     let notifications_url = lab.queue_url("NotificationsQueue")?;
     let processor = lab.spawn("order-processor").await?;
     let payer = lab.spawn("order-payments").await?;
+    let relay = lab.spawn("order-relay").await?;
+    let mut stream = StreamTail::open(lab).await?;
     let result = async {
         let mut out = Vec::new();
         for &size in sizes {
             progress(&format!("requests per order: batch size {size}"));
-            let mut tallies = [Tally::default(), Tally::default()];
+            let mut tallies = [Tally::default(), Tally::default(), Tally::default()];
             for round in 0..=batches {
                 let mut ids = Vec::with_capacity(size);
                 for i in 0..size {
@@ -533,11 +553,19 @@ pub async fn batches(
                             .await?,
                     );
                 }
+                let placed = stream_event(&stream.events("order.placed", size).await?);
+                tallies[2]
+                    .run(lab, &relay, "order-relay", &placed, round > 0)
+                    .await?;
                 let messages = receive(&sqs, &orders_url, size, QUEUE_WAIT).await?;
                 lab_check(messages.len() == size, "OrdersQueue", size)?;
                 let event = workload::sqs(&messages, &lab.queue_arn("OrdersQueue")?);
                 tallies[0]
                     .run(lab, &processor, "order-processor", &event, round > 0)
+                    .await?;
+                let confirmed = stream_event(&stream.events("order.confirmed", size).await?);
+                tallies[2]
+                    .run(lab, &relay, "order-relay", &confirmed, round > 0)
                     .await?;
                 receive(&sqs, &notifications_url, size, QUEUE_WAIT).await?;
 
@@ -550,9 +578,14 @@ pub async fn batches(
                 tallies[1]
                     .run(lab, &payer, "order-payments", &event, round > 0)
                     .await?;
+                let paid = stream_event(&stream.events("order.paid", size).await?);
+                tallies[2]
+                    .run(lab, &relay, "order-relay", &paid, round > 0)
+                    .await?;
                 receive(&sqs, &notifications_url, size, QUEUE_WAIT).await?;
             }
-            for (function, tally) in ["order-processor", "order-payments"].iter().zip(tallies) {
+            let functions = ["order-processor", "order-payments", "order-relay"];
+            for (function, tally) in functions.iter().zip(tallies) {
                 out.push(tally.report(function, size, batches));
             }
         }
@@ -561,6 +594,7 @@ pub async fn batches(
     .await;
     processor.stop().await;
     payer.stop().await;
+    relay.stop().await;
     result
 }
 
@@ -609,8 +643,13 @@ impl Tally {
             dynamodb_per_order: OpCount::service_total(&per_order, "dynamodb"),
             sns_per_order: OpCount::service_total(&per_order, "sns"),
             sqs_per_order: OpCount::service_total(&per_order, "sqs"),
-            duration_ms_per_order: batch_duration_ms.mean / size as f64,
-            billed_ms_per_order: billed_mean(&self.durations) / size as f64,
+            // Per order, whatever the invocations per batch (the relay has three: placed,
+            // confirmed, paid).
+            duration_ms_per_order: batch_duration_ms.mean * self.durations.len() as f64
+                / orders as f64,
+            billed_ms_per_order: billed_mean(&self.durations) * self.durations.len() as f64
+                / orders as f64,
+            invocations_per_order: self.durations.len() as f64 / orders as f64,
             batch_duration_ms,
             per_order,
         }

@@ -136,7 +136,7 @@ pub async fn cli(args: BenchArgs) -> Result<()> {
         let report: Report = serde_json::from_str(&text)
             .with_context(|| format!("{} is not a bench report", json.display()))?;
         let out = json.with_file_name("benchmarks.md");
-        std::fs::write(&out, markdown::render(&report))?;
+        std::fs::write(&out, with_soak(&out, markdown::render(&report)))?;
         println!("report: {}", out.display());
         return Ok(());
     }
@@ -358,13 +358,23 @@ pub async fn run(options: BenchOptions) -> Result<Report> {
     Ok(report)
 }
 
+/// The bench's report with the soak's section of the report it replaces (`cargo dev soak
+/// --record` writes that one; each keeps the other's).
+fn with_soak(previous: &Path, rendered: String) -> String {
+    let previous = std::fs::read_to_string(previous).unwrap_or_default();
+    rendered + &crate::soak::section(&previous)
+}
+
 fn write(dir: &Path, report: &Report, samples: &throughput::Samples) -> Result<()> {
     let files = [
         (
             "benchmarks.json",
             serde_json::to_string_pretty(report)? + "\n",
         ),
-        ("benchmarks.md", markdown::render(report)),
+        (
+            "benchmarks.md",
+            with_soak(&dir.join("benchmarks.md"), markdown::render(report)),
+        ),
         ("cold-start.svg", plot::cold_start(report)?),
         ("warm-latency.svg", plot::warm_latency(report)?),
         (

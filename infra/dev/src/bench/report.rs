@@ -198,8 +198,11 @@ pub struct BatchRequests {
     /// Billed duration of one batch.
     pub batch_duration_ms: Dist,
     pub duration_ms_per_order: f64,
-    /// Billed (rounded up to the millisecond) batch duration over the batch size.
+    /// Billed (rounded up to the millisecond) duration of the batches over their orders.
     pub billed_ms_per_order: f64,
+    /// Invocations per order: one per batch, three for the relay (placed, confirmed, paid).
+    #[serde(default)]
+    pub invocations_per_order: f64,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

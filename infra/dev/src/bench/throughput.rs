@@ -55,6 +55,7 @@ pub async fn run(options: ThroughputOptions, progress: &Progress) -> Result<(Thr
         executables: Some(options.executables.clone()),
         payment_window: None,
         parameters: Default::default(),
+        faults: None,
     })
     .await?;
     let result = drive(&cloud, &options, progress).await;

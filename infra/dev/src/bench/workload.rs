@@ -8,14 +8,14 @@ use aws_sdk_sqs::types::Message;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue, Method};
 use serde_json::{Value, json};
-use shop::adapters::dynamodb::{DynamoCatalog, DynamoLedger, DynamoOrders};
+use shop::adapters::dynamodb::{DynamoCatalog, DynamoLedger, DynamoOrders, event_of_stream_image};
 use shop::adapters::sns::SnsPublisher;
 use shop::adapters::sqs::SqsOrderQueue;
 use shop::catalog::ports::ProductLookup;
 use shop::kernel::{CustomerId, EventEnvelope, OrderId, ProductId, SystemClock};
-use shop::ordering::outbox::Outbox;
 use shop::ordering::placing::{OrderMessage, OrderRequest, Placing};
 use shop::ordering::processing::{OrderProcessor, Processed};
+use shop::ordering::relay::Relay;
 use shop::ordering::saga::{PaymentSaga, SagaOutcome};
 use shop::payments::webhook::{Received, WebhookReceiver};
 use time::OffsetDateTime;
@@ -229,6 +229,105 @@ pub async fn receive(
     Ok(messages)
 }
 
+/// The orders table's stream from the moment it is opened: the records the relay would be
+/// handed, read by the bench to make the relay's events (the bench runs no pollers).
+pub struct StreamTail {
+    streams: aws_sdk_dynamodbstreams::Client,
+    stream_arn: String,
+    iterator: Option<String>,
+}
+
+impl StreamTail {
+    /// Opens the stream of `OrdersTable` at its end (LATEST).
+    pub async fn open(lab: &Lab) -> Result<StreamTail> {
+        let table = lab.table("OrdersTable")?;
+        let dynamodb = aws_sdk_dynamodb::Client::new(&lab.bench);
+        let stream_arn = dynamodb
+            .describe_table()
+            .table_name(&table)
+            .send()
+            .await
+            .map_err(crate::aws::aws_error)?
+            .table
+            .and_then(|t| t.latest_stream_arn)
+            .context("OrdersTable has no stream")?;
+        let streams = aws_sdk_dynamodbstreams::Client::new(&lab.bench);
+        let shard = streams
+            .describe_stream()
+            .stream_arn(&stream_arn)
+            .send()
+            .await
+            .map_err(crate::aws::aws_error)?
+            .stream_description
+            .and_then(|d| d.shards.unwrap_or_default().pop())
+            .and_then(|s| s.shard_id)
+            .context("the stream has no shard")?;
+        let iterator = streams
+            .get_shard_iterator()
+            .stream_arn(&stream_arn)
+            .shard_id(shard)
+            .shard_iterator_type(aws_sdk_dynamodbstreams::types::ShardIteratorType::Latest)
+            .send()
+            .await
+            .map_err(crate::aws::aws_error)?
+            .shard_iterator;
+        Ok(StreamTail {
+            streams,
+            stream_arn,
+            iterator,
+        })
+    }
+
+    /// The next `wanted` records of new `event_type` events, as Lambda puts them in the
+    /// relay's event; records of anything else are passed over.
+    pub async fn events(&mut self, event_type: &str, wanted: usize) -> Result<Vec<Value>> {
+        let deadline = tokio::time::Instant::now() + QUEUE_WAIT_FOR_STREAM;
+        let mut found = Vec::with_capacity(wanted);
+        while found.len() < wanted {
+            let iterator = self
+                .iterator
+                .take()
+                .context("the stream's shard is closed")?;
+            let out = self
+                .streams
+                .get_records()
+                .shard_iterator(iterator)
+                .send()
+                .await
+                .map_err(crate::aws::aws_error)?;
+            self.iterator = out.next_shard_iterator;
+            let records = out.records.unwrap_or_default();
+            let got_none = records.is_empty();
+            found.extend(
+                records
+                    .iter()
+                    .map(|r| crate::stream_source::lambda_record(r, &self.stream_arn))
+                    .filter(|r| {
+                        r["eventName"] == "INSERT"
+                            && r["dynamodb"]["NewImage"]["event_type"]["S"] == event_type
+                    }),
+            );
+            if got_none {
+                if tokio::time::Instant::now() >= deadline {
+                    bail!(
+                        "only {} of {wanted} {event_type} arrived on the stream",
+                        found.len()
+                    );
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        }
+        Ok(found)
+    }
+}
+
+const QUEUE_WAIT_FOR_STREAM: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// The relay's event for these stream records.
+pub fn stream_event(records: &[Value]) -> Value {
+    json!({ "Records": records })
+}
+
 /// The confirmed orders' totals, read with the bench's own client.
 pub async fn payments_for(lab: &Lab, order_ids: &[String]) -> Result<Vec<Payment>> {
     use shop::ordering::ports::OrderRepository;
@@ -321,7 +420,6 @@ impl Direct {
         let placing = Placing {
             orders: &self.api_orders,
             keys: &self.api_orders,
-            queue: &self.queue,
             clock: &SystemClock,
             max_unpaid: 5,
         };
@@ -340,10 +438,7 @@ impl Direct {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| anyhow!("{e}"))?;
         let processor = OrderProcessor {
-            outbox: Outbox {
-                orders: &self.orders,
-                publisher: &self.publisher,
-            },
+            orders: &self.orders,
             products: &self.consistent_catalog,
             clock: &SystemClock,
             payment_window: time::Duration::minutes(15),
@@ -353,6 +448,28 @@ impl Direct {
                 Processed::Confirmed => {}
                 other => bail!("an order was not confirmed: {other:?}"),
             }
+        }
+        Ok(())
+    }
+
+    /// order-relay's handling of these stream records (one batch).
+    pub async fn relay(&self, records: &[Value]) -> Result<()> {
+        let mut events = Vec::with_capacity(records.len());
+        for record in records {
+            let image: serde_dynamo::Item =
+                serde_json::from_value(record["dynamodb"]["NewImage"].clone())?;
+            let event = event_of_stream_image(image)
+                .map_err(|e| anyhow!("{e}"))?
+                .context("not an event record")?;
+            events.push(event);
+        }
+        let relay = Relay {
+            queue: &self.queue,
+            publisher: &self.publisher,
+        };
+        let relayed = relay.relay(&events).await;
+        if !relayed.failed.is_empty() || !relayed.unreadable.is_empty() {
+            bail!("events not relayed: {relayed:?}");
         }
         Ok(())
     }
@@ -384,10 +501,8 @@ impl Direct {
     pub async fn payment(&self, message: &Message) -> Result<()> {
         let envelope: EventEnvelope = serde_json::from_str(message.body().unwrap_or_default())?;
         let saga = PaymentSaga {
-            outbox: Outbox {
-                orders: &self.orders,
-                publisher: &self.publisher,
-            },
+            orders: &self.orders,
+            publisher: &self.publisher,
             anomalies: &self.ledger,
             clock: &SystemClock,
         };

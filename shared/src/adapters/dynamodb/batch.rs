@@ -1,20 +1,15 @@
-//! BatchGetItem and BatchWriteItem with their limits (100 keys, 25 writes) and their
-//! unprocessed leftovers, which the SDK's retry does not resend.
+//! BatchGetItem with its limit (100 keys) and its unprocessed leftovers, which the SDK's
+//! retry does not resend.
 
-use super::store_error;
+use super::{back_off, store_error};
 use crate::kernel::StoreError;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, KeysAndAttributes, WriteRequest};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use std::collections::HashMap;
-use std::time::Duration;
 
 pub type Item = HashMap<String, AttributeValue>;
 
 const MAX_ROUNDS: u32 = 8;
-
-async fn back_off(round: u32) {
-    tokio::time::sleep(Duration::from_millis(20 << round.min(5))).await;
-}
 
 pub async fn get_all(
     client: &Client,
@@ -59,43 +54,4 @@ pub async fn get_all(
         }
     }
     Ok(found)
-}
-
-pub async fn delete_all(client: &Client, table: &str, keys: Vec<Item>) -> Result<(), StoreError> {
-    for chunk in keys.chunks(25) {
-        let mut pending: Vec<WriteRequest> = chunk
-            .iter()
-            .map(|key| {
-                let delete = DeleteRequest::builder()
-                    .set_key(Some(key.clone()))
-                    .build()
-                    .map_err(store_error)?;
-                Ok(WriteRequest::builder().delete_request(delete).build())
-            })
-            .collect::<Result<_, StoreError>>()?;
-        let mut round = 0;
-        while !pending.is_empty() {
-            let out = client
-                .batch_write_item()
-                .request_items(table, std::mem::take(&mut pending))
-                .send()
-                .await
-                .map_err(store_error)?;
-            pending = out
-                .unprocessed_items()
-                .and_then(|u| u.get(table))
-                .cloned()
-                .unwrap_or_default();
-            if !pending.is_empty() {
-                round += 1;
-                if round > MAX_ROUNDS {
-                    return Err(StoreError::new(
-                        "BatchWriteItem kept leaving items unprocessed",
-                    ));
-                }
-                back_off(round).await;
-            }
-        }
-    }
-    Ok(())
 }

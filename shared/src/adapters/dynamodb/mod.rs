@@ -8,7 +8,7 @@ mod orders;
 
 pub use catalog::DynamoCatalog;
 pub use ledger::DynamoLedger;
-pub use orders::DynamoOrders;
+pub use orders::{DynamoOrders, event_of_stream_image};
 
 use crate::kernel::StoreError;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
@@ -20,4 +20,13 @@ fn store_error(error: impl std::error::Error) -> StoreError {
 
 fn item_error(error: serde_dynamo::Error) -> StoreError {
     StoreError::new(format!("item does not match its type: {error}"))
+}
+
+/// Waits before try `attempt` + 1 of something DynamoDB turned away for now (unprocessed batch
+/// keys, a transaction conflict): full jitter under a ceiling doubling from 10 ms to 400 ms,
+/// so that writers who collided do not collide again in step.
+async fn back_off(attempt: u32) {
+    let ceiling = std::time::Duration::from_millis(10 << attempt.min(6))
+        .min(std::time::Duration::from_millis(400));
+    tokio::time::sleep(ceiling.mul_f64(fastrand::f64())).await;
 }

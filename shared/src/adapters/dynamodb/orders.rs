@@ -1,9 +1,11 @@
-//! Orders: one partition per order holding its `STATE` view, its `EVENT#` stream and its
-//! `OUTBOX#` entries. A commit is one TransactWriteItems over the order, the products whose
-//! stock moves and the idempotency record, so all of it happens or none of it does.
+//! Orders: one partition per order holding its `STATE` view and its `EVENT#` history. A
+//! commit is one TransactWriteItems over the order, the products whose stock moves, the
+//! customer's unpaid-order count and the idempotency record, so all of it happens or none of
+//! it does. Each new `EVENT#` item reaches the table's stream, which the relay reads
+//! ([`event_of_stream_image`]).
 
 use super::batch::{self, Item};
-use super::{item_error, store_error};
+use super::{back_off, item_error, store_error};
 use crate::kernel::{CustomerId, EventEnvelope, OrderId, ProductId, StoreError};
 use crate::ordering::Order;
 use crate::ordering::ports::{
@@ -56,7 +58,6 @@ struct IdempotencyItem {
 enum Role {
     State,
     Event,
-    Outbox,
     Stock(ProductId),
     Unpaid,
     Idempotency,
@@ -69,12 +70,34 @@ fn order_pk(id: &str) -> String {
 }
 
 fn event_sk(sequence: u64) -> String {
-    format!("EVENT#{sequence:010}")
+    format!("{EVENT_PREFIX}{sequence:010}")
 }
 
-fn outbox_sk(sequence: u64) -> String {
-    format!("OUTBOX#{sequence:010}")
+const EVENT_PREFIX: &str = "EVENT#";
+
+/// The event a new `EVENT#` item of the orders table holds, from its stream record's new
+/// image: `None` for any other item (the state view, a customer's count).
+pub fn event_of_stream_image(
+    image: impl Into<serde_dynamo::Item>,
+) -> Result<Option<EventEnvelope>, StoreError> {
+    let image: serde_dynamo::Item = image.into();
+    let is_event = matches!(
+        image.get("sk"),
+        Some(serde_dynamo::AttributeValue::S(sk)) if sk.starts_with(EVENT_PREFIX)
+    );
+    if !is_event {
+        return Ok(None);
+    }
+    serde_dynamo::from_item::<_, EventItem>(image)
+        .map(|item| Some(item.envelope))
+        .map_err(item_error)
 }
+
+/// How often a transaction cancelled only for contention (another transaction held one of
+/// its items: `TransactionConflict`, or throttling) is sent, with jittered backoff between
+/// tries, before the caller hears of it. A hot product's orders in several execution
+/// environments meet here.
+const CONTENTION_ATTEMPTS: u32 = 8;
 
 /// A customer's unpaid-order count lives beside their orders, in its own partition.
 fn customer_pk(customer: &CustomerId) -> String {
@@ -253,10 +276,6 @@ impl DynamoOrders {
             )?);
             roles.push(Role::Event);
         }
-        for event in &commit.outbox {
-            items.push(self.event_put(event, outbox_sk(event.sequence), None)?);
-            roles.push(Role::Outbox);
-        }
         for movement in &commit.stock {
             let (item, role) = self.stock_update(movement)?;
             items.push(item);
@@ -352,73 +371,100 @@ impl OrderRepository for DynamoOrders {
     }
 
     async fn history(&self, id: &OrderId) -> Result<Vec<EventEnvelope>, StoreError> {
-        self.query_prefix(id, "EVENT#").await
+        self.query_prefix(id, EVENT_PREFIX).await
     }
 
     async fn commit(&self, commit: OrderCommit) -> Result<(), CommitError> {
         let (items, roles) = self.transaction(&commit)?;
-        let error = match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
-            Ok(_) => return Ok(()),
-            Err(error) => error,
-        };
-        let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
-            error.as_service_error()
-        else {
-            return Err(CommitError::Store(store_error(error)));
-        };
-        let reasons: Vec<Option<&str>> = cancelled
-            .cancellation_reasons()
-            .iter()
-            .map(|r| r.code())
-            .collect();
-        let failed = |wanted: fn(&Role) -> bool| {
-            roles
-                .iter()
-                .zip(&reasons)
-                .any(|(role, code)| wanted(role) && *code == Some("ConditionalCheckFailed"))
-        };
-        if failed(|r| matches!(r, Role::Idempotency)) {
-            return Err(CommitError::IdempotencyKeyTaken);
+        let mut attempt = 0;
+        loop {
+            let error = match self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(error) => error,
+            };
+            match cancellation(&error, &roles) {
+                Cancellation::Contended if attempt + 1 < CONTENTION_ATTEMPTS => {
+                    tracing::info!(attempt, "transaction conflict; committing again");
+                    back_off(attempt).await;
+                    attempt += 1;
+                }
+                Cancellation::Contended => {
+                    return Err(CommitError::Store(StoreError::new(format!(
+                        "the order's items stayed contended through {CONTENTION_ATTEMPTS} tries"
+                    ))));
+                }
+                Cancellation::Refused(refused) => return Err(refused),
+                Cancellation::Other => return Err(CommitError::Store(store_error(error))),
+            }
         }
-        if failed(|r| matches!(r, Role::Unpaid)) {
-            return Err(CommitError::TooManyUnpaidOrders);
-        }
-        if failed(|r| matches!(r, Role::State | Role::Event)) {
-            return Err(CommitError::Conflict);
-        }
-        let short: Vec<ProductId> = roles
+    }
+}
+
+/// What a failed TransactWriteItems means for the commit.
+enum Cancellation {
+    /// A condition refused it: the answer for the caller.
+    Refused(CommitError),
+    /// Cancelled only because its items were busy: the same transaction may succeed later.
+    Contended,
+    /// Not a cancellation (the service, the network): the SDK already retried it.
+    Other,
+}
+
+fn cancellation(
+    error: &aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError>,
+    roles: &[Role],
+) -> Cancellation {
+    let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+        error.as_service_error()
+    else {
+        return Cancellation::Other;
+    };
+    let reasons: Vec<Option<&str>> = cancelled
+        .cancellation_reasons()
+        .iter()
+        .map(|r| r.code())
+        .collect();
+    let failed = |wanted: fn(&Role) -> bool| {
+        roles
             .iter()
             .zip(&reasons)
-            .filter_map(|(role, code)| match role {
-                Role::Stock(p) if *code == Some("ConditionalCheckFailed") => Some(p.clone()),
-                _ => None,
-            })
-            .collect();
-        if !short.is_empty() {
-            return Err(CommitError::InsufficientStock(short));
-        }
-        if reasons.contains(&Some("TransactionConflict")) {
-            return Err(CommitError::Conflict);
-        }
-        Err(CommitError::Store(store_error(error)))
+            .any(|(role, code)| wanted(role) && *code == Some("ConditionalCheckFailed"))
+    };
+    // The order first: a new order's id is unique, so its state already being there means
+    // this very transaction was applied once and its answer lost.
+    if failed(|r| matches!(r, Role::Idempotency)) {
+        return Cancellation::Refused(CommitError::IdempotencyKeyTaken);
     }
-
-    async fn outbox(&self, id: &OrderId) -> Result<Vec<EventEnvelope>, StoreError> {
-        self.query_prefix(id, "OUTBOX#").await
+    if failed(|r| matches!(r, Role::State | Role::Event)) {
+        return Cancellation::Refused(CommitError::Conflict);
     }
-
-    async fn clear_outbox(&self, published: &[EventEnvelope]) -> Result<(), StoreError> {
-        let keys = published
-            .iter()
-            .map(|e| key(order_pk(&e.aggregate_id), outbox_sk(e.sequence)))
-            .collect();
-        batch::delete_all(&self.client, &self.orders_table, keys).await
+    if failed(|r| matches!(r, Role::Unpaid)) {
+        return Cancellation::Refused(CommitError::TooManyUnpaidOrders);
+    }
+    let short: Vec<ProductId> = roles
+        .iter()
+        .zip(&reasons)
+        .filter_map(|(role, code)| match role {
+            Role::Stock(p) if *code == Some("ConditionalCheckFailed") => Some(p.clone()),
+            _ => None,
+        })
+        .collect();
+    if !short.is_empty() {
+        return Cancellation::Refused(CommitError::InsufficientStock(short));
+    }
+    let contended = reasons
+        .iter()
+        .any(|code| matches!(code, Some("TransactionConflict" | "ThrottlingError")));
+    if contended {
+        Cancellation::Contended
+    } else {
+        Cancellation::Other
     }
 }
 

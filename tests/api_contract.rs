@@ -295,48 +295,6 @@ async fn every_event_published_matches_its_schema_and_every_type_has_one() {
     assert!(types.contains("order.placed"));
 }
 
-/// Debian's Chromium, which `.ci/run` installs. Outside CI a machine without it skips the
-/// browser check, saying so; in CI (`CI` set) its absence is a failure.
-fn chromium() -> Option<PathBuf> {
-    let found = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
-        .into_iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists());
-    if found.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must install Debian's chromium (see .ci/run)"
-        );
-        eprintln!("SKIPPED the browser check: no chromium here (apt-get install chromium)");
-    }
-    found
-}
-
-/// The page's DOM once headless Chromium has loaded it and run its scripts.
-async fn rendered(chromium: &Path, url: &str) -> String {
-    let profile = std::env::temp_dir().join(format!("shop-chromium-{}", ulid::Ulid::new()));
-    let output = tokio::process::Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--virtual-time-budget=15000",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(["--dump-dom", url])
-        .output()
-        .await
-        .expect("chromium runs");
-    let _ = std::fs::remove_dir_all(&profile);
-    assert!(output.status.success(), "chromium failed on {url}");
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
 #[tokio::test]
 async fn the_rendered_documents_show_every_route_and_every_event_in_a_browser() {
     one_customer_may_hold_many_orders();

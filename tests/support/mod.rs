@@ -15,7 +15,9 @@ use std::time::Duration;
 
 pub use dev::testing::{eventually, shared_cloud as cloud};
 
+mod browser;
 mod payments;
+pub use browser::{chromium, loaded, rendered};
 pub use payments::*;
 
 pub fn http() -> reqwest::Client {

@@ -5,8 +5,10 @@
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent};
 use shop::kernel::EventEnvelope;
-use shop::ordering::deadline::PaymentDeadline;
-use shop::ordering::saga::PaymentSaga;
+use shop::ordering::CancellationReason;
+use shop::ordering::deadline::{DeadlineOutcome, PaymentDeadline};
+use shop::ordering::saga::{PaymentSaga, SagaOutcome};
+use shop::telemetry::metrics;
 use tracing::Instrument;
 
 pub struct Saga<'a> {
@@ -19,6 +21,7 @@ pub async fn handle(
     event: LambdaEvent<SqsEvent>,
 ) -> Result<SqsBatchResponse, Error> {
     let mut response = SqsBatchResponse::default();
+    let size = event.payload.records.len();
     // One at a time, in delivery order: two events for one order in the same batch then meet
     // the order in a definite state.
     for record in event.payload.records {
@@ -40,17 +43,11 @@ pub async fn handle(
         );
         let outcome = async {
             if envelope.event_type == "order.confirmed" {
-                saga.deadline
-                    .handle(&envelope)
-                    .await
-                    .map(|outcome| format!("{outcome:?}"))
-                    .map_err(|e| e.to_string())
+                let outcome = saga.deadline.handle(&envelope).await;
+                outcome.map(deadline_checked).map_err(|e| e.to_string())
             } else {
-                saga.payments
-                    .handle(&envelope)
-                    .await
-                    .map(|outcome| format!("{outcome:?}"))
-                    .map_err(|e| e.to_string())
+                let outcome = saga.payments.handle(&envelope).await;
+                outcome.map(payment_applied).map_err(|e| e.to_string())
             }
         }
         .instrument(span.clone())
@@ -64,5 +61,25 @@ pub async fn handle(
             }
         }
     }
+    metrics::batch(size, response.batch_item_failures.len());
     Ok(response)
+}
+
+/// Counts what a deadline check did; its description for the log.
+fn deadline_checked(outcome: DeadlineOutcome) -> String {
+    if outcome == DeadlineOutcome::Expired {
+        metrics::order_cancelled(CancellationReason::PaymentTimeout);
+    }
+    format!("{outcome:?}")
+}
+
+/// Counts what a payment event did; its description for the log.
+fn payment_applied(outcome: SagaOutcome) -> String {
+    match &outcome {
+        SagaOutcome::Paid(amount) => metrics::order_paid(*amount),
+        SagaOutcome::Cancelled => metrics::order_cancelled(CancellationReason::PaymentFailed),
+        SagaOutcome::Anomaly { .. } => metrics::payment_anomaly(),
+        SagaOutcome::AlreadyApplied => {}
+    }
+    format!("{outcome:?}")
 }

@@ -11,6 +11,7 @@ use shop::aws::env;
 use shop::kernel::SystemClock;
 use shop::ordering::deadline::PaymentDeadline;
 use shop::ordering::saga::PaymentSaga;
+use shop::telemetry::metrics::flushed;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -38,5 +39,5 @@ async fn main() -> Result<(), Error> {
             clock: &SystemClock,
         },
     };
-    lambda_runtime::run(service_fn(|event| handler::handle(&saga, event))).await
+    lambda_runtime::run(service_fn(|event| flushed(handler::handle(&saga, event)))).await
 }

@@ -4,13 +4,15 @@
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent};
 use shop::ordering::placing::OrderMessage;
-use shop::ordering::processing::OrderProcessor;
+use shop::ordering::processing::{OrderProcessor, Processed};
+use shop::telemetry::metrics;
 
 pub async fn handle(
     processor: &OrderProcessor<'_>,
     event: LambdaEvent<SqsEvent>,
 ) -> Result<SqsBatchResponse, Error> {
     let mut response = SqsBatchResponse::default();
+    let size = event.payload.records.len();
     let mut commands = Vec::new();
     let mut message_ids = Vec::new();
     for record in event.payload.records {
@@ -30,12 +32,19 @@ pub async fn handle(
     let results = processor.process(&commands).await;
     for ((message_id, command), result) in message_ids.into_iter().zip(&commands).zip(results) {
         match result {
-            Ok(outcome) => tracing::info!(
-                order_id = %command.order_id,
-                correlation_id = %command.correlation_id,
-                outcome = ?outcome,
-                "order processed"
-            ),
+            Ok(outcome) => {
+                tracing::info!(
+                    order_id = %command.order_id,
+                    correlation_id = %command.correlation_id,
+                    outcome = ?outcome,
+                    "order processed"
+                );
+                match outcome {
+                    Processed::Confirmed => metrics::order_confirmed(),
+                    Processed::Rejected(reason) => metrics::order_rejected(reason),
+                    Processed::AlreadyProcessed(_) => {}
+                }
+            }
             Err(e) => {
                 tracing::warn!(
                     order_id = %command.order_id,
@@ -48,5 +57,6 @@ pub async fn handle(
             }
         }
     }
+    metrics::batch(size, response.batch_item_failures.len());
     Ok(response)
 }

@@ -8,6 +8,7 @@ use shop::aws::env;
 use shop::kernel::SystemClock;
 use shop::ordering::deadline::parse_payment_window;
 use shop::ordering::processing::OrderProcessor;
+use shop::telemetry::metrics::flushed;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -26,5 +27,8 @@ async fn main() -> Result<(), Error> {
         clock: &SystemClock,
         payment_window,
     };
-    lambda_runtime::run(service_fn(|event| handler::handle(&processor, event))).await
+    lambda_runtime::run(service_fn(|event| {
+        flushed(handler::handle(&processor, event))
+    }))
+    .await
 }

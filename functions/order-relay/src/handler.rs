@@ -9,6 +9,7 @@ use lambda_runtime::{Error, LambdaEvent};
 use shop::adapters::dynamodb::event_of_stream_image;
 use shop::kernel::EventEnvelope;
 use shop::ordering::relay::Relay;
+use shop::telemetry::metrics;
 
 /// Only new items carry something to relay; the event source's filter already drops the
 /// rest, this keeps the function right without it.
@@ -37,6 +38,7 @@ pub async fn handle(
             ),
         }
     }
+    let size = committed.len();
     let events: Vec<EventEnvelope> = committed.iter().map(|(_, e)| e.clone()).collect();
     let relayed = relay.relay(&events).await;
     let mut response = DynamoDbEventResponse::default();
@@ -59,5 +61,6 @@ pub async fn handle(
         failed = relayed.failed.len(),
         "batch relayed"
     );
+    metrics::batch(size, response.batch_item_failures.len());
     Ok(response)
 }

@@ -9,6 +9,7 @@ use shop::adapters::sns::SnsPublisher;
 use shop::adapters::sqs::SqsOrderQueue;
 use shop::aws::env;
 use shop::ordering::relay::Relay;
+use shop::telemetry::metrics::flushed;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -20,5 +21,5 @@ async fn main() -> Result<(), Error> {
         queue: &queue,
         publisher: &publisher,
     };
-    lambda_runtime::run(service_fn(|event| handler::handle(&relay, event))).await
+    lambda_runtime::run(service_fn(|event| flushed(handler::handle(&relay, event)))).await
 }

@@ -10,10 +10,12 @@ use serde::Serialize;
 use serde_json::Value;
 use shop::http::{Problem, json, route_key};
 use shop::kernel::{Clock, CustomerId, EventEnvelope, OrderId};
+use shop::ordering::CancellationReason;
 use shop::ordering::cancelling::{CustomerCancellation, cancel_order};
 use shop::ordering::placing::{OrderRequest, Placing};
 use shop::ordering::ports::OrderRepository;
 use shop::ordering::{Order, OrderEvent};
+use shop::telemetry::metrics;
 use tracing::Instrument;
 
 /// An order's history, oldest first.
@@ -121,6 +123,9 @@ async fn place(
         .await
         .map_err(|e| problems::placing(e, app.retry_after_seconds))?;
     tracing::info!(order_id = %placed.order.order_id, replayed = placed.replayed, "order accepted");
+    if !placed.replayed {
+        metrics::order_placed();
+    }
     let mut response = json(StatusCode::ACCEPTED, &placed.order);
     let headers = response.headers_mut();
     if let Ok(location) = HeaderValue::from_str(&format!("/orders/{}", placed.order.order_id)) {
@@ -193,6 +198,7 @@ async fn cancel(app: &App<'_>, request: &Request, customer: &CustomerId) -> Answ
     let order = match cancel_order(app.orders, app.clock, &id, customer).await {
         Ok(CustomerCancellation::Cancelled(order)) => {
             tracing::info!(order_id = %id, "order cancelled by the customer");
+            metrics::order_cancelled(CancellationReason::CustomerCancelled);
             order
         }
         Ok(CustomerCancellation::AlreadyCancelled(order)) => order,

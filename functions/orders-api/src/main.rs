@@ -12,6 +12,7 @@ use shop::aws::env;
 use shop::kernel::SystemClock;
 use shop::ordering::deadline::parse_payment_window;
 use shop::ordering::placing::Placing;
+use shop::telemetry::metrics::flushed;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -36,5 +37,8 @@ async fn main() -> Result<(), Error> {
         clock: &SystemClock,
         retry_after_seconds: payment_window.whole_seconds().unsigned_abs(),
     };
-    lambda_http::run(service_fn(|request| handler::handle(&app, request))).await
+    lambda_http::run(service_fn(|request| {
+        flushed(handler::handle(&app, request))
+    }))
+    .await
 }

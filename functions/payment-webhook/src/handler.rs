@@ -10,6 +10,7 @@ use shop::http::{Problem, json, route_key};
 use shop::kernel::{Clock, EventPublisher};
 use shop::payments::ports::WebhookLedger;
 use shop::payments::webhook::{Received, WebhookError, WebhookReceiver};
+use shop::telemetry::metrics;
 
 pub struct App<'a> {
     pub ledger: &'a dyn WebhookLedger,
@@ -58,6 +59,7 @@ pub async fn handle(app: &App<'_>, request: Request) -> Result<Response<Body>, E
         }
         Err(WebhookError::Signature(e)) => {
             tracing::warn!(error = %e, "webhook refused: signature");
+            metrics::webhook_refused();
             Problem::bad_request("invalid-signature", e.to_string()).into_response()
         }
         Err(WebhookError::Malformed(e)) => {

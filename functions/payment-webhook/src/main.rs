@@ -8,6 +8,7 @@ use shop::adapters::dynamodb::DynamoLedger;
 use shop::adapters::sns::SnsPublisher;
 use shop::aws::env;
 use shop::kernel::SystemClock;
+use shop::telemetry::metrics::flushed;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -25,5 +26,8 @@ async fn main() -> Result<(), Error> {
         clock: &SystemClock,
         secret: &secret,
     };
-    lambda_http::run(service_fn(|request| handler::handle(&app, request))).await
+    lambda_http::run(service_fn(|request| {
+        flushed(handler::handle(&app, request))
+    }))
+    .await
 }

@@ -4,6 +4,7 @@ mod handler;
 
 use lambda_http::{Error, service_fn};
 use shop::adapters::dynamodb::DynamoCatalog;
+use shop::telemetry::metrics::flushed;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -13,5 +14,8 @@ async fn main() -> Result<(), Error> {
         aws_sdk_dynamodb::Client::new(&config),
         shop::aws::env("PRODUCTS_TABLE")?,
     );
-    lambda_http::run(service_fn(|request| handler::handle(&catalog, request))).await
+    lambda_http::run(service_fn(|request| {
+        flushed(handler::handle(&catalog, request))
+    }))
+    .await
 }

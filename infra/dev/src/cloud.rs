@@ -29,7 +29,7 @@ use crate::resources::Resources;
 use crate::runtime::{FunctionConfig, FunctionHost, InvokeError, Program, QUEUE_TIMEOUT};
 use crate::stream_source::{self, StreamClients, StreamSourceConfig};
 use crate::template::Template;
-use crate::{api_docs, catalog, repo};
+use crate::{api_docs, catalog, dev_page, repo};
 
 /// Progress lines for a person watching (`starting emulator`, ...).
 pub type Progress = Arc<dyn Fn(&str) + Send + Sync>;
@@ -351,7 +351,11 @@ impl LocalCloud {
             Routes::from_template(&template),
             hosts.clone(),
             authorizers(&template, &resources)?,
-            api_docs::router(repo_root.join("docs")),
+            api_docs::router(repo_root.join("docs")).merge(dev_page::router(
+                logs.stats().clone(),
+                resources.clone(),
+                &config,
+            )),
             shutdown.clone(),
             &tasks,
         );

@@ -1,5 +1,8 @@
 //! Where function output and the local cloud's own messages go: the terminal for
-//! `cargo dev up`, files under `.dev/logs` when the cloud runs inside tests.
+//! `cargo dev up`, files under `.dev/logs` when the cloud runs inside tests. The functions'
+//! metric lines (EMF) are counted in [`Stats`] on the way.
+
+use crate::stats::Stats;
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -19,6 +22,7 @@ pub enum LogOutput {
 pub struct Logs {
     output: LogOutput,
     files: Arc<Mutex<HashMap<String, File>>>,
+    stats: Stats,
 }
 
 impl Logs {
@@ -26,12 +30,21 @@ impl Logs {
         Logs {
             output,
             files: Arc::default(),
+            stats: Stats::default(),
         }
+    }
+
+    /// What the functions' metric lines and invocations add up to so far.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
     }
 
     /// A line a function process printed; `source` is `orders-api#1`.
     pub fn function(&self, function: &str, source: &str, line: &str) {
+        let metrics = self.stats.record_line(function, line);
         match &self.output {
+            // Metric lines are for CloudWatch: `cargo dev stats` and /_dev show their sums.
+            LogOutput::Terminal if metrics => {}
             LogOutput::Terminal => println!("{source:>20} | {line}"),
             LogOutput::Dir(_) => self.append(function, &format!("{source} | {line}")),
         }

@@ -63,6 +63,13 @@ enum Command {
     /// and check the invariants (no order stuck, stock conserved, every event delivered, every
     /// webhook applied once, nothing valid in a dead-letter queue).
     Soak(dev::soak::SoakArgs),
+    /// The running cloud's figures so far: the orders funnel, revenue, per-function latency
+    /// and queue depths (the same as http://127.0.0.1:3000/_dev).
+    Stats {
+        /// The local API; the one `cargo dev up` is running by default.
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+    },
     /// Create the template's tables, queues, topics and subscriptions and load the sample
     /// catalog, in a running emulator. Idempotent; live stock is kept.
     Provision {
@@ -205,6 +212,7 @@ async fn main() -> ExitCode {
         }
         Command::Bench(args) => dev::bench::cli(args).await,
         Command::Soak(args) => dev::soak::cli(args).await,
+        Command::Stats { url } => stats(url).await,
         Command::Emulator { port } => emulator(port).await,
         Command::Token { customers, ttl } => token(&customers, ttl).await,
         Command::Redrive { queue, endpoint } => {
@@ -322,6 +330,20 @@ async fn redrive(queue: Option<&str>, endpoint: &str) -> Result<()> {
             redrive.dead_letters.name, redrive.source.name
         );
     }
+    Ok(())
+}
+
+async fn stats(url: Option<String>) -> Result<()> {
+    let url = url
+        .or_else(|| running("url"))
+        .context("no running cloud: start `cargo dev up`, or pass --url")?;
+    let report: dev::dev_page::DevReport = reqwest::get(format!("{url}/_dev/stats"))
+        .await
+        .with_context(|| format!("no local cloud at {url}"))?
+        .error_for_status()?
+        .json()
+        .await?;
+    print!("{}", dev::dev_page::text(&report));
     Ok(())
 }
 

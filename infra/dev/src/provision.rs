@@ -246,13 +246,7 @@ async fn provision_table(
     }
 
     if let Some(wanted) = stream_specification(table)? {
-        let described = client
-            .describe_table()
-            .table_name(name)
-            .send()
-            .await
-            .map_err(aws_error)?
-            .table;
+        let described = described_table(client, name).await?;
         let current = described.as_ref().and_then(|t| t.stream_specification());
         let same = current.is_some_and(|c| {
             c.stream_enabled() && c.stream_view_type() == wanted.stream_view_type()
@@ -331,16 +325,23 @@ fn stream_specification(table: &Table) -> Result<Option<StreamSpecification>> {
         .transpose()
 }
 
+async fn described_table(
+    client: &aws_sdk_dynamodb::Client,
+    name: &str,
+) -> Result<Option<aws_sdk_dynamodb::types::TableDescription>> {
+    Ok(client
+        .describe_table()
+        .table_name(name)
+        .send()
+        .await
+        .map_err(aws_error)?
+        .table)
+}
+
 async fn wait_until_active(client: &aws_sdk_dynamodb::Client, name: &str) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let table = client
-            .describe_table()
-            .table_name(name)
-            .send()
-            .await
-            .map_err(aws_error)?
-            .table;
+        let table = described_table(client, name).await?;
         let table_active = table
             .as_ref()
             .is_some_and(|t| t.table_status() == Some(&TableStatus::Active));

@@ -205,6 +205,12 @@ impl FunctionHost {
     pub async fn invoke_timed(&self, payload: &Value) -> (Result<Value, InvokeError>, Timing) {
         let mut timing = Timing::default();
         let result = self.invoke_inner(payload, &mut timing).await;
+        if let Some(duration) = timing.duration() {
+            let host = &self.inner;
+            host.logs
+                .stats()
+                .record_duration(&host.config.binary, duration);
+        }
         (result, timing)
     }
 

@@ -74,30 +74,9 @@ pub async fn start(
     if let Some(bad) = config.filters.iter().find_map(|p| unsupported(p).err()) {
         anyhow::bail!("stream of {}: filter pattern: {bad}", config.table);
     }
-    let stream_arn = clients
-        .dynamodb
-        .describe_table()
-        .table_name(&config.table)
-        .send()
-        .await
-        .map_err(crate::aws::aws_error)?
-        .table
-        .and_then(|t| t.latest_stream_arn)
-        .ok_or_else(|| anyhow::anyhow!("table {} has no stream", config.table))?;
-    let shards = clients
-        .streams
-        .describe_stream()
-        .stream_arn(&stream_arn)
-        .send()
-        .await
-        .map_err(crate::aws::aws_error)?
-        .stream_description
-        .map(|d| d.shards.unwrap_or_default())
-        .unwrap_or_default();
-    for shard in shards {
-        let Some(shard_id) = shard.shard_id else {
-            continue;
-        };
+    let (stream_arn, shards) =
+        shards_of(&clients.dynamodb, &clients.streams, &config.table).await?;
+    for shard_id in shards {
         let poller = ShardPoller {
             clients: clients.clone(),
             host: host.clone(),
@@ -117,6 +96,36 @@ pub async fn start(
         });
     }
     Ok(())
+}
+
+/// The table's latest stream and the ids of its shards.
+pub async fn shards_of(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    streams: &aws_sdk_dynamodbstreams::Client,
+    table: &str,
+) -> anyhow::Result<(String, Vec<String>)> {
+    let stream_arn = dynamodb
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .map_err(crate::aws::aws_error)?
+        .table
+        .and_then(|t| t.latest_stream_arn)
+        .ok_or_else(|| anyhow::anyhow!("table {table} has no stream"))?;
+    let shards = streams
+        .describe_stream()
+        .stream_arn(&stream_arn)
+        .send()
+        .await
+        .map_err(crate::aws::aws_error)?
+        .stream_description
+        .and_then(|d| d.shards)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|s| s.shard_id)
+        .collect();
+    Ok((stream_arn, shards))
 }
 
 struct ShardPoller {

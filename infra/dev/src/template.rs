@@ -1136,6 +1136,99 @@ Resources:
         assert!(error.contains("Work refers to Deadd"), "{error}");
     }
 
+    /// What the cloud needs and the local cloud does not run: tracing, versions published to
+    /// an alias, canary deploys with their rollback alarms, a dashboard. Parsing must carry on.
+    const OPERATED: &str = r#"
+Globals:
+  Function:
+    Timeout: 5
+    Tracing: Active
+    AutoPublishAlias: live
+    DeploymentPreference:
+      Type: Canary10Percent5Minutes
+      Role: !GetAtt DeployRole.Arn
+    Environment:
+      Variables:
+        METRICS_NAMESPACE: !Sub "Shop/${AWS::StackName}"
+        SERVICE_NAME: !Ref AWS::StackName
+Resources:
+  Api:
+    Type: AWS::Serverless::Function
+    Metadata: {BuildMethod: rust-cargolambda, BuildProperties: {Binary: api}}
+    Properties:
+      Tracing: PassThrough
+      DeploymentPreference:
+        Alarms: [!Ref ApiErrors]
+        Hooks: {PreTraffic: !Ref Api}
+      Events:
+        Get:
+          Type: HttpApi
+          Properties: {Path: /things, Method: GET}
+  ApiErrors:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      Namespace: AWS/Lambda
+      MetricName: Errors
+      Dimensions:
+        - {Name: FunctionName, Value: !Ref Api}
+        - {Name: Resource, Value: !Sub "${Api}:live"}
+  DeployRole:
+    Type: AWS::IAM::Role
+  Board:
+    Type: AWS::CloudWatch::Dashboard
+    Properties:
+      DashboardBody: !Sub '{"widgets": [{"type": "text", "properties": {"markdown": "${AWS::StackName} ${!Literal}"}}]}'
+"#;
+
+    #[test]
+    fn tracing_aliases_deploy_preferences_and_dashboards_do_not_get_in_the_way() {
+        let template = Template::parse(OPERATED).unwrap();
+        let api = &template.functions[0];
+        assert_eq!(api.binary, "api");
+        assert_eq!(api.timeout, Duration::from_secs(5));
+        assert_eq!(api.http_routes[0].key(), "GET /things");
+        assert_eq!(
+            api.environment["METRICS_NAMESPACE"],
+            Expr::Sub {
+                template: "Shop/${AWS::StackName}".into(),
+                variables: BTreeMap::new()
+            }
+        );
+        assert_eq!(
+            api.environment["SERVICE_NAME"],
+            Expr::Ref("AWS::StackName".into())
+        );
+        assert_eq!(template.kinds["Board"], "AWS::CloudWatch::Dashboard");
+        assert!(template.warnings.is_empty(), "{:?}", template.warnings);
+    }
+
+    #[test]
+    fn every_function_gets_its_metrics_namespace_and_service_locally() {
+        let template = repo_template();
+        let resources = crate::resources::Resources::new(&template, "http://127.0.0.1:5000");
+        for function in &template.functions {
+            let env = crate::environment::function_environment(function, &resources);
+            let id = &function.logical_id;
+            assert_eq!(
+                env.variables.get("METRICS_NAMESPACE").map(String::as_str),
+                Some("Shop/local"),
+                "{id}"
+            );
+            assert_eq!(
+                env.variables.get("SERVICE_NAME").map(String::as_str),
+                Some("local"),
+                "{id}"
+            );
+            assert!(
+                !env.dropped
+                    .iter()
+                    .any(|d| d.contains("METRICS_NAMESPACE") || d.contains("SERVICE_NAME")),
+                "{id}: {:?}",
+                env.dropped
+            );
+        }
+    }
+
     #[test]
     fn tables_keep_keys_indexes_and_ttl() {
         let template = repo_template();

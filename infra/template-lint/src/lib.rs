@@ -11,11 +11,20 @@
 //!   bad record does not send its whole batch back;
 //! - a consumed queue's visibility timeout is at least six times its consumer's timeout;
 //! - no policy statement allows an action with a wildcard (`*`, `dynamodb:*`, `sqs:Get*`) or
-//!   `NotAction`, and no identity policy allows `Resource: "*"` or `NotResource`.
+//!   `NotAction`, and no identity policy allows `Resource: "*"` or `NotResource`, except for the
+//!   few actions AWS grants on `"*"` alone ([`STAR_ONLY_ACTIONS`]);
+//! - every SAM function is traced (`Tracing: Active`), has an alarm on its `Errors` and one on
+//!   its `Throttles`, and deploys safely: `AutoPublishAlias` (with
+//!   `AutoPublishAliasAllProperties`, so any change makes a version), and a
+//!   `DeploymentPreference` whose `Alarms` include an alarm on that function, so a bad version
+//!   rolls back by itself;
+//! - every dashboard's body is JSON with a `widgets` list (CloudFormation only checks it when
+//!   the stack is deployed).
 //!
 //! The template is read as YAML with CloudFormation's short tags (`!Ref`, `!GetAtt`, `!Sub`,
 //! `!If`) and their long forms (`Ref`, `Fn::GetAtt`, ...). The check reads what the template
-//! says: it does not expand SAM policy templates or managed policies.
+//! says: it does not expand SAM policy templates or managed policies. A SAM function's
+//! properties are read merged with `Globals.Function`, as SAM merges them.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -31,6 +40,10 @@ pub enum Rule {
     VisibilityTimeout,
     WildcardAction,
     WildcardResource,
+    NoTracing,
+    FunctionWithoutAlarm,
+    UnsafeDeploy,
+    DashboardBody,
 }
 
 impl Rule {
@@ -42,6 +55,10 @@ impl Rule {
             Rule::VisibilityTimeout => "visibility-timeout-below-6x-function-timeout",
             Rule::WildcardAction => "wildcard-action",
             Rule::WildcardResource => "wildcard-resource",
+            Rule::NoTracing => "function-without-active-tracing",
+            Rule::FunctionWithoutAlarm => "function-without-errors-or-throttles-alarm",
+            Rule::UnsafeDeploy => "function-without-safe-deploy",
+            Rule::DashboardBody => "dashboard-body-not-json",
         }
     }
 }
@@ -79,6 +96,8 @@ pub fn check(template: &Value) -> Vec<Finding> {
     check_queues(&resources, &mut findings);
     check_sqs_event_sources(template, &resources, &mut findings);
     check_policies(&resources, &mut findings);
+    check_functions(template, &resources, &mut findings);
+    check_dashboards(&resources, &mut findings);
     findings.sort();
     findings.dedup();
     findings
@@ -119,6 +138,7 @@ impl<'a> Resources<'a> {
 
 const QUEUE: &str = "AWS::SQS::Queue";
 const ALARM: &str = "AWS::CloudWatch::Alarm";
+const DASHBOARD: &str = "AWS::CloudWatch::Dashboard";
 const SAM_FUNCTION: &str = "AWS::Serverless::Function";
 const LAMBDA_FUNCTION: &str = "AWS::Lambda::Function";
 const EVENT_SOURCE_MAPPING: &str = "AWS::Lambda::EventSourceMapping";
@@ -598,6 +618,28 @@ fn check_policies(resources: &Resources, findings: &mut Vec<Finding>) {
     }
 }
 
+/// Actions that act on no resource type, so IAM grants them only with `Resource: "*"`: a
+/// statement allowing nothing but these may say `"*"`. Each one's entry in the Service
+/// Authorization Reference lists no resource type. Today: the two X-Ray calls Lambda makes with
+/// a function's role when the function has active tracing.
+pub const STAR_ONLY_ACTIONS: &[&str] = &["xray:PutTraceSegments", "xray:PutTelemetryRecords"];
+
+/// IAM action names are case-insensitive.
+fn is_star_only(action: &str) -> bool {
+    STAR_ONLY_ACTIONS
+        .iter()
+        .any(|a| a.eq_ignore_ascii_case(action))
+}
+
+/// How many values a statement's `Action` has, written out or not (`!Ref`, `!If` branches).
+fn action_count(stmt: &Value) -> usize {
+    match stmt.get("Action") {
+        Some(Value::Sequence(items)) => items.iter().map(|i| branches(i).len()).sum(),
+        Some(other) => branches(other).len(),
+        None => 0,
+    }
+}
+
 fn check_statement(
     resource: &str,
     path: &str,
@@ -621,10 +663,10 @@ fn check_statement(
         })
     };
 
-    if let Some(actions) = stmt.get("Action") {
-        let mut lits = Vec::new();
-        literals(actions, &mut lits);
-        for action in lits {
+    let mut actions = Vec::new();
+    if let Some(action) = stmt.get("Action") {
+        literals(action, &mut actions);
+        for &action in &actions {
             if action.contains(['*', '?']) {
                 finding(
                     Rule::WildcardAction,
@@ -644,11 +686,29 @@ fn check_statement(
         if let Some(resources) = stmt.get("Resource") {
             let mut lits = Vec::new();
             literals(resources, &mut lits);
-            if lits.contains(&"*") {
-                finding(
-                    Rule::WildcardResource,
-                    "allows Resource \"*\": scope it to the resource (!GetAtt / !Ref)".to_owned(),
-                );
+            // Written-out actions only: one behind a !Ref could be anything.
+            let scoped: Vec<&str> = actions
+                .iter()
+                .copied()
+                .filter(|a| !is_star_only(a))
+                .collect();
+            let star_only =
+                !actions.is_empty() && scoped.is_empty() && action_count(stmt) == actions.len();
+            if lits.contains(&"*") && !star_only {
+                let message = if scoped.is_empty() {
+                    "allows Resource \"*\": scope it to the resource (!GetAtt / !Ref)".to_owned()
+                } else {
+                    format!(
+                        "allows Resource \"*\" for {}: scope it to the resource (!GetAtt / \
+                         !Ref); only actions AWS grants on \"*\" alone may have it",
+                        scoped
+                            .iter()
+                            .map(|a| format!("`{a}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                };
+                finding(Rule::WildcardResource, message);
             }
         }
         if stmt.get("NotResource").is_some() {
@@ -656,6 +716,228 @@ fn check_statement(
                 Rule::WildcardResource,
                 "allows NotResource, i.e. every resource but those listed".to_owned(),
             );
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------ functions
+
+/// A SAM function's property as SAM deploys it: its own merged with `Globals.Function`'s.
+fn function_property(template: &Value, function: &Value, key: &str) -> Option<Value> {
+    let global = template
+        .get("Globals")
+        .and_then(|g| g.get("Function"))
+        .and_then(|f| f.get(key));
+    match (global, prop(function, key)) {
+        (Some(global), Some(local)) => Some(merge_globals(global, local)),
+        (global, local) => local.or(global).cloned(),
+    }
+}
+
+/// SAM's merge of a global value with a function's: mappings key by key, lists one after the
+/// other (global first), anything else (an intrinsic too) the function's own.
+fn merge_globals(global: &Value, local: &Value) -> Value {
+    match (global, local) {
+        (Value::Mapping(g), Value::Mapping(l)) if !is_intrinsic(global) && !is_intrinsic(local) => {
+            let mut merged = g.clone();
+            for (key, value) in l {
+                let value = match g.get(key) {
+                    Some(global) => merge_globals(global, value),
+                    None => value.clone(),
+                };
+                merged.insert(key.clone(), value);
+            }
+            Value::Mapping(merged)
+        }
+        (Value::Sequence(g), Value::Sequence(l)) => {
+            Value::Sequence(g.iter().chain(l).cloned().collect())
+        }
+        _ => local.clone(),
+    }
+}
+
+/// A long-form intrinsic (`{"Ref": ...}`, `{"Fn::If": ...}`): a value, not a mapping to merge.
+fn is_intrinsic(v: &Value) -> bool {
+    let Value::Mapping(m) = v else { return false };
+    m.len() == 1
+        && m.keys()
+            .next()
+            .and_then(Value::as_str)
+            .is_some_and(|k| k == "Ref" || k == "Condition" || k.starts_with("Fn::"))
+}
+
+/// The Lambda metric an alarm watches and the function its `FunctionName` dimension names:
+/// `("Errors", "OrdersApiFunction")`.
+fn lambda_alarm(alarm: &Value) -> Option<(&str, &str)> {
+    if prop(alarm, "Namespace").and_then(Value::as_str) != Some("AWS/Lambda") {
+        return None;
+    }
+    let metric = prop(alarm, "MetricName").and_then(Value::as_str)?;
+    let function = prop(alarm, "Dimensions")?
+        .as_sequence()?
+        .iter()
+        .find(|d| d.get("Name").and_then(Value::as_str) == Some("FunctionName"))?
+        .get("Value")
+        .and_then(referenced)?;
+    Some((metric, function))
+}
+
+fn check_functions(template: &Value, resources: &Resources, findings: &mut Vec<Finding>) {
+    // (alarm, metric, function)
+    let alarms: Vec<(&str, &str, &str)> = resources
+        .of_type(ALARM)
+        .filter_map(|(name, alarm)| {
+            let (metric, function) = lambda_alarm(alarm)?;
+            Some((name, metric, function))
+        })
+        .collect();
+    for (name, function) in resources.of_type(SAM_FUNCTION) {
+        let mut finding = |rule, message: String| {
+            findings.push(Finding {
+                resource: name.to_owned(),
+                rule,
+                message,
+            })
+        };
+
+        let tracing = function_property(template, function, "Tracing");
+        if tracing.as_ref().and_then(Value::as_str) != Some("Active") {
+            finding(
+                Rule::NoTracing,
+                "has no Tracing: Active (its own or Globals.Function's): its invocations leave \
+                 no X-Ray trace"
+                    .to_owned(),
+            );
+        }
+
+        for metric in ["Errors", "Throttles"] {
+            if !alarms.iter().any(|&(_, m, f)| m == metric && f == name) {
+                finding(
+                    Rule::FunctionWithoutAlarm,
+                    format!(
+                        "no AWS::CloudWatch::Alarm watches its {metric} (Namespace AWS/Lambda, \
+                         dimension FunctionName: !Ref {name})"
+                    ),
+                );
+            }
+        }
+
+        if function_property(template, function, "AutoPublishAlias").is_none() {
+            finding(
+                Rule::UnsafeDeploy,
+                "has no AutoPublishAlias: a deploy replaces the code every caller runs at once, \
+                 with nothing to shift back to"
+                    .to_owned(),
+            );
+        }
+        let all_properties = function_property(template, function, "AutoPublishAliasAllProperties");
+        if all_properties.as_ref().and_then(Value::as_bool) != Some(true) {
+            finding(
+                Rule::UnsafeDeploy,
+                "has no AutoPublishAliasAllProperties: true: a change of its timeout, role or \
+                 tracing alone would publish no version, and the alias would keep the old ones"
+                    .to_owned(),
+            );
+        }
+        let preference = function_property(template, function, "DeploymentPreference");
+        let Some(preference) = preference.filter(|p| {
+            p.get("Enabled")
+                .and_then(|e| e.as_bool().or_else(|| e.as_str().map(|s| s != "false")))
+                != Some(false)
+        }) else {
+            finding(
+                Rule::UnsafeDeploy,
+                "has no enabled DeploymentPreference: a new version takes all traffic at once"
+                    .to_owned(),
+            );
+            continue;
+        };
+        if preference.get("Type").is_none() {
+            finding(
+                Rule::UnsafeDeploy,
+                "DeploymentPreference has no Type (e.g. Canary10Percent5Minutes)".to_owned(),
+            );
+        }
+        let named: Vec<&str> = preference
+            .get("Alarms")
+            .map(|a| -> Vec<&Value> {
+                match a {
+                    Value::Sequence(items) => items.iter().flat_map(branches).collect(),
+                    other => branches(other)
+                        .into_iter()
+                        .flat_map(|b| b.as_sequence().into_iter().flatten())
+                        .collect(),
+                }
+            })
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|a| intrinsic(a, "Ref").and_then(Value::as_str))
+            .collect();
+        let watches_it = named
+            .iter()
+            .any(|n| alarms.iter().any(|&(a, _, f)| a == *n && f == name));
+        if !watches_it {
+            finding(
+                Rule::UnsafeDeploy,
+                format!(
+                    "DeploymentPreference.Alarms names no alarm of this template on {name} \
+                     (!Ref <Alarm> with dimension FunctionName: !Ref {name}): a failing version \
+                     would not roll back"
+                ),
+            );
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------ dashboards
+
+/// A `!Sub` template with each `${Name}` replaced by `0` (valid inside a JSON string and as a
+/// bare number alike) and each `${!Literal}` by `${Literal}`, as CloudFormation writes it.
+fn substitute_placeholders(template: &str) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        if let Some(literal) = after.strip_prefix('!') {
+            out.push_str("${");
+            rest = literal;
+        } else if let Some(end) = after.find('}') {
+            out.push('0');
+            rest = &after[end + 1..];
+        } else {
+            out.push_str("${");
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn check_dashboards(resources: &Resources, findings: &mut Vec<Finding>) {
+    for (name, dashboard) in resources.of_type(DASHBOARD) {
+        let body = match prop(dashboard, "DashboardBody") {
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(other) => sub_string(other).map(substitute_placeholders),
+            None => None,
+        };
+        let problem = match body
+            .as_deref()
+            .map(serde_json::from_str::<serde_json::Value>)
+        {
+            None => Some("DashboardBody is not a string or a !Sub of one".to_owned()),
+            Some(Err(e)) => Some(format!("DashboardBody is not JSON: {e}")),
+            Some(Ok(json)) if !json.get("widgets").is_some_and(|w| w.is_array()) => {
+                Some("DashboardBody has no \"widgets\" list".to_owned())
+            }
+            Some(Ok(_)) => None,
+        };
+        if let Some(message) = problem {
+            findings.push(Finding {
+                resource: name.to_owned(),
+                rule: Rule::DashboardBody,
+                message,
+            });
         }
     }
 }

@@ -50,7 +50,10 @@ fn the_real_template_reads_as_intended() {
     let template = real_template();
     let resources = Resources::of(&template);
     assert_eq!(resources.of_type(QUEUE).count(), 9);
-    assert_eq!(resources.of_type(ALARM).count(), 14);
+    // 5 DLQs, 3 queue ages, 6 x (errors, throttles), relay lag and unreadable events, payment
+    // anomalies
+    assert_eq!(resources.of_type(ALARM).count(), 23);
+    assert_eq!(resources.of_type(SAM_FUNCTION).count(), 6);
     assert_eq!(on_failure_destinations(&resources), ["OrderRelayDLQ"]);
     let sources = sqs_sources(&template, &resources);
     let consumed: Vec<_> = sources
@@ -78,8 +81,28 @@ fn the_real_template_reads_as_intended() {
         .values()
         .map(|r| policy_documents(r).len())
         .sum();
-    // 6 roles x (trust + inline) + 6 log policies + 3 queue policies
-    assert_eq!(documents, 21);
+    // 7 roles (6 functions', CodeDeploy's) x (trust + inline) + 6 log policies + 3 queue policies
+    assert_eq!(documents, 23);
+
+    // Every function's rollback alarm is its Errors alarm, found through Globals' merge.
+    for (name, function) in resources.of_type(SAM_FUNCTION) {
+        let preference = function_property(&template, function, "DeploymentPreference").unwrap();
+        assert_eq!(preference["Type"], Value::from("Canary10Percent5Minutes"));
+        let alarm = name.replace("Function", "ErrorsAlarm");
+        assert_eq!(
+            preference["Alarms"],
+            yaml(&format!(
+                "!If [RollsBackOnErrors, [!Ref {alarm}], [!Ref AWS::NoValue]]"
+            )),
+            "{name}"
+        );
+    }
+
+    let (_, dashboard) = resources.of_type(DASHBOARD).next().expect("a dashboard");
+    let body =
+        substitute_placeholders(sub_string(&dashboard["Properties"]["DashboardBody"]).unwrap());
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["widgets"].as_array().unwrap().len(), 16);
 }
 
 // ---------------------------------------------------------------- the four planted faults
@@ -299,6 +322,199 @@ Resources:
         ],
         "{findings:#?}"
     );
+}
+
+// ---------------------------------------------------------------- "*" for X-Ray alone
+
+/// The statement that allows X-Ray's calls in OrdersApiRole.
+fn xray_statement(template: &mut Value) -> &mut Value {
+    props(template, "OrdersApiRole")["Policies"][0]["PolicyDocument"]["Statement"]
+        .as_sequence_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|s| s["Sid"] == "XRayTraces")
+        .expect("OrdersApiRole has an XRayTraces statement")
+}
+
+#[test]
+fn x_ray_actions_may_have_a_wildcard_resource_and_nothing_else_may() {
+    // The real template's roles each allow X-Ray's two calls on "*" (no finding, above).
+    let mut template = real_template();
+    xray_statement(&mut template)["Action"] = yaml("[xray:PutTraceSegments, dynamodb:GetItem]");
+    let findings = assert_finding(&template, "OrdersApiRole", Rule::WildcardResource);
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+    assert!(
+        findings[0].message.contains("`dynamodb:GetItem`"),
+        "{findings:#?}"
+    );
+
+    // An action the check cannot read could be anything.
+    let mut template = real_template();
+    xray_statement(&mut template)["Action"] = yaml("[xray:PutTraceSegments, !Ref LogLevel]");
+    assert_finding(&template, "OrdersApiRole", Rule::WildcardResource);
+
+    // Case does not matter to IAM, nor here.
+    let mut template = real_template();
+    xray_statement(&mut template)["Action"] = yaml("XRay:PutTraceSegments");
+    assert!(check(&template).is_empty());
+}
+
+// ---------------------------------------------------------------- functions
+
+#[test]
+fn a_function_without_tracing_is_found() {
+    let mut template = real_template();
+    template["Globals"]["Function"]
+        .as_mapping_mut()
+        .unwrap()
+        .remove("Tracing");
+    let findings = check(&template);
+    assert_eq!(findings.len(), 6, "{findings:#?}");
+    assert!(findings.iter().all(|f| f.rule == Rule::NoTracing));
+
+    let mut template = real_template();
+    props(&mut template, "ProductReadsFunction").insert("Tracing".into(), "PassThrough".into());
+    let findings = assert_finding(&template, "ProductReadsFunction", Rule::NoTracing);
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+}
+
+#[test]
+fn a_function_without_a_throttles_or_errors_alarm_is_found() {
+    let mut template = real_template();
+    template["Resources"]
+        .as_mapping_mut()
+        .unwrap()
+        .remove("OrderRelayThrottlesAlarm");
+    let findings = assert_finding(&template, "OrderRelayFunction", Rule::FunctionWithoutAlarm);
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+    assert!(findings[0].message.contains("Throttles"));
+
+    // An Errors alarm on another function does not count.
+    let mut template = real_template();
+    props(&mut template, "OrderPaymentsErrorsAlarm")["Dimensions"][0]["Value"] =
+        yaml("!Ref OrderRelayFunction");
+    let findings = check(&template);
+    assert!(has(
+        &findings,
+        "OrderPaymentsFunction",
+        Rule::FunctionWithoutAlarm
+    ));
+    // ...and it no longer guards OrderPayments' deploys either.
+    assert!(has(&findings, "OrderPaymentsFunction", Rule::UnsafeDeploy));
+}
+
+#[test]
+fn a_function_without_safe_deploys_is_found() {
+    // No alias: every function.
+    let mut template = real_template();
+    template["Globals"]["Function"]
+        .as_mapping_mut()
+        .unwrap()
+        .remove("AutoPublishAlias");
+    let findings = check(&template);
+    assert_eq!(findings.len(), 6, "{findings:#?}");
+    assert!(findings.iter().all(|f| f.rule == Rule::UnsafeDeploy));
+
+    // No rollback alarm: Globals give the Type and role, not the alarm.
+    let mut template = real_template();
+    props(&mut template, "OrdersApiFunction").remove("DeploymentPreference");
+    let findings = assert_finding(&template, "OrdersApiFunction", Rule::UnsafeDeploy);
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+    assert!(findings[0].message.contains("roll back"), "{findings:#?}");
+
+    // A version only when the code changes.
+    let mut template = real_template();
+    props(&mut template, "PaymentWebhookFunction").remove("AutoPublishAliasAllProperties");
+    let findings = assert_finding(&template, "PaymentWebhookFunction", Rule::UnsafeDeploy);
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+
+    // Switched off for good: no branch names the alarm.
+    let mut template = real_template();
+    props(&mut template, "OrderProcessorFunction")["DeploymentPreference"]["Alarms"] =
+        yaml("!If [RollsBackOnErrors, [!Ref AWS::NoValue], [!Ref AWS::NoValue]]");
+    assert_finding(&template, "OrderProcessorFunction", Rule::UnsafeDeploy);
+
+    // A rollback alarm that watches another function.
+    let mut template = real_template();
+    props(&mut template, "OrdersApiFunction")["DeploymentPreference"]["Alarms"] =
+        yaml("[!Ref ProductReadsErrorsAlarm]");
+    let findings = assert_finding(&template, "OrdersApiFunction", Rule::UnsafeDeploy);
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+
+    // Switched off, or without a Type.
+    let mut template = real_template();
+    props(&mut template, "OrderRelayFunction")["DeploymentPreference"]
+        .as_mapping_mut()
+        .unwrap()
+        .insert("Enabled".into(), false.into());
+    assert_finding(&template, "OrderRelayFunction", Rule::UnsafeDeploy);
+    let mut template = real_template();
+    template["Globals"]["Function"]["DeploymentPreference"]
+        .as_mapping_mut()
+        .unwrap()
+        .remove("Type");
+    assert_eq!(check(&template).len(), 6);
+}
+
+#[test]
+fn globals_merge_as_sam_merges_them() {
+    let global = yaml("{Type: Canary10Percent5Minutes, Alarms: [!Ref A], Hooks: {Pre: x}}");
+    let local = yaml("{Alarms: [!Ref B], Hooks: {Post: y}, Type: AllAtOnce}");
+    assert_eq!(
+        merge_globals(&global, &local),
+        yaml("{Type: AllAtOnce, Alarms: [!Ref A, !Ref B], Hooks: {Pre: x, Post: y}}")
+    );
+    // An intrinsic is a value: the function's replaces the global one.
+    assert_eq!(
+        merge_globals(&yaml("{Ref: A}"), &yaml("{Ref: B}")),
+        yaml("{Ref: B}")
+    );
+    assert_eq!(
+        merge_globals(&yaml("Active"), &yaml("PassThrough")),
+        yaml("PassThrough")
+    );
+}
+
+// ---------------------------------------------------------------- dashboards
+
+#[test]
+fn a_dashboard_body_that_is_not_json_is_found() {
+    let body = |template: &mut Value| -> String {
+        sub_string(&props(template, "OperationsDashboard")["DashboardBody"])
+            .unwrap()
+            .to_owned()
+    };
+    let mut template = real_template();
+    // A bracket too many.
+    let broken = body(&mut template).replacen("\"widgets\": [", "\"widgets\": [[", 1);
+    assert_ne!(broken, body(&mut template), "the body has widgets");
+    props(&mut template, "OperationsDashboard")["DashboardBody"] =
+        yaml(&format!("!Sub {}", serde_json::to_string(&broken).unwrap()));
+    let findings = assert_finding(&template, "OperationsDashboard", Rule::DashboardBody);
+    assert!(findings[0].message.contains("not JSON"), "{findings:#?}");
+
+    let mut template = real_template();
+    props(&mut template, "OperationsDashboard")["DashboardBody"] =
+        Value::from(r#"{"start": "-PT3H"}"#);
+    let findings = assert_finding(&template, "OperationsDashboard", Rule::DashboardBody);
+    assert!(findings[0].message.contains("widgets"), "{findings:#?}");
+
+    let mut template = real_template();
+    props(&mut template, "OperationsDashboard")["DashboardBody"] = yaml("!Ref LogLevel");
+    assert_finding(&template, "OperationsDashboard", Rule::DashboardBody);
+}
+
+#[test]
+fn placeholders_keep_json_valid_and_escapes_literal() {
+    assert_eq!(
+        substitute_placeholders(r#"{"region": "${AWS::Region}", "n": ${Threshold}}"#),
+        r#"{"region": "0", "n": 0}"#
+    );
+    assert_eq!(
+        substitute_placeholders(r#""label": "${!PROP('Dim.reason')} of ${Queue.QueueName}""#),
+        r#""label": "${PROP('Dim.reason')} of 0""#
+    );
+    assert_eq!(substitute_placeholders("unclosed ${x"), "unclosed ${x");
 }
 
 #[test]

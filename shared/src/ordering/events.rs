@@ -18,6 +18,17 @@ pub enum RejectionReason {
     CurrencyNotOffered,
 }
 
+impl RejectionReason {
+    /// The name the contract uses, in the order view, `order.rejected` and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectionReason::UnknownProduct => "unknown_product",
+            RejectionReason::InsufficientStock => "insufficient_stock",
+            RejectionReason::CurrencyNotOffered => "currency_not_offered",
+        }
+    }
+}
+
 /// Why an order was cancelled: the saga's compensation, or the customer's choice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -93,12 +104,6 @@ pub enum OrderEvent {
 impl DomainEvent for OrderEvent {}
 
 impl OrderEvent {
-    /// Whether subscribers hear of it. `order.placed` stays in the order's history only: the
-    /// place-order command already travels to the processor through the orders queue.
-    pub fn is_published(&self) -> bool {
-        !matches!(self, OrderEvent::Placed { .. })
-    }
-
     /// Whose order it is: every event names its customer.
     pub fn customer_id(&self) -> &CustomerId {
         match self {

@@ -113,7 +113,7 @@ async fn a_payment_before_the_deadline_wins_and_the_expiry_changes_nothing() {
         &payment_succeeded(&order, "evt_paid", total),
     )
     .await;
-    assert_eq!(paid.unwrap(), SagaOutcome::Paid);
+    assert!(matches!(paid.unwrap(), SagaOutcome::Paid(_)));
     let confirmed = confirmation(&store, &order);
     let due = order.payment_due_by.unwrap();
     let outcome = check_deadline(&store, &timer, &confirmed, due).await;

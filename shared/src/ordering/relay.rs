@@ -13,7 +13,9 @@ use super::ports::{EventPublisher, OrderQueue};
 use crate::kernel::{EventEnvelope, OrderId};
 use std::collections::HashSet;
 
-/// The event type the relay queues instead of publishing.
+/// The event type the relay queues instead of publishing: `order.placed` stays in the
+/// order's history, and the processor hears of it as a command on the orders queue. Read from
+/// the envelope, not decoded: an order event of a newer schema is still published.
 const PLACED: &str = "order.placed";
 
 pub struct Relay<'a> {

@@ -20,7 +20,8 @@ use crate::payments::{PaymentEvent, RefundEvent, RefundReason};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SagaOutcome {
-    Paid,
+    /// Paid, with this much.
+    Paid(Money),
     Cancelled,
     /// This payment event was applied before (a redelivery).
     AlreadyApplied,
@@ -161,7 +162,7 @@ impl PaymentSaga<'_> {
             OrderCommit::transition(order, recorded, vec![]),
         )
         .await?;
-        Ok(SagaOutcome::Paid)
+        Ok(SagaOutcome::Paid(total))
     }
 
     async fn cancel(

@@ -426,7 +426,7 @@ async fn a_successful_payment_pays_once_and_a_late_failure_changes_nothing() {
     let succeeded = payment_succeeded(&order, "evt_ok", total);
     assert_eq!(
         pay(&store, &publisher, &succeeded).await.unwrap(),
-        SagaOutcome::Paid
+        SagaOutcome::Paid(order.totals.unwrap().total)
     );
     assert_eq!(
         pay(&store, &publisher, &succeeded).await.unwrap(),

@@ -242,26 +242,10 @@ impl StreamTail {
     pub async fn open(lab: &Lab) -> Result<StreamTail> {
         let table = lab.table("OrdersTable")?;
         let dynamodb = aws_sdk_dynamodb::Client::new(&lab.bench);
-        let stream_arn = dynamodb
-            .describe_table()
-            .table_name(&table)
-            .send()
-            .await
-            .map_err(crate::aws::aws_error)?
-            .table
-            .and_then(|t| t.latest_stream_arn)
-            .context("OrdersTable has no stream")?;
         let streams = aws_sdk_dynamodbstreams::Client::new(&lab.bench);
-        let shard = streams
-            .describe_stream()
-            .stream_arn(&stream_arn)
-            .send()
-            .await
-            .map_err(crate::aws::aws_error)?
-            .stream_description
-            .and_then(|d| d.shards.unwrap_or_default().pop())
-            .and_then(|s| s.shard_id)
-            .context("the stream has no shard")?;
+        let (stream_arn, mut shards) =
+            crate::stream_source::shards_of(&dynamodb, &streams, &table).await?;
+        let shard = shards.pop().context("the stream has no shard")?;
         let iterator = streams
             .get_shard_iterator()
             .stream_arn(&stream_arn)
@@ -507,7 +491,7 @@ impl Direct {
             clock: &SystemClock,
         };
         match saga.handle(&envelope).await.map_err(|e| anyhow!("{e}"))? {
-            SagaOutcome::Paid => Ok(()),
+            SagaOutcome::Paid(_) => Ok(()),
             other => bail!("the payment was not applied: {other:?}"),
         }
     }

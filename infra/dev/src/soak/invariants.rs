@@ -5,7 +5,6 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use aws_sdk_dynamodb::types::AttributeValue;
-use aws_sdk_sqs::types::QueueAttributeName;
 use shop::kernel::EventEnvelope;
 use shop::ordering::{Order, OrderStatus};
 
@@ -298,21 +297,8 @@ async fn events(dynamodb: &aws_sdk_dynamodb::Client, table: &str) -> Result<Vec<
 
 /// Messages visible, in flight and delayed.
 pub(super) async fn queue_depth(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<usize> {
-    let attributes = sqs
-        .get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
-        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
-        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesDelayed)
-        .send()
-        .await
-        .map_err(aws_error)?
-        .attributes
-        .unwrap_or_default();
-    Ok(attributes
-        .values()
-        .filter_map(|v| v.parse::<usize>().ok())
-        .sum())
+    let depth = crate::dev_page::queue_depth(sqs, url).await?;
+    Ok((depth.visible + depth.in_flight + depth.delayed) as usize)
 }
 
 /// Receives and deletes every message of a queue; the bodies.

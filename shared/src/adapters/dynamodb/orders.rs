@@ -391,6 +391,7 @@ impl OrderRepository for DynamoOrders {
             match cancellation(&error, &roles) {
                 Cancellation::Contended if attempt + 1 < CONTENTION_ATTEMPTS => {
                     tracing::info!(attempt, "transaction conflict; committing again");
+                    crate::telemetry::metrics::transaction_conflict_retried();
                     back_off(attempt).await;
                     attempt += 1;
                 }

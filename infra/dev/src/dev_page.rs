@@ -8,7 +8,6 @@
 use std::fmt::Write as _;
 
 use anyhow::Result;
-use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sqs::types::QueueAttributeName;
 use axum::extract::State;
 use axum::response::{Html, IntoResponse, Json, Response};
@@ -16,7 +15,6 @@ use axum::routing::get;
 use axum::{Router, http::StatusCode};
 use serde::{Deserialize, Serialize};
 use shop::adapters::dynamodb::DynamoOrders;
-use shop::ordering::Order;
 use shop::ordering::ports::OrderRepository;
 
 use crate::aws::aws_error;
@@ -113,22 +111,7 @@ impl View {
         let Some(table) = self.resources.table("OrdersTable") else {
             return Ok(Vec::new());
         };
-        let items: Vec<_> = self
-            .dynamodb
-            .scan()
-            .table_name(table)
-            .filter_expression("sk = :state")
-            .expression_attribute_values(":state", AttributeValue::S("STATE".into()))
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<_, _>>()
-            .await
-            .map_err(aws_error)?;
-        let mut orders: Vec<Order> = items
-            .into_iter()
-            .filter_map(|item| serde_dynamo::from_item(item).ok())
-            .collect();
+        let mut orders = crate::soak::orders(&self.dynamodb, table).await?;
         orders.sort_by_key(|o| std::cmp::Reverse(o.created_at));
         orders.truncate(LAST_ORDERS);
         let repository = DynamoOrders::new(self.dynamodb.clone(), table);

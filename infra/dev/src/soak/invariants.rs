@@ -277,8 +277,8 @@ async fn scan(
     Ok(items)
 }
 
-/// Every order view of the table.
-pub(super) async fn orders(dynamodb: &aws_sdk_dynamodb::Client, table: &str) -> Result<Vec<Order>> {
+/// Every order view of the table (a scan: for a laptop's tables only).
+pub(crate) async fn orders(dynamodb: &aws_sdk_dynamodb::Client, table: &str) -> Result<Vec<Order>> {
     scan(dynamodb, table, "STATE")
         .await?
         .into_iter()

@@ -23,6 +23,7 @@ use crate::faults::{FaultReport, FaultSpec};
 use crate::logs::LogOutput;
 use crate::{CloudOptions, LocalCloud, repo};
 
+pub(crate) use invariants::orders;
 pub use invariants::{Check, Invariants, section};
 pub use workload::Figures;
 

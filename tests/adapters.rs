@@ -5,10 +5,9 @@ use e2e::*;
 use serde_json::json;
 use shop::adapters::dynamodb::{DynamoCatalog, DynamoLedger, DynamoOrders};
 use shop::kernel::{EventEnvelope, SystemClock};
-use shop::ordering::OrderStatus;
-use shop::ordering::placing::{OrderRequest, PlaceOrder};
-use shop::ordering::ports::{OrderCommit, OrderRepository, UnpaidSlot};
-use shop::ordering::processing::{OrderProcessor, ProcessError, Processed};
+use shop::ordering::ports::{CommitError, OrderCommit, OrderRepository};
+use shop::ordering::processing::{OrderProcessor, Processed};
+use shop::ordering::{Order, OrderStatus, PlaceOrder};
 use shop::payments::ports::{Recording, WebhookLedger};
 
 async fn adapters() -> (DynamoOrders, DynamoCatalog) {
@@ -20,38 +19,15 @@ async fn adapters() -> (DynamoOrders, DynamoCatalog) {
     (orders, catalog)
 }
 
-fn command(product: &str, quantity: u32) -> PlaceOrder {
-    let request = OrderRequest::validate(
-        &json!({"currency": "EUR",
-        "items": [{"product_id": product, "quantity": quantity}]}),
-        &shop::kernel::CustomerId::parse("c-adapters").unwrap(),
-    )
-    .unwrap();
-    PlaceOrder::new(
-        request,
-        "corr-adapters".into(),
-        time::OffsetDateTime::now_utc(),
-    )
+fn command(product: &str, quantity: i64) -> PlaceOrder {
+    place_order_command("c-adapters", product, quantity)
 }
 
 /// The placing commit orders-api makes, and nothing after it: the process died (or SQS
 /// failed) before anything else.
 async fn write_only(orders: &DynamoOrders, order: &PlaceOrder) {
-    let placement = order.placement();
-    orders
-        .commit(OrderCommit {
-            order: placement.order,
-            expected_version: 0,
-            events: vec![placement.envelope],
-            stock: vec![],
-            unpaid: Some(UnpaidSlot::Take {
-                customer: order.customer_id.clone(),
-                limit: None,
-            }),
-            idempotency: None,
-        })
-        .await
-        .unwrap();
+    let placed = Order::place(order.clone());
+    orders.commit(OrderCommit::new_order(placed)).await.unwrap();
 }
 
 #[tokio::test]
@@ -69,7 +45,7 @@ async fn an_order_written_and_never_queued_is_confirmed_without_any_retry() {
     assert!(written.elapsed() < std::time::Duration::from_secs(60));
     assert_eq!(event["sequence"], 2);
     let stored = orders.load(&order.order_id).await.unwrap().unwrap();
-    assert_eq!(stored.status, OrderStatus::Confirmed);
+    assert_eq!(stored.status(), OrderStatus::Confirmed);
     assert_eq!(stock(&product).await, 3);
 }
 
@@ -129,7 +105,7 @@ async fn an_unreachable_store_fails_every_order_for_a_retry_without_crashing() {
     assert!(
         results
             .iter()
-            .all(|r| matches!(r, Err(ProcessError::Store(_)))),
+            .all(|r| matches!(r, Err(CommitError::Store(_)))),
         "{results:?}"
     );
 }
@@ -151,7 +127,7 @@ async fn the_webhook_ledger_records_an_event_once_and_remembers_publication() {
             .unwrap(),
         aggregate_id: "pi_1".into(),
         sequence: 1,
-        correlation_id: "c".into(),
+        correlation_id: shop::kernel::CorrelationId::parse("c").unwrap(),
         causation_id: None,
         data: json!({"amount": 1200}),
     };

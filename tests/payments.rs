@@ -286,36 +286,22 @@ async fn a_paid_order_cannot_be_cancelled() {
 
 #[tokio::test]
 async fn an_order_cancelled_before_processing_is_never_confirmed() {
-    use shop::ordering::placing::{OrderRequest, PlaceOrder};
     use shop::ordering::ports::{OrderCommit, OrderRepository};
-    use shop::ordering::{CancellationReason, cancelling};
+    use shop::ordering::{Cancel, CancellationReason, Order};
     let product = seed_product("payments", 500, 5).await;
-    let request = OrderRequest::validate(
-        &json!({"currency": "EUR",
-        "items": [{"product_id": product, "quantity": 2}]}),
-        &shop::kernel::CustomerId::parse("c-pay").unwrap(),
-    )
-    .unwrap();
-    let command = PlaceOrder::new(
-        request,
-        "corr-pending".into(),
-        time::OffsetDateTime::now_utc(),
-    );
+    let command = place_order_command("c-pay", product.as_str(), 2);
     // Placed and cancelled in one commit, so the cancellation is surely first: the relay
     // then queues a placement whose order is already CANCELLED.
-    let placement = command.placement();
-    let cancel = cancelling::Cancel::because(CancellationReason::CustomerCancelled);
-    let cancelled =
-        cancelling::cancellation(&placement.order, cancel, time::OffsetDateTime::now_utc())
-            .unwrap();
+    let placed = Order::place(command.clone());
+    let pending = placed.order.clone();
+    let cancel = Cancel::because(CancellationReason::CustomerCancelled);
+    let cancelled = pending
+        .cancel(cancel, time::OffsetDateTime::now_utc())
+        .unwrap();
     let orders =
         shop::adapters::dynamodb::DynamoOrders::new(dynamodb().await, table("OrdersTable"));
     orders
-        .commit(OrderCommit {
-            expected_version: 0,
-            events: [vec![placement.envelope], cancelled.events].concat(),
-            ..cancelled
-        })
+        .commit(OrderCommit::new_order(placed).then(cancelled, vec![]))
         .await
         .unwrap();
     let order_id = command.order_id.to_string();

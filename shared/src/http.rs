@@ -5,16 +5,35 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 
+/// One thing wrong with a request, named by its path in the body (`items[2].quantity`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub detail: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, detail: impl std::fmt::Display) -> Self {
+        Self {
+            field: field.into(),
+            detail: detail.to_string(),
+        }
+    }
+}
+
 /// An `application/problem+json` body. `type` is a stable identifier clients can switch on.
 #[derive(Debug, Clone, Serialize)]
-pub struct Problem<E: Serialize = crate::ordering::placing::FieldError> {
+pub struct Problem {
     #[serde(rename = "type")]
     pub kind: String,
     pub title: String,
     pub status: u16,
     pub detail: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub errors: Vec<E>,
+    pub errors: Vec<FieldError>,
+    /// Seconds to wait before retrying: the `Retry-After` header, not part of the body.
+    #[serde(skip)]
+    pub retry_after: Option<u64>,
 }
 
 impl Problem {
@@ -25,11 +44,17 @@ impl Problem {
             status: status.as_u16(),
             detail: detail.into(),
             errors: Vec::new(),
+            retry_after: None,
         }
     }
 
-    pub fn with_errors(mut self, errors: Vec<crate::ordering::placing::FieldError>) -> Self {
+    pub fn with_errors(mut self, errors: Vec<FieldError>) -> Self {
         self.errors = errors;
+        self
+    }
+
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
         self
     }
 
@@ -41,8 +66,11 @@ impl Problem {
         Self::new(StatusCode::BAD_REQUEST, slug, "Bad Request", detail)
     }
 
-    /// A transient failure behind the API: retrying later may succeed.
-    pub fn unavailable(detail: impl Into<String>) -> Self {
+    /// A transient failure behind the API, logged here with its cause, the one place every
+    /// handler's 503 comes from: retrying later may succeed.
+    pub fn unavailable(cause: &dyn std::error::Error, detail: impl Into<String>) -> Self {
+        let detail = detail.into();
+        tracing::error!(error = %cause, "{detail}");
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",
@@ -58,6 +86,11 @@ impl Problem {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         response
     }
 }

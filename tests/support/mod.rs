@@ -372,3 +372,25 @@ pub fn tally<'a>(
     }
     counts
 }
+
+/// The command that places one line of `product` for `customer`, as the API would build it.
+pub fn place_order_command(
+    customer: &str,
+    product: &str,
+    quantity: i64,
+) -> shop::ordering::PlaceOrder {
+    use shop::kernel::{CorrelationId, CustomerId, Quantity};
+    use shop::ordering::{OrderLines, OrderRequest, PlaceOrder, RequestedLine};
+    let line = RequestedLine {
+        product_id: ProductId::parse(product).unwrap(),
+        quantity: Quantity::new(quantity).unwrap(),
+    };
+    let request = OrderRequest {
+        customer_id: CustomerId::parse(customer).unwrap(),
+        currency: Currency::Eur,
+        lines: OrderLines::new(vec![line]).unwrap(),
+        discount_code: None,
+    };
+    let correlation_id = CorrelationId::parse(format!("corr-{customer}")).unwrap();
+    PlaceOrder::new(request, correlation_id, time::OffsetDateTime::now_utc())
+}

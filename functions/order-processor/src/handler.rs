@@ -3,7 +3,7 @@
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent};
-use shop::ordering::placing::OrderMessage;
+use shop::adapters::order_message;
 use shop::ordering::processing::{OrderProcessor, Processed};
 use shop::telemetry::metrics;
 
@@ -17,7 +17,7 @@ pub async fn handle(
     let mut message_ids = Vec::new();
     for record in event.payload.records {
         let message_id = record.message_id.unwrap_or_default();
-        match OrderMessage::parse(record.body.as_deref().unwrap_or_default()) {
+        match order_message::from_body(record.body.as_deref().unwrap_or_default()) {
             Ok(command) => {
                 commands.push(command);
                 message_ids.push(message_id);

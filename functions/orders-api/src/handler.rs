@@ -2,19 +2,19 @@
 //! Every route is a customer's: the customer is the subject of the token API Gateway's JWT
 //! authorizer verified, and another customer's order is answered as if it did not exist.
 
-use crate::problems::{self, Failure};
+use crate::problems;
+use crate::request::{PlaceOrderBody, Placed, RequestRejected};
+use crate::view::OrderView;
 use lambda_http::http::{HeaderMap, HeaderValue, StatusCode, header};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Error, Request, RequestExt, Response};
 use serde::Serialize;
-use serde_json::Value;
-use shop::http::{Problem, json, route_key};
-use shop::kernel::{Clock, CustomerId, EventEnvelope, OrderId};
-use shop::ordering::CancellationReason;
+use shop::http::{FieldError, Problem, json, route_key};
+use shop::kernel::{Clock, CorrelationId, CustomerId, EventEnvelope, OrderId};
 use shop::ordering::cancelling::{CustomerCancellation, cancel_order};
-use shop::ordering::placing::{OrderRequest, Placing};
+use shop::ordering::placing::{IdempotencyKey, Placing};
 use shop::ordering::ports::OrderRepository;
-use shop::ordering::{Order, OrderEvent};
+use shop::ordering::{CancellationReason, Order, OrderEvent, OrderRequest};
 use shop::telemetry::metrics;
 use tracing::Instrument;
 
@@ -36,7 +36,7 @@ pub struct App<'a> {
     pub retry_after_seconds: u64,
 }
 
-type Answer = Result<Response<Body>, Failure>;
+type Answer = Result<Response<Body>, Problem>;
 
 pub async fn handle(app: &App<'_>, request: Request) -> Result<Response<Body>, Error> {
     let route = route_key(&request).unwrap_or_default().to_owned();
@@ -49,17 +49,17 @@ pub async fn handle(app: &App<'_>, request: Request) -> Result<Response<Body>, E
             "GET /orders/{order_id}" => get_order(app, &request, &customer).await,
             "GET /orders/{order_id}/events" => get_events(app, &request, &customer).await,
             "POST /orders/{order_id}/cancel" => cancel(app, &request, &customer).await,
-            other => Err(Problem::not_found(format!("no route {other}")).into()),
+            other => Err(Problem::not_found(format!("no route {other}"))),
         }
     }
     .instrument(span)
     .await;
-    Ok(answer.unwrap_or_else(Failure::into_response))
+    Ok(answer.unwrap_or_else(Problem::into_response))
 }
 
 /// The caller: the `sub` claim the authorizer put in the request context. Without one (a
 /// direct invocation, a route left unguarded by mistake) nobody is trusted.
-fn customer(request: &Request) -> Result<CustomerId, Failure> {
+fn customer(request: &Request) -> Result<CustomerId, Problem> {
     let subject = match request.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(context)) => context
             .authorizer
@@ -78,28 +78,50 @@ fn customer(request: &Request) -> Result<CustomerId, Failure> {
         )
     };
     let subject = subject.ok_or_else(|| unauthorized("no verified customer token"))?;
-    CustomerId::parse(subject)
-        .map_err(|e| unauthorized(&format!("the token's subject: {e}")).into())
+    CustomerId::parse(subject).map_err(|e| unauthorized(&format!("the token's subject: {e}")))
 }
 
 /// The caller's `X-Correlation-Id` when it is usable, else a new one: it follows the order
 /// through the queue, the event store and every published event.
-fn correlation_id(headers: &HeaderMap) -> String {
+fn correlation_id(headers: &HeaderMap) -> CorrelationId {
     headers
         .get("x-correlation-id")
         .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 128)
-        .map(str::to_owned)
-        .unwrap_or_else(|| ulid::Ulid::new().to_string())
+        .and_then(|v| CorrelationId::parse(v).ok())
+        .unwrap_or_else(CorrelationId::generate)
 }
 
 async fn place(
     app: &App<'_>,
     request: &Request,
     customer: &CustomerId,
-    correlation_id: String,
+    correlation_id: CorrelationId,
 ) -> Answer {
-    let body = request.body().as_ref();
+    let order_request = order_request(request.body(), customer)?;
+    let key = idempotency_key(request.headers())?;
+    let placed = app
+        .placing
+        .place(order_request, key.as_ref(), correlation_id)
+        .await
+        .map_err(|e| problems::placing(e, app.retry_after_seconds))?;
+    let order = &placed.order;
+    tracing::info!(order_id = %order.id(), replayed = placed.replayed, "order accepted");
+    if !placed.replayed {
+        metrics::order_placed();
+    }
+    let mut response = json(StatusCode::ACCEPTED, &OrderView::from(order));
+    let headers = response.headers_mut();
+    if let Ok(location) = HeaderValue::from_str(&format!("/orders/{}", order.id())) {
+        headers.insert(header::LOCATION, location);
+    }
+    if placed.replayed {
+        headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}
+
+/// The body, bounded, as JSON, as the caller's order request.
+fn order_request(body: &[u8], customer: &CustomerId) -> Result<OrderRequest, Problem> {
     if body.len() > MAX_BODY_BYTES {
         return Err(Problem::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -109,71 +131,64 @@ async fn place(
                 "the body is {} bytes; the limit is {MAX_BODY_BYTES}",
                 body.len()
             ),
-        )
-        .into());
+        ));
     }
-    let value: Value = serde_json::from_slice(body).map_err(|e| {
-        Problem::bad_request("malformed-json", format!("the body is not JSON: {e}"))
-    })?;
-    let order_request = OrderRequest::validate(&value, customer).map_err(problems::rejected)?;
-    let key = idempotency_key(request.headers())?;
-    let placed = app
-        .placing
-        .place(order_request, key.as_deref(), correlation_id)
-        .await
-        .map_err(|e| problems::placing(e, app.retry_after_seconds))?;
-    tracing::info!(order_id = %placed.order.order_id, replayed = placed.replayed, "order accepted");
-    if !placed.replayed {
-        metrics::order_placed();
-    }
-    let mut response = json(StatusCode::ACCEPTED, &placed.order);
-    let headers = response.headers_mut();
-    if let Ok(location) = HeaderValue::from_str(&format!("/orders/{}", placed.order.order_id)) {
-        headers.insert(header::LOCATION, location);
-    }
-    if placed.replayed {
-        headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
-    }
-    Ok(response)
+    let body: PlaceOrderBody = match serde_json::from_slice(body) {
+        Ok(body) => body,
+        // Every field is read as any JSON value: only a body that is not an object is wrong.
+        Err(e) if e.is_data() => {
+            let not_an_object = FieldError::new("", "the body must be a JSON object");
+            return Err(problems::rejected(RequestRejected::Invalid(vec![
+                not_an_object,
+            ])));
+        }
+        Err(e) => {
+            let detail = format!("the body is not JSON: {e}");
+            return Err(Problem::bad_request("malformed-json", detail));
+        }
+    };
+    OrderRequest::try_from(Placed { body, customer }).map_err(problems::rejected)
 }
 
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Failure> {
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, Problem> {
     let Some(value) = headers.get("idempotency-key") else {
         return Ok(None);
     };
-    match value.to_str() {
-        Ok(key) if !key.is_empty() && key.len() <= 255 => Ok(Some(key.to_owned())),
-        _ => Err(Problem::bad_request(
+    let key = value
+        .to_str()
+        .ok()
+        .and_then(|v| IdempotencyKey::parse(v).ok());
+    key.map(Some).ok_or_else(|| {
+        Problem::bad_request(
             "invalid-idempotency-key",
             "Idempotency-Key must be 1 to 255 visible ASCII characters",
         )
-        .into()),
-    }
+    })
 }
 
-/// The order id of the path; a malformed one names no order, so it is a 404 too.
-fn order_id(request: &Request) -> Result<OrderId, Failure> {
+/// The order id of the path.
+fn order_id(request: &Request) -> Result<OrderId, Problem> {
     let raw = request
         .path_parameters_ref()
         .and_then(|p| p.first("order_id"))
         .unwrap_or_default();
-    OrderId::parse(raw).map_err(|_| Problem::not_found(format!("no order {raw}")).into())
+    problems::order_id(raw)
 }
 
 /// The customer's own order; anyone else's is not found.
-async fn own_order(app: &App<'_>, id: &OrderId, customer: &CustomerId) -> Result<Order, Failure> {
+async fn own_order(app: &App<'_>, id: &OrderId, customer: &CustomerId) -> Result<Order, Problem> {
     app.orders
         .load(id)
         .await
-        .map_err(|e| problems::unavailable(&e, "reading the order"))?
-        .filter(|order| &order.customer_id == customer)
-        .ok_or_else(|| Problem::not_found(format!("no order {id}")).into())
+        .map_err(|e| problems::unreadable(&e, "reading the order"))?
+        .filter(|order| order.customer() == customer)
+        .ok_or_else(|| problems::no_order(id))
 }
 
 async fn get_order(app: &App<'_>, request: &Request, customer: &CustomerId) -> Answer {
     let id = order_id(request)?;
     let order = own_order(app, &id, customer).await?;
-    Ok(json(StatusCode::OK, &order))
+    Ok(json(StatusCode::OK, &OrderView::from(&order)))
 }
 
 async fn get_events(app: &App<'_>, request: &Request, customer: &CustomerId) -> Answer {
@@ -182,13 +197,13 @@ async fn get_events(app: &App<'_>, request: &Request, customer: &CustomerId) -> 
         .orders
         .history(&id)
         .await
-        .map_err(|e| problems::unavailable(&e, "reading the order's history"))?;
+        .map_err(|e| problems::unreadable(&e, "reading the order's history"))?;
     // One read: the history's first event names the order's customer.
     let owner = items
         .first()
         .and_then(|placed| placed.decode::<OrderEvent>().ok());
     if owner.as_ref().map(OrderEvent::customer_id) != Some(customer) {
-        return Err(Problem::not_found(format!("no order {id}")).into());
+        return Err(problems::no_order(&id));
     }
     Ok(json(StatusCode::OK, &History { items }))
 }
@@ -204,5 +219,5 @@ async fn cancel(app: &App<'_>, request: &Request, customer: &CustomerId) -> Answ
         Ok(CustomerCancellation::AlreadyCancelled(order)) => order,
         Err(e) => return Err(problems::cancelling(e)),
     };
-    Ok(json(StatusCode::OK, &order))
+    Ok(json(StatusCode::OK, &OrderView::from(&order)))
 }

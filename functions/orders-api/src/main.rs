@@ -3,8 +3,10 @@
 
 mod handler;
 mod problems;
+mod request;
 #[cfg(test)]
 mod tests;
+mod view;
 
 use lambda_http::{Error, service_fn};
 use shop::adapters::dynamodb::DynamoOrders;

@@ -1,62 +1,19 @@
-//! The one place where orders-api's failures become problem+json answers (and log lines).
+//! The one place where orders-api's failures become problem+json answers. A 503 is logged
+//! with its cause where it is made ([`Problem::unavailable`]); a 4xx is the client's to fix.
 
-use lambda_http::http::{HeaderValue, StatusCode};
-use lambda_http::{Body, Response};
+use crate::request::RequestRejected;
+use lambda_http::http::StatusCode;
 use shop::http::Problem;
-use shop::kernel::StoreError;
+use shop::kernel::OrderId;
 use shop::ordering::cancelling::CancelError;
-use shop::ordering::outbox::ChangeError;
-use shop::ordering::placing::{PlaceError, RequestRejected};
+use shop::ordering::placing::PlaceError;
+use shop::ordering::ports::CommitError;
 
-/// What went wrong with a request, in the API's terms.
-pub enum Failure {
-    Problem(Problem),
-    /// 429 with `Retry-After`: the customer holds too many unpaid orders.
-    TooManyUnpaid {
-        limit: u32,
-        retry_after_seconds: u64,
-    },
+pub fn no_order(id: impl std::fmt::Display) -> Problem {
+    Problem::not_found(format!("no order {id}"))
 }
 
-impl Failure {
-    pub fn into_response(self) -> Response<Body> {
-        match self {
-            Failure::Problem(problem) => problem.into_response(),
-            Failure::TooManyUnpaid {
-                limit,
-                retry_after_seconds,
-            } => {
-                let mut response = Problem::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "too-many-unpaid-orders",
-                    "Too Many Unpaid Orders",
-                    format!(
-                        "you already hold {limit} unpaid orders: pay or cancel one, or wait until one expires"
-                    ),
-                )
-                .into_response();
-                response
-                    .headers_mut()
-                    .insert("retry-after", HeaderValue::from(retry_after_seconds));
-                response
-            }
-        }
-    }
-}
-
-impl From<Problem> for Failure {
-    fn from(problem: Problem) -> Self {
-        Failure::Problem(problem)
-    }
-}
-
-/// A failure of the stores behind the API: logged, answered 503 so that the client retries.
-pub fn unavailable(error: &StoreError, what: &str) -> Failure {
-    tracing::error!(error = %error, "{what} failed");
-    Problem::unavailable(format!("{what} failed for now; retry shortly")).into()
-}
-
-pub fn rejected(rejected: RequestRejected) -> Failure {
+pub fn rejected(rejected: RequestRejected) -> Problem {
     match rejected {
         RequestRejected::Invalid(errors) => Problem::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -64,55 +21,76 @@ pub fn rejected(rejected: RequestRejected) -> Failure {
             "Invalid Order",
             format!("{} field(s) are invalid", errors.len()),
         )
-        .with_errors(errors)
-        .into(),
+        .with_errors(errors),
         RequestRejected::NotTheCustomer => Problem::new(
             StatusCode::FORBIDDEN,
             "not-your-customer-id",
             "Forbidden",
             "customer_id must be yours (your token's subject), or left out",
-        )
-        .into(),
+        ),
     }
 }
 
-pub fn placing(error: PlaceError, retry_after_seconds: u64) -> Failure {
+/// `retry_after_seconds`: what a customer holding too many unpaid orders is told to wait.
+pub fn placing(error: PlaceError, retry_after_seconds: u64) -> Problem {
     match error {
         PlaceError::KeyReused => Problem::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "idempotency-key-reused",
             "Idempotency-Key Reused",
             "this Idempotency-Key was used for a different order; use a new key",
+        ),
+        PlaceError::TooManyUnpaidOrders(limit) => Problem::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too-many-unpaid-orders",
+            "Too Many Unpaid Orders",
+            format!(
+                "you already hold {limit} unpaid orders: pay or cancel one, or wait until one expires"
+            ),
         )
-        .into(),
-        PlaceError::TooManyUnpaidOrders(limit) => Failure::TooManyUnpaid {
-            limit,
-            retry_after_seconds,
-        },
-        PlaceError::Store(e) => {
-            tracing::error!(error = %e, "placing an order failed");
-            Problem::unavailable(
-                "the order could not be accepted; retry with the same Idempotency-Key",
-            )
-            .into()
-        }
+        .retry_after(retry_after_seconds),
+        PlaceError::Store(e) => Problem::unavailable(
+            &e,
+            "the order could not be accepted; retry with the same Idempotency-Key",
+        ),
     }
 }
 
-pub fn cancelling(error: CancelError) -> Failure {
+pub fn cancelling(error: CancelError) -> Problem {
     match error {
-        CancelError::NotFound(id) => Problem::not_found(format!("no order {id}")).into(),
+        CancelError::NotFound(id) => no_order(id),
         CancelError::NotCancellable(status) => Problem::new(
             StatusCode::CONFLICT,
             "order-not-cancellable",
             "Order Not Cancellable",
             format!("the order is {status:?}: only PENDING and CONFIRMED orders can be cancelled"),
-        )
-        .into(),
-        CancelError::Change(e @ ChangeError::Conflict) => {
-            tracing::warn!(error = %e, "cancellation to be retried");
-            Problem::unavailable("the order is busy; retry the cancellation").into()
+        ),
+        CancelError::Commit(e @ CommitError::Conflict) => {
+            Problem::unavailable(&e, "the order is busy; retry the cancellation")
         }
-        CancelError::Change(ChangeError::Store(e)) => unavailable(&e, "cancelling the order"),
+        // A cancellation only gives stock back: refused, a product left the catalog, and the
+        // stock cannot go back until it is there again.
+        CancelError::Commit(CommitError::Stock(refused)) => {
+            tracing::error!(alarm = "stock_not_returned", error = %refused, "cancellation refused");
+            Problem::new(
+                StatusCode::CONFLICT,
+                "stock-not-returnable",
+                "Order Not Cancellable Now",
+                "a product of this order left the catalog; contact support",
+            )
+        }
+        CancelError::Commit(CommitError::Store(e)) => {
+            Problem::unavailable(&e, "cancelling the order failed for now; retry shortly")
+        }
     }
+}
+
+/// A read of the stores behind the API failed.
+pub fn unreadable(error: &shop::kernel::StoreError, what: &str) -> Problem {
+    Problem::unavailable(error, format!("{what} failed for now; retry shortly"))
+}
+
+/// A path's order id that is no order id names no order: a 404 too.
+pub fn order_id(raw: &str) -> Result<OrderId, Problem> {
+    OrderId::parse(raw).map_err(|_| no_order(raw))
 }

@@ -20,16 +20,28 @@ pub struct App<'a> {
 }
 
 pub async fn handle(app: &App<'_>, request: Request) -> Result<Response<Body>, Error> {
-    if route_key(&request) != Some("POST /webhooks/payments") {
-        return Ok(Problem::not_found("no such route").into_response());
+    let answer = receive(app, &request).await.map(|received| {
+        let outcome = match &received {
+            Received::Processed { .. } => "processed",
+            Received::Duplicate => "duplicate",
+            Received::Ignored { .. } => "ignored",
+        };
+        tracing::info!(outcome, detail = ?received, "webhook received");
+        json(
+            StatusCode::OK,
+            &json!({"received": true, "outcome": outcome}),
+        )
+    });
+    Ok(answer.unwrap_or_else(Problem::into_response))
+}
+
+async fn receive(app: &App<'_>, request: &Request) -> Result<Received, Problem> {
+    if route_key(request) != Some("POST /webhooks/payments") {
+        return Err(Problem::not_found("no such route"));
     }
-    let secret = match app.secret.get().await {
-        Ok(secret) => secret,
-        Err(e) => {
-            tracing::error!(error = %e, "the webhook secret could not be read");
-            return Ok(Problem::unavailable("retry later").into_response());
-        }
-    };
+    let secret = app.secret.get().await.map_err(|e| {
+        Problem::unavailable(&e, "the webhook secret could not be read; retry later")
+    })?;
     let signature = request
         .headers()
         .get("stripe-signature")
@@ -41,34 +53,27 @@ pub async fn handle(app: &App<'_>, request: Request) -> Result<Response<Body>, E
     };
     // lambda_http has already decoded a body API Gateway marked base64: these are the bytes
     // the provider signed.
-    let outcome = receiver
+    receiver
         .receive(signature, request.body().as_ref(), secret.as_bytes())
-        .await;
-    Ok(match outcome {
-        Ok(received) => {
-            let outcome = match &received {
-                Received::Processed { .. } => "processed",
-                Received::Duplicate => "duplicate",
-                Received::Ignored { .. } => "ignored",
-            };
-            tracing::info!(outcome, detail = ?received, "webhook received");
-            json(
-                StatusCode::OK,
-                &json!({"received": true, "outcome": outcome}),
-            )
-        }
-        Err(WebhookError::Signature(e)) => {
+        .await
+        .map_err(problem)
+}
+
+/// The one mapping of a refused delivery to what the provider understands: 400 for what a
+/// retry cannot fix, 503 for what it can.
+fn problem(error: WebhookError) -> Problem {
+    match error {
+        WebhookError::Signature(e) => {
             tracing::warn!(error = %e, "webhook refused: signature");
             metrics::webhook_refused();
-            Problem::bad_request("invalid-signature", e.to_string()).into_response()
+            Problem::bad_request("invalid-signature", e.to_string())
         }
-        Err(WebhookError::Malformed(e)) => {
+        WebhookError::Malformed(e) => {
             tracing::warn!(error = %e, "webhook refused: body");
-            Problem::bad_request("malformed-event", e).into_response()
+            Problem::bad_request("malformed-event", e)
         }
-        Err(WebhookError::Store(e)) => {
-            tracing::error!(error = %e, "webhook not recorded; the provider will retry");
-            Problem::unavailable("retry later").into_response()
+        WebhookError::Store(e) => {
+            Problem::unavailable(&e, "the event was not recorded; retry later")
         }
-    })
+    }
 }

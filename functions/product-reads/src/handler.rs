@@ -80,8 +80,7 @@ async fn list<C: ProductListing>(catalog: &C, request: &Request) -> Response<Bod
             response
         }
         Err(e) => {
-            tracing::error!(error = %e, "listing products failed");
-            Problem::unavailable("the catalog is unavailable; retry shortly").into_response()
+            Problem::unavailable(&e, "listing products failed; retry shortly").into_response()
         }
     }
 }
@@ -100,9 +99,8 @@ async fn get<C: ProductLookup>(catalog: &C, request: &Request) -> Response<Body>
         Ok(Some(product)) => ProductView::from(product),
         Ok(None) => return Problem::not_found(format!("no product {id}")).into_response(),
         Err(e) => {
-            tracing::error!(error = %e, product_id = %id, "reading a product failed");
-            return Problem::unavailable("the catalog is unavailable; retry shortly")
-                .into_response();
+            let detail = format!("reading product {id} failed; retry shortly");
+            return Problem::unavailable(&e, detail).into_response();
         }
     };
     let mut response = json(StatusCode::OK, &product);

@@ -112,19 +112,19 @@ impl View {
             return Ok(Vec::new());
         };
         let mut orders = crate::soak::orders(&self.dynamodb, table).await?;
-        orders.sort_by_key(|o| std::cmp::Reverse(o.created_at));
+        orders.sort_by_key(|o| std::cmp::Reverse(o.created_at()));
         orders.truncate(LAST_ORDERS);
         let repository = DynamoOrders::new(self.dynamodb.clone(), table);
         let mut recent = Vec::with_capacity(orders.len());
         for order in orders {
             let history = repository
-                .history(&order.order_id)
+                .history(order.id())
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             recent.push(RecentOrder {
-                order_id: order.order_id.to_string(),
-                status: format!("{:?}", order.status).to_uppercase(),
-                created_at: rfc3339(order.created_at),
+                order_id: order.id().to_string(),
+                status: format!("{:?}", order.status()).to_uppercase(),
+                created_at: rfc3339(order.created_at()),
                 events: history
                     .into_iter()
                     .map(|e| (e.event_type, rfc3339(e.occurred_at)))

@@ -412,10 +412,11 @@ async fn order_total(order_id: &str) -> Result<shop::kernel::Money> {
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?
         .with_context(|| format!("no order {order_id}"))?;
-    order.totals.map(|t| t.total).with_context(|| {
+    let total = order.state().confirmation().map(|c| c.totals.total);
+    total.with_context(|| {
         format!(
             "order {order_id} has no total yet (it is {:?}); pass --amount and --currency",
-            order.status
+            order.status()
         )
     })
 }

@@ -7,12 +7,12 @@ use crate::kernel::{
     CustomerId, EventEnvelope, EventPublisher, OrderId, ProductId, PublishReport, StoreError,
     Timestamp,
 };
-use crate::ordering::Order;
-use crate::ordering::placing::PlaceOrder;
 use crate::ordering::ports::{
     AnomalyRecording, CommitError, DeadlineTimer, IdempotencyKeys, IdempotencyRecord, OrderCommit,
-    OrderQueue, OrderRepository, PaymentAnomalies, PaymentAnomaly, StockMovement, UnpaidSlot,
+    OrderQueue, OrderRepository, PaymentAnomalies, PaymentAnomaly, Placement, PlacementError,
+    StockMovement, StockRefused, UnpaidSlot,
 };
+use crate::ordering::{Order, PlaceOrder};
 use crate::payments::ports::{Recording, WebhookLedger};
 use async_trait::async_trait;
 use std::collections::{BTreeMap, HashMap};
@@ -118,73 +118,92 @@ impl OrderRepository for InMemoryStore {
 
     async fn commit(&self, commit: OrderCommit) -> Result<(), CommitError> {
         let mut state = self.state.lock().unwrap();
-        if let Some(claim) = &commit.idempotency
+        state.check(&commit)?;
+        state.apply(commit);
+        Ok(())
+    }
+
+    async fn place(&self, placement: Placement) -> Result<(), PlacementError> {
+        let mut state = self.state.lock().unwrap();
+        if let Some(claim) = &placement.idempotency
             && state.keys.contains_key(&claim.key)
         {
-            return Err(CommitError::IdempotencyKeyTaken);
+            return Err(PlacementError::IdempotencyKeyTaken);
         }
-        let id = commit.order.order_id.clone();
-        let version = state
+        let commit = placement.commit;
+        if state.check(&commit).is_err() {
+            return Err(PlacementError::AlreadyRecorded);
+        }
+        let held = state.unpaid.get(commit.order.customer()).copied();
+        if held.unwrap_or(0) >= placement.unpaid_limit {
+            return Err(PlacementError::TooManyUnpaidOrders);
+        }
+        if let Some(claim) = placement.idempotency {
+            let record = IdempotencyRecord {
+                request_hash: claim.request_hash,
+                order_id: claim.order_id,
+            };
+            state.keys.insert(claim.key, record);
+        }
+        state.apply(commit);
+        Ok(())
+    }
+}
+
+impl State {
+    /// What DynamoDB's conditions would refuse.
+    fn check(&self, commit: &OrderCommit) -> Result<(), CommitError> {
+        let version = self
             .orders
-            .get(&id)
+            .get(commit.order.id())
             .and_then(|s| s.state.as_ref())
-            .map_or(0, |o| o.version);
+            .map_or(0, Order::version);
         if version != commit.expected_version {
             return Err(CommitError::Conflict);
         }
-        let short: Vec<ProductId> = commit
-            .stock
-            .iter()
-            .filter_map(|m| match m {
-                StockMovement::Reserve(p, q) => {
-                    let available = state.products.get(p).map_or(0, |p| p.stock);
-                    (available < i64::from(q.get())).then(|| p.clone())
+        let (mut short, mut gone) = (Vec::new(), Vec::new());
+        for movement in &commit.stock {
+            match (movement, self.products.get(movement.product())) {
+                (StockMovement::Reserve(p, q), found)
+                    if found.map_or(0, |p| p.stock) < i64::from(q.get()) =>
+                {
+                    short.push(p.clone())
                 }
-                StockMovement::Release(..) => None,
-            })
-            .collect();
-        if !short.is_empty() {
-            return Err(CommitError::InsufficientStock(short));
-        }
-        match &commit.unpaid {
-            Some(UnpaidSlot::Take {
-                customer,
-                limit: Some(limit),
-            }) if state.unpaid.get(customer).copied().unwrap_or(0) >= *limit => {
-                return Err(CommitError::TooManyUnpaidOrders);
+                (StockMovement::Release(p, _), None) => gone.push(p.clone()),
+                _ => {}
             }
-            Some(UnpaidSlot::Take { customer, .. }) => {
-                *state.unpaid.entry(customer.clone()).or_default() += 1;
+        }
+        match (short.is_empty(), gone.is_empty()) {
+            (false, _) => Err(StockRefused::Insufficient(short).into()),
+            (true, false) => Err(StockRefused::ProductGone(gone).into()),
+            (true, true) => Ok(()),
+        }
+    }
+
+    fn apply(&mut self, commit: OrderCommit) {
+        match &commit.unpaid {
+            Some(UnpaidSlot::Take(customer)) => {
+                *self.unpaid.entry(customer.clone()).or_default() += 1;
             }
             Some(UnpaidSlot::Give(customer)) => {
-                let held = state.unpaid.entry(customer.clone()).or_default();
+                let held = self.unpaid.entry(customer.clone()).or_default();
                 *held = held.saturating_sub(1);
             }
             None => {}
         }
         for movement in &commit.stock {
-            let (p, delta) = match movement {
-                StockMovement::Reserve(p, q) => (p, -i64::from(q.get())),
-                StockMovement::Release(p, q) => (p, i64::from(q.get())),
+            let delta = match movement {
+                StockMovement::Reserve(_, q) => -i64::from(q.get()),
+                StockMovement::Release(_, q) => i64::from(q.get()),
             };
-            if let Some(product) = state.products.get_mut(p) {
+            if let Some(product) = self.products.get_mut(movement.product()) {
                 product.stock += delta;
             }
         }
-        if let Some(claim) = commit.idempotency {
-            state.keys.insert(
-                claim.key,
-                IdempotencyRecord {
-                    request_hash: claim.request_hash,
-                    order_id: claim.order_id,
-                },
-            );
-        }
-        state.committed.extend(commit.events.iter().cloned());
-        let stream = state.orders.entry(id).or_default();
+        self.committed.extend(commit.events.iter().cloned());
+        let stream = self.orders.entry(commit.order.id().clone()).or_default();
         stream.state = Some(commit.order);
         stream.events.extend(commit.events);
-        Ok(())
     }
 }
 

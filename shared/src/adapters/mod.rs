@@ -6,6 +6,7 @@ pub mod memory;
 
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
+pub mod order_message;
 #[cfg(feature = "secretsmanager")]
 pub mod secrets;
 #[cfg(feature = "sns")]

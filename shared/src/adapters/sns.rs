@@ -37,7 +37,7 @@ fn entry(index: usize, event: &EventEnvelope) -> Result<PublishBatchRequestEntry
         // Subscribers filter on event_type; correlation_id lets them log the order's thread
         // before parsing the body.
         .message_attributes("event_type", attribute(&event.event_type)?)
-        .message_attributes("correlation_id", attribute(&event.correlation_id)?)
+        .message_attributes("correlation_id", attribute(event.correlation_id.as_str())?)
         .build()
         .map_err(|e| StoreError::new(DisplayErrorContext(e)))
 }

@@ -1,7 +1,8 @@
 //! Queueing place-order commands for the processor, and payment deadlines for the saga.
 
+use super::order_message;
 use crate::kernel::{EventEnvelope, OrderId, StoreError};
-use crate::ordering::placing::{OrderMessage, PlaceOrder};
+use crate::ordering::PlaceOrder;
 use crate::ordering::ports::{DeadlineTimer, OrderQueue};
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
@@ -24,11 +25,10 @@ impl SqsOrderQueue {
 }
 
 fn entry(index: usize, command: &PlaceOrder) -> Result<SendMessageBatchRequestEntry, String> {
-    let body = serde_json::to_string(&OrderMessage::place_order(command.clone()))
-        .map_err(|e| e.to_string())?;
+    let body = order_message::to_body(command).map_err(|e| e.to_string())?;
     let correlation = MessageAttributeValue::builder()
         .data_type("String")
-        .string_value(&command.correlation_id)
+        .string_value(command.correlation_id.as_str())
         .build()
         .map_err(|e| DisplayErrorContext(e).to_string())?;
     SendMessageBatchRequestEntry::builder()

@@ -1,4 +1,4 @@
-use super::Timestamp;
+use super::{CorrelationId, Timestamp};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::Value;
 
@@ -12,7 +12,7 @@ pub struct EventEnvelope {
     pub occurred_at: Timestamp,
     pub aggregate_id: String,
     pub sequence: u64,
-    pub correlation_id: String,
+    pub correlation_id: CorrelationId,
     /// The event or command that caused this one (a payment event id, for example).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub causation_id: Option<String>,
@@ -42,7 +42,7 @@ impl EventEnvelope {
         aggregate_id: String,
         sequence: u64,
         occurred_at: Timestamp,
-        correlation_id: String,
+        correlation_id: CorrelationId,
         causation_id: Option<String>,
     ) -> Self {
         // Serialising a plain data enum into a Value cannot fail.

@@ -2,7 +2,7 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
-pub struct InvalidId(pub String);
+pub struct InvalidValue(pub String);
 
 /// A string id that can only be built through its `parse`, so code past the boundary never
 /// re-checks it.
@@ -16,10 +16,10 @@ macro_rules! string_id {
         pub struct $name(String);
 
         impl $name {
-            pub fn parse(value: impl Into<String>) -> Result<Self, $crate::kernel::InvalidId> {
+            pub fn parse(value: impl Into<String>) -> Result<Self, $crate::kernel::InvalidValue> {
                 let value = value.into();
                 let check: fn(&str) -> Result<(), String> = $check;
-                check(&value).map_err($crate::kernel::InvalidId)?;
+                check(&value).map_err($crate::kernel::InvalidValue)?;
                 Ok(Self(value))
             }
 
@@ -29,7 +29,7 @@ macro_rules! string_id {
         }
 
         impl TryFrom<String> for $name {
-            type Error = $crate::kernel::InvalidId;
+            type Error = $crate::kernel::InvalidValue;
             fn try_from(value: String) -> Result<Self, Self::Error> {
                 Self::parse(value)
             }
@@ -103,6 +103,36 @@ impl OrderId {
     }
 }
 
+/// Printable ASCII, 1 to `max` bytes: what travels in headers and keys DynamoDB items.
+fn printable(value: &str, what: &str, max: usize) -> Result<(), String> {
+    if (1..=max).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_graphic()) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} must be 1 to {max} printable ASCII characters"
+        ))
+    }
+}
+
+string_id!(
+    /// Follows one order through the API, the queue, the event store and every published
+    /// event: the caller's `X-Correlation-Id`, or a new ULID.
+    CorrelationId,
+    |v| printable(v, "correlation id", 128)
+);
+
+impl CorrelationId {
+    pub fn generate() -> Self {
+        Self(ulid::Ulid::new().to_string())
+    }
+}
+
+string_id!(
+    /// The payment provider's id of a payment (`pi_...`).
+    PaymentIntentId,
+    |v| printable(v, "payment intent id", 255)
+);
+
 /// How many units of a product a line asks for: 1 to 1,000.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "i64", into = "u32")]
@@ -111,10 +141,10 @@ pub struct Quantity(u32);
 impl Quantity {
     pub const MAX: u32 = 1_000;
 
-    pub fn new(value: i64) -> Result<Self, InvalidId> {
+    pub fn new(value: i64) -> Result<Self, InvalidValue> {
         match u32::try_from(value) {
             Ok(v) if (1..=Self::MAX).contains(&v) => Ok(Self(v)),
-            _ => Err(InvalidId(format!(
+            _ => Err(InvalidValue(format!(
                 "quantity must be between 1 and {}",
                 Self::MAX
             ))),
@@ -127,7 +157,7 @@ impl Quantity {
 }
 
 impl TryFrom<i64> for Quantity {
-    type Error = InvalidId;
+    type Error = InvalidValue;
     fn try_from(value: i64) -> Result<Self, Self::Error> {
         Self::new(value)
     }

@@ -8,7 +8,9 @@ mod time;
 
 pub use envelope::{DomainEvent, EventEnvelope, UnreadableEvent};
 pub(crate) use ids::string_id;
-pub use ids::{CustomerId, InvalidId, OrderId, ProductId, Quantity, Sku};
+pub use ids::{
+    CorrelationId, CustomerId, InvalidValue, OrderId, PaymentIntentId, ProductId, Quantity, Sku,
+};
 pub use money::{Currency, Money, MoneyError, UnknownCurrency};
 pub use publisher::{EventPublisher, PublishReport};
 pub use time::{Clock, FixedClock, SystemClock, Timestamp};

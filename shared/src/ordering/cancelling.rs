@@ -3,35 +3,14 @@
 //! compensation); a PENDING one has reserved nothing, and the processor will find it
 //! cancelled and leave it so.
 
-use super::outbox::{ChangeError, commit_change};
-use super::ports::{OrderCommit, OrderRepository, StockMovement};
-use super::{CancellationReason, Order, OrderStatus, TransitionError};
+use super::order::{Cancel, Order, OrderState, TransitionError};
+use super::ports::{CommitError, OrderCommit, OrderRepository, StockMovement};
+use super::{CancellationReason, OrderStatus};
 use crate::kernel::{Clock, CustomerId, OrderId, StoreError, Timestamp};
 
 /// How often a use case reads an order again after losing a race for it, before it gives the
 /// message (or the request) back to be retried later.
 pub const ATTEMPTS: usize = 3;
-
-/// What a cancellation says about itself.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cancel {
-    pub reason: CancellationReason,
-    pub detail: Option<String>,
-    pub payment_intent_id: Option<String>,
-    /// The event that caused it (a payment event, the order's own confirmation).
-    pub causation_id: Option<String>,
-}
-
-impl Cancel {
-    pub fn because(reason: CancellationReason) -> Self {
-        Cancel {
-            reason,
-            detail: None,
-            payment_intent_id: None,
-            causation_id: None,
-        }
-    }
-}
 
 /// The commit that cancels `order`: its `order.cancelled`, and the stock it gives back.
 pub fn cancellation(
@@ -39,15 +18,9 @@ pub fn cancellation(
     cancel: Cancel,
     at: Timestamp,
 ) -> Result<OrderCommit, TransitionError> {
-    let recorded = order.cancel(
-        cancel.reason,
-        cancel.detail,
-        cancel.payment_intent_id,
-        at,
-        cancel.causation_id,
-    )?;
     let stock = StockMovement::releases(&order.reserved_lines());
-    Ok(OrderCommit::transition(order, recorded, stock))
+    let recorded = order.cancel(cancel, at)?;
+    Ok(OrderCommit::of(order).then(recorded, stock))
 }
 
 /// The customer's answer.
@@ -66,12 +39,12 @@ pub enum CancelError {
     #[error("a {0:?} order cannot be cancelled")]
     NotCancellable(OrderStatus),
     #[error(transparent)]
-    Change(#[from] ChangeError),
+    Commit(#[from] CommitError),
 }
 
 impl From<StoreError> for CancelError {
     fn from(e: StoreError) -> Self {
-        CancelError::Change(e.into())
+        CancelError::Commit(e.into())
     }
 }
 
@@ -89,20 +62,20 @@ pub async fn cancel_order(
         let order = orders
             .load(id)
             .await?
-            .filter(|order| &order.customer_id == customer)
+            .filter(|order| order.customer() == customer)
             .ok_or_else(|| CancelError::NotFound(id.clone()))?;
-        if order.status == OrderStatus::Cancelled {
+        if let OrderState::Cancelled(_) = order.state() {
             return Ok(CustomerCancellation::AlreadyCancelled(order));
         }
         let cancel = Cancel::because(CancellationReason::CustomerCancelled);
         let commit = cancellation(&order, cancel, clock.now())
             .map_err(|refused| CancelError::NotCancellable(refused.status))?;
         let cancelled = commit.order.clone();
-        match commit_change(orders, commit).await {
+        match orders.commit(commit).await {
             Ok(()) => return Ok(CustomerCancellation::Cancelled(cancelled)),
-            Err(ChangeError::Conflict) => continue,
+            Err(CommitError::Conflict) => continue,
             Err(e) => return Err(e.into()),
         }
     }
-    Err(ChangeError::Conflict.into())
+    Err(CommitError::Conflict.into())
 }

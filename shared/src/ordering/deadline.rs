@@ -6,9 +6,9 @@
 //! ([`DeadlineTimer`]: an SQS message delay). Every check reads the order, so a payment or a
 //! cancellation that commits first wins, and a check that runs twice changes nothing.
 
-use super::cancelling::{ATTEMPTS, Cancel, cancellation};
-use super::outbox::{ChangeError, commit_change};
-use super::ports::{DeadlineTimer, OrderRepository};
+use super::cancelling::{ATTEMPTS, cancellation};
+use super::order::{Cancel, OrderState};
+use super::ports::{CommitError, DeadlineTimer, OrderRepository};
 use super::{CancellationReason, OrderStatus};
 use crate::kernel::{Clock, EventEnvelope, OrderId};
 use std::time::Duration;
@@ -33,7 +33,7 @@ pub struct PaymentDeadline<'a> {
 
 impl PaymentDeadline<'_> {
     /// Checks the deadline of the order `confirmed` (its `order.confirmed`) announces.
-    pub async fn handle(&self, confirmed: &EventEnvelope) -> Result<DeadlineOutcome, ChangeError> {
+    pub async fn handle(&self, confirmed: &EventEnvelope) -> Result<DeadlineOutcome, CommitError> {
         let Ok(id) = OrderId::parse(confirmed.aggregate_id.as_str()) else {
             return Ok(DeadlineOutcome::UnknownOrder);
         };
@@ -41,9 +41,9 @@ impl PaymentDeadline<'_> {
             let Some(order) = self.orders.load(&id).await? else {
                 return Ok(DeadlineOutcome::UnknownOrder);
             };
-            let due = match (order.status, order.payment_due_by) {
-                (OrderStatus::Confirmed, Some(due)) => due,
-                (status, _) => return Ok(DeadlineOutcome::Settled(status)),
+            let due = match order.state() {
+                OrderState::Confirmed(confirmation) => confirmation.payment_due_by,
+                settled => return Ok(DeadlineOutcome::Settled(settled.status())),
             };
             let now = self.clock.now();
             if now < due {
@@ -60,13 +60,13 @@ impl PaymentDeadline<'_> {
             let Ok(commit) = cancellation(&order, cancel, now) else {
                 continue;
             };
-            match commit_change(self.orders, commit).await {
+            match self.orders.commit(commit).await {
                 Ok(()) => return Ok(DeadlineOutcome::Expired),
-                Err(ChangeError::Conflict) => continue,
+                Err(CommitError::Conflict) => continue,
                 Err(e) => return Err(e),
             }
         }
-        Err(ChangeError::Conflict)
+        Err(CommitError::Conflict)
     }
 }
 

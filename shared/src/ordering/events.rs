@@ -1,13 +1,8 @@
-use super::order::{OrderLine, Totals};
-use crate::kernel::{Currency, CustomerId, DomainEvent, Money, ProductId, Quantity, Timestamp};
+use super::command::OrderLines;
+use super::lines::{PricedLine, RequestedLine, Totals};
+use super::pricing::DiscountCode;
+use crate::kernel::{Currency, CustomerId, DomainEvent, Money, PaymentIntentId, Timestamp};
 use serde::{Deserialize, Serialize};
-
-/// A line as the customer asked for it, before pricing.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RequestedLine {
-    pub product_id: ProductId,
-    pub quantity: Quantity,
-}
 
 /// Why an order could not be confirmed. A business result, never retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -16,6 +11,8 @@ pub enum RejectionReason {
     UnknownProduct,
     InsufficientStock,
     CurrencyNotOffered,
+    /// The order's amounts are too large to compute.
+    AmountTooLarge,
 }
 
 impl RejectionReason {
@@ -25,6 +22,7 @@ impl RejectionReason {
             RejectionReason::UnknownProduct => "unknown_product",
             RejectionReason::InsufficientStock => "insufficient_stock",
             RejectionReason::CurrencyNotOffered => "currency_not_offered",
+            RejectionReason::AmountTooLarge => "amount_too_large",
         }
     }
 }
@@ -61,14 +59,14 @@ pub enum OrderEvent {
     Placed {
         customer_id: CustomerId,
         currency: Currency,
-        lines: Vec<RequestedLine>,
+        lines: OrderLines,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        discount_code: Option<String>,
+        discount_code: Option<DiscountCode>,
     },
     #[serde(rename = "order.confirmed")]
     Confirmed {
         customer_id: CustomerId,
-        items: Vec<OrderLine>,
+        items: Vec<PricedLine>,
         totals: Totals,
         /// Unpaid at this instant, the order is cancelled (`payment_timeout`).
         #[serde(with = "time::serde::rfc3339")]
@@ -83,7 +81,7 @@ pub enum OrderEvent {
     #[serde(rename = "order.paid")]
     Paid {
         customer_id: CustomerId,
-        payment_intent_id: String,
+        payment_intent_id: PaymentIntentId,
         amount: Money,
     },
     #[serde(rename = "order.cancelled")]
@@ -95,7 +93,7 @@ pub enum OrderEvent {
         detail: Option<String>,
         /// The failed payment's intent, when a payment caused the cancellation.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        payment_intent_id: Option<String>,
+        payment_intent_id: Option<PaymentIntentId>,
         /// The stock given back: the order's lines if it was CONFIRMED, none if PENDING.
         released: Vec<RequestedLine>,
     },

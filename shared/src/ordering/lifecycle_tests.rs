@@ -7,21 +7,21 @@ use super::ports::OrderRepository;
 use super::processing::Processed;
 use super::saga::SagaOutcome;
 use super::tests::{
-    PAYMENT_WINDOW, clock, command, confirmed_order, pay, payment_failed, payment_succeeded,
-    process, shop,
+    PAYMENT_WINDOW, cancellation, clock, command, confirmation, confirmed_order, pay,
+    payment_failed, payment_succeeded, process, shop, stranger,
 };
-use super::{Order, OrderStatus};
+use super::{CancellationReason, Order, OrderStatus};
 use crate::adapters::memory::{InMemoryStore, RecordingPublisher, RecordingTimer};
-use crate::kernel::{EventEnvelope, FixedClock};
+use crate::kernel::{EventEnvelope, FixedClock, PaymentIntentId};
 use serde_json::json;
 use std::time::Duration;
 
 /// The `order.confirmed` the deadline queue receives for `order`.
-fn confirmation(store: &InMemoryStore, order: &Order) -> EventEnvelope {
+fn confirmed_event(store: &InMemoryStore, order: &Order) -> EventEnvelope {
     store
         .committed()
         .into_iter()
-        .find(|e| e.event_type == "order.confirmed" && e.aggregate_id == order.order_id.as_str())
+        .find(|e| e.event_type == "order.confirmed" && e.aggregate_id == order.id().as_str())
         .expect("the order was confirmed")
 }
 
@@ -42,20 +42,23 @@ async fn check_deadline(
 }
 
 async fn cancel(store: &InMemoryStore, order: &Order) -> Result<CustomerCancellation, CancelError> {
-    cancel_order(store, &clock(), &order.order_id, &order.customer_id).await
+    cancel_order(store, &clock(), order.id(), order.customer()).await
 }
 
 async fn stored(store: &InMemoryStore, order: &Order) -> Order {
-    store.load(&order.order_id).await.unwrap().unwrap()
+    store.load(order.id()).await.unwrap().unwrap()
 }
 
 #[tokio::test]
 async fn an_order_unpaid_at_its_deadline_is_cancelled_once_and_gives_its_stock_back() {
     let (store, timer) = (shop(), RecordingTimer::default());
     let order = confirmed_order(&store, 2).await;
-    assert_eq!(order.payment_due_by, Some(clock().0 + PAYMENT_WINDOW));
+    assert_eq!(
+        confirmation(&order).payment_due_by,
+        clock().0 + PAYMENT_WINDOW
+    );
     assert_eq!(store.stock("p-1"), 3);
-    let confirmed = confirmation(&store, &order);
+    let confirmed = confirmed_event(&store, &order);
     assert_eq!(
         confirmed.data["payment_due_by"],
         json!("2026-11-21T10:15:00Z")
@@ -65,14 +68,20 @@ async fn an_order_unpaid_at_its_deadline_is_cancelled_once_and_gives_its_stock_b
     let early = check_deadline(&store, &timer, &confirmed, clock().0).await;
     assert_eq!(early, DeadlineOutcome::NotYetDue(Duration::from_secs(901)));
     assert_eq!(timer.rechecks().len(), 1);
-    assert_eq!(stored(&store, &order).await.status, OrderStatus::Confirmed);
+    assert_eq!(
+        stored(&store, &order).await.status(),
+        OrderStatus::Confirmed
+    );
 
-    let due = order.payment_due_by.unwrap();
+    let due = confirmation(&order).payment_due_by;
     let expired = check_deadline(&store, &timer, &confirmed, due).await;
     assert_eq!(expired, DeadlineOutcome::Expired);
     let cancelled = stored(&store, &order).await;
-    assert_eq!(cancelled.status, OrderStatus::Cancelled);
-    assert_eq!(cancelled.reason.as_deref(), Some("payment_timeout"));
+    assert_eq!(cancelled.status(), OrderStatus::Cancelled);
+    assert_eq!(
+        cancellation(&cancelled).reason,
+        CancellationReason::PaymentTimeout
+    );
     assert_eq!(store.stock("p-1"), 5);
     let announced = store.committed().pop().unwrap();
     assert_eq!(announced.event_type, "order.cancelled");
@@ -94,7 +103,7 @@ async fn an_order_unpaid_at_its_deadline_is_cancelled_once_and_gives_its_stock_b
             .count(),
         1
     );
-    let history = store.history(&order.order_id).await.unwrap();
+    let history = store.history(order.id()).await.unwrap();
     assert_eq!(Order::replay(&history).unwrap(), cancelled);
 }
 
@@ -106,7 +115,7 @@ async fn a_payment_before_the_deadline_wins_and_the_expiry_changes_nothing() {
         RecordingTimer::default(),
     );
     let order = confirmed_order(&store, 1).await;
-    let total = order.totals.unwrap().total.amount;
+    let total = confirmation(&order).totals.total.amount;
     let paid = pay(
         &store,
         &publisher,
@@ -114,11 +123,11 @@ async fn a_payment_before_the_deadline_wins_and_the_expiry_changes_nothing() {
     )
     .await;
     assert!(matches!(paid.unwrap(), SagaOutcome::Paid(_)));
-    let confirmed = confirmation(&store, &order);
-    let due = order.payment_due_by.unwrap();
+    let confirmed = confirmed_event(&store, &order);
+    let due = confirmation(&order).payment_due_by;
     let outcome = check_deadline(&store, &timer, &confirmed, due).await;
     assert_eq!(outcome, DeadlineOutcome::Settled(OrderStatus::Paid));
-    assert_eq!(stored(&store, &order).await.status, OrderStatus::Paid);
+    assert_eq!(stored(&store, &order).await.status(), OrderStatus::Paid);
     assert_eq!(store.stock("p-1"), 4);
 }
 
@@ -130,10 +139,10 @@ async fn a_payment_after_the_expiry_is_an_anomaly_with_one_refund_request() {
         RecordingTimer::default(),
     );
     let order = confirmed_order(&store, 1).await;
-    let confirmed = confirmation(&store, &order);
-    let due = order.payment_due_by.unwrap();
+    let confirmed = confirmed_event(&store, &order);
+    let due = confirmation(&order).payment_due_by;
     check_deadline(&store, &timer, &confirmed, due).await;
-    let total = order.totals.unwrap().total.amount;
+    let total = confirmation(&order).totals.total.amount;
     let late = payment_succeeded(&order, "evt_late", total);
     for _ in 0..3 {
         let outcome = pay(&store, &publisher, &late).await.unwrap();
@@ -145,14 +154,17 @@ async fn a_payment_after_the_expiry_is_an_anomaly_with_one_refund_request() {
         .filter(|e| e.event_type == "payment.refund_required")
         .collect();
     assert_eq!(refunds.len(), 1, "one refund request for three deliveries");
-    assert_eq!(refunds[0].data["order_id"], order.order_id.as_str());
+    assert_eq!(refunds[0].data["order_id"], order.id().as_str());
     assert_eq!(refunds[0].data["payment_intent_id"], "pi_1");
     assert_eq!(refunds[0].data["reason"], "order_cancelled");
     assert_eq!(
         refunds[0].data["amount"],
         json!({"amount": total, "currency": "EUR"})
     );
-    assert_eq!(stored(&store, &order).await.status, OrderStatus::Cancelled);
+    assert_eq!(
+        stored(&store, &order).await.status(),
+        OrderStatus::Cancelled
+    );
     assert_eq!(store.anomalies().len(), 1);
 }
 
@@ -175,7 +187,10 @@ async fn a_mismatched_payment_never_changes_the_order() {
         paid_short.unwrap(),
         SagaOutcome::Anomaly { refund: true, .. }
     ));
-    assert_eq!(stored(&store, &order).await.status, OrderStatus::Confirmed);
+    assert_eq!(
+        stored(&store, &order).await.status(),
+        OrderStatus::Confirmed
+    );
     assert_eq!(store.stock("p-1"), 4);
     assert_eq!(store.announced_types(), ["order.confirmed"]);
     assert_eq!(publisher.types(), ["payment.refund_required"]);
@@ -189,7 +204,10 @@ async fn the_customer_cancels_a_confirmed_order_once() {
     let CustomerCancellation::Cancelled(cancelled) = cancel(&store, &order).await.unwrap() else {
         panic!("the first request cancels");
     };
-    assert_eq!(cancelled.reason.as_deref(), Some("customer_cancelled"));
+    assert_eq!(
+        cancellation(&cancelled).reason,
+        CancellationReason::CustomerCancelled
+    );
     assert_eq!(store.stock("p-1"), 5);
     let again = cancel(&store, &order).await.unwrap();
     assert_eq!(again, CustomerCancellation::AlreadyCancelled(cancelled));
@@ -203,23 +221,22 @@ async fn the_customer_cancels_a_confirmed_order_once() {
 #[tokio::test]
 async fn a_pending_order_cancelled_before_processing_is_never_confirmed() {
     let store = shop();
-    let placing = command(json!([{"product_id": "p-1", "quantity": 2}]));
-    let placement = placing.placement();
+    let placing = command(&[("p-1", 2)]);
+    let placement = Order::place(placing.clone());
+    let pending = placement.order.clone();
     store
-        .commit(super::ports::OrderCommit {
-            order: placement.order.clone(),
-            expected_version: 0,
-            events: vec![placement.envelope],
-            stock: vec![],
-            unpaid: None,
-            idempotency: None,
-        })
+        .commit(super::ports::OrderCommit::new_order(placement))
         .await
         .unwrap();
-    let outcome = cancel(&store, &placement.order).await.unwrap();
+    let outcome = cancel(&store, &pending).await.unwrap();
     assert!(matches!(outcome, CustomerCancellation::Cancelled(_)));
     let cancelled = store.committed().pop().unwrap();
     assert_eq!(cancelled.data["released"], json!([]));
+    assert_eq!(
+        store.unpaid("c-1"),
+        0,
+        "the cancelled order gave its slot back"
+    );
 
     let processed = process(&store, &[placing]).await;
     assert_eq!(
@@ -233,7 +250,7 @@ async fn a_pending_order_cancelled_before_processing_is_never_confirmed() {
 async fn a_paid_order_is_not_cancellable() {
     let (store, publisher) = (shop(), RecordingPublisher::default());
     let order = confirmed_order(&store, 1).await;
-    let total = order.totals.unwrap().total.amount;
+    let total = confirmation(&order).totals.total.amount;
     pay(
         &store,
         &publisher,
@@ -253,16 +270,15 @@ async fn a_copy_handled_while_the_refund_is_being_published_waits_then_takes_ove
     use super::ports::{PaymentAnomalies, PaymentAnomaly};
     use super::saga::SagaError;
     let (store, publisher) = (shop(), RecordingPublisher::default());
-    let order = confirmed_order(&store, 1).await;
-    let mut stranger = order.clone();
-    stranger.order_id = crate::kernel::OrderId::generate();
+    confirmed_order(&store, 1).await;
+    let stranger = stranger();
     let payment = payment_succeeded(&stranger, "evt_copy", 100);
     // Another delivery recorded the anomaly and has not published the refund yet.
     let in_flight = |recorded_at| PaymentAnomaly {
         event_id: "evt_copy".into(),
         event_type: "payment.succeeded".into(),
-        order_id: stranger.order_id.to_string(),
-        payment_intent_id: "pi_1".into(),
+        order_id: stranger.id().clone(),
+        payment_intent_id: PaymentIntentId::parse("pi_1").unwrap(),
         reason: "no such order".into(),
         recorded_at,
         refund: None,

@@ -1,22 +1,30 @@
 //! Ordering: placing an order, pricing it, reserving its stock, and the payment saga that
 //! takes a confirmed order to PAID or CANCELLED (payment failed, payment deadline, the
 //! customer).
+//!
+//! Modules depend one way: `lines` <- `events`, `pricing` <- `command` <- `order` <- `ports`
+//! <- the use cases (`placing`, `processing`, `cancelling`, `deadline`, `saga`, `relay`).
 
 pub mod cancelling;
+mod command;
 pub mod deadline;
 mod events;
+mod lines;
 mod order;
-pub mod outbox;
 pub mod placing;
 pub mod ports;
 pub mod pricing;
 pub mod processing;
 pub mod relay;
-mod request;
 pub mod saga;
 
-pub use events::{CancellationReason, OrderEvent, RejectionReason, RequestedLine};
-pub use order::{Order, OrderLine, OrderStatus, ReplayError, Totals, TransitionError};
+pub use command::{LinesError, OrderLines, OrderRequest, PlaceOrder};
+pub use events::{CancellationReason, OrderEvent, RejectionReason};
+pub use lines::{PricedLine, RequestedLine, Totals};
+pub use order::{
+    Cancel, Cancellation, Confirmation, Order, OrderState, OrderStatus, Recorded, Rejection,
+    ReplayError, TransitionError,
+};
 
 #[cfg(test)]
 mod lifecycle_tests;

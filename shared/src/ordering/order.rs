@@ -1,7 +1,13 @@
-use super::events::{CancellationReason, OrderEvent, RejectionReason, RequestedLine};
-use super::pricing::Priced;
+//! The order aggregate. Its state only changes by applying one of its events, so replaying its
+//! history rebuilds it exactly; and each state carries its own data, so a confirmed order
+//! *has* its prices and a rejected one its reason.
+
+use super::command::{OrderLines, PlaceOrder};
+use super::events::{CancellationReason, OrderEvent, RejectionReason};
+use super::lines::{PricedLine, RequestedLine, Totals};
+use super::pricing::{DiscountCode, Priced};
 use crate::kernel::{
-    Currency, CustomerId, EventEnvelope, Money, OrderId, ProductId, Quantity, Sku, Timestamp,
+    CorrelationId, Currency, CustomerId, EventEnvelope, OrderId, PaymentIntentId, Timestamp,
 };
 use serde::{Deserialize, Serialize};
 
@@ -17,73 +23,81 @@ pub enum OrderStatus {
     Cancelled,
 }
 
-/// One line of an order; prices appear once the order is confirmed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OrderLine {
-    pub product_id: ProductId,
-    pub quantity: Quantity,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sku: Option<Sku>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub unit_price: Option<Money>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub line_total: Option<Money>,
+/// Where an order is in its lifecycle, with what that state knows.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OrderState {
+    /// Placed, waiting for the processor.
+    Pending,
+    Confirmed(Confirmation),
+    Rejected(Rejection),
+    Paid {
+        confirmation: Confirmation,
+        payment_intent_id: PaymentIntentId,
+    },
+    Cancelled(Cancellation),
 }
 
-impl From<&RequestedLine> for OrderLine {
-    fn from(line: &RequestedLine) -> Self {
-        Self {
-            product_id: line.product_id.clone(),
-            quantity: line.quantity,
-            sku: None,
-            name: None,
-            unit_price: None,
-            line_total: None,
+/// What confirming an order fixed: its prices and its payment deadline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Confirmation {
+    pub lines: Vec<PricedLine>,
+    pub totals: Totals,
+    /// Unpaid at this instant, the order is cancelled.
+    #[serde(with = "time::serde::rfc3339")]
+    pub payment_due_by: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rejection {
+    pub reason: RejectionReason,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cancellation {
+    pub reason: CancellationReason,
+    /// What the provider said of a failed payment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The failed payment, when a payment caused the cancellation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_intent_id: Option<PaymentIntentId>,
+    /// The confirmation the cancellation undid; `None` for an order cancelled while PENDING.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmation: Option<Confirmation>,
+}
+
+impl OrderState {
+    pub fn status(&self) -> OrderStatus {
+        match self {
+            OrderState::Pending => OrderStatus::Pending,
+            OrderState::Confirmed(_) => OrderStatus::Confirmed,
+            OrderState::Rejected(_) => OrderStatus::Rejected,
+            OrderState::Paid { .. } => OrderStatus::Paid,
+            OrderState::Cancelled(_) => OrderStatus::Cancelled,
+        }
+    }
+
+    /// The prices, once the order was confirmed (whatever happened next).
+    pub fn confirmation(&self) -> Option<&Confirmation> {
+        match self {
+            OrderState::Confirmed(confirmation) | OrderState::Paid { confirmation, .. } => {
+                Some(confirmation)
+            }
+            OrderState::Cancelled(cancellation) => cancellation.confirmation.as_ref(),
+            OrderState::Pending | OrderState::Rejected(_) => None,
         }
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Totals {
-    pub subtotal: Money,
-    pub discount: Money,
-    pub tax: Money,
-    pub total: Money,
-}
-
-/// The order aggregate and, serialised, the order view of the contract. Its state is only
-/// ever changed by applying one of its events, so replaying the history rebuilds it exactly.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// An order: the placement it started from, and where it is now.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Order {
-    pub order_id: OrderId,
-    pub customer_id: CustomerId,
-    pub status: OrderStatus,
-    pub currency: Currency,
-    pub items: Vec<OrderLine>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub totals: Option<Totals>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub discount_code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_intent_id: Option<String>,
-    /// Set on confirmation: unpaid at this instant, the order is cancelled.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "time::serde::rfc3339::option"
-    )]
-    pub payment_due_by: Option<Timestamp>,
-    pub correlation_id: String,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: Timestamp,
-    #[serde(with = "time::serde::rfc3339")]
-    pub updated_at: Timestamp,
+    placed: PlaceOrder,
+    state: OrderState,
     /// The sequence of the last event applied: the optimistic-concurrency token.
-    pub version: u64,
+    version: u64,
+    updated_at: Timestamp,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -96,7 +110,7 @@ pub struct TransitionError {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
-    #[error("an order's history must start with order.placed at sequence 1")]
+    #[error("an order's history must start with a readable order.placed at sequence 1")]
     NoPlacement,
     #[error("event {sequence} follows {version}: the history has a gap or is out of order")]
     OutOfSequence { version: u64, sequence: u64 },
@@ -104,8 +118,6 @@ pub enum ReplayError {
     Unreadable(#[from] crate::kernel::UnreadableEvent),
     #[error(transparent)]
     Transition(#[from] TransitionError),
-    #[error("invalid order id in history: {0}")]
-    BadId(String),
 }
 
 /// An event recorded against an order, with the state it leads to.
@@ -116,76 +128,108 @@ pub struct Recorded {
 }
 
 impl Order {
-    /// The first event of every order.
-    pub fn placed(
-        order_id: &OrderId,
-        customer_id: &CustomerId,
-        currency: Currency,
-        lines: &[RequestedLine],
-        discount_code: Option<&str>,
-        correlation_id: &str,
-        at: Timestamp,
-    ) -> Recorded {
+    /// The first event of every order, and the PENDING order it starts.
+    pub fn place(command: PlaceOrder) -> Recorded {
         let event = OrderEvent::Placed {
-            customer_id: customer_id.clone(),
-            currency,
-            lines: lines.to_vec(),
-            discount_code: discount_code.map(str::to_owned),
+            customer_id: command.customer_id.clone(),
+            currency: command.currency,
+            lines: command.lines.clone(),
+            discount_code: command.discount_code,
         };
         let envelope = EventEnvelope::wrap(
             &event,
             ulid::Ulid::new().to_string(),
-            order_id.to_string(),
+            command.order_id.to_string(),
             1,
-            at,
-            correlation_id.to_owned(),
+            command.placed_at,
+            command.correlation_id.clone(),
             None,
         );
-        let order = Order::replay(std::slice::from_ref(&envelope))
-            .expect("a fresh placement always replays");
+        let order = Order {
+            updated_at: command.placed_at,
+            placed: command,
+            state: OrderState::Pending,
+            version: 1,
+        };
         Recorded { envelope, order }
+    }
+
+    /// An order as a store kept it (its latest state, not its history).
+    pub fn restore(
+        placed: PlaceOrder,
+        state: OrderState,
+        version: u64,
+        updated_at: Timestamp,
+    ) -> Order {
+        Order {
+            placed,
+            state,
+            version,
+            updated_at,
+        }
     }
 
     /// Rebuilds an order from its history, oldest first.
     pub fn replay(history: &[EventEnvelope]) -> Result<Order, ReplayError> {
         let (first, rest) = history.split_first().ok_or(ReplayError::NoPlacement)?;
-        let mut order = Self::start(first)?;
+        let placed = PlaceOrder::from_placed(first)
+            .filter(|_| first.sequence == 1)
+            .ok_or(ReplayError::NoPlacement)?;
+        let mut order = Order::place(placed).order;
         for envelope in rest {
             order.apply(envelope)?;
         }
         Ok(order)
     }
 
-    fn start(envelope: &EventEnvelope) -> Result<Order, ReplayError> {
-        let OrderEvent::Placed {
-            customer_id,
-            currency,
-            lines,
-            discount_code,
-        } = envelope.decode::<OrderEvent>()?
-        else {
-            return Err(ReplayError::NoPlacement);
-        };
-        if envelope.sequence != 1 {
-            return Err(ReplayError::NoPlacement);
-        }
-        Ok(Order {
-            order_id: OrderId::parse(envelope.aggregate_id.clone())
-                .map_err(|e| ReplayError::BadId(e.0))?,
-            customer_id,
-            status: OrderStatus::Pending,
-            currency,
-            items: lines.iter().map(OrderLine::from).collect(),
-            totals: None,
-            discount_code,
-            reason: None,
-            payment_intent_id: None,
-            payment_due_by: None,
-            correlation_id: envelope.correlation_id.clone(),
-            created_at: envelope.occurred_at,
-            updated_at: envelope.occurred_at,
-            version: 1,
-        })
+    pub fn id(&self) -> &OrderId {
+        &self.placed.order_id
+    }
+
+    pub fn customer(&self) -> &CustomerId {
+        &self.placed.customer_id
+    }
+
+    pub fn currency(&self) -> Currency {
+        self.placed.currency
+    }
+
+    pub fn discount_code(&self) -> Option<DiscountCode> {
+        self.placed.discount_code
+    }
+
+    pub fn correlation_id(&self) -> &CorrelationId {
+        &self.placed.correlation_id
+    }
+
+    /// The placement the order started from.
+    pub fn placement(&self) -> &PlaceOrder {
+        &self.placed
+    }
+
+    pub fn state(&self) -> &OrderState {
+        &self.state
+    }
+
+    pub fn status(&self) -> OrderStatus {
+        self.state.status()
+    }
+
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    pub fn created_at(&self) -> Timestamp {
+        self.placed.placed_at
+    }
+
+    pub fn updated_at(&self) -> Timestamp {
+        self.updated_at
+    }
+
+    /// The lines as requested, which is what a reservation holds and a cancellation releases.
+    pub fn requested_lines(&self) -> &OrderLines {
+        &self.placed.lines
     }
 
     /// Applies one event of this order's history.
@@ -196,53 +240,61 @@ impl Order {
                 sequence: envelope.sequence,
             });
         }
-        match envelope.decode::<OrderEvent>()? {
-            OrderEvent::Placed { .. } => return Err(self.refuse("be placed again").into()),
-            OrderEvent::Confirmed {
-                items,
-                totals,
-                payment_due_by,
-                ..
-            } => {
-                self.expect(OrderStatus::Pending, "confirm")?;
-                self.status = OrderStatus::Confirmed;
-                self.items = items;
-                self.totals = Some(totals);
-                self.payment_due_by = Some(payment_due_by);
-            }
-            OrderEvent::Rejected { detail, .. } => {
-                self.expect(OrderStatus::Pending, "reject")?;
-                self.status = OrderStatus::Rejected;
-                self.reason = Some(detail);
-            }
-            OrderEvent::Paid {
-                payment_intent_id, ..
-            } => {
-                self.expect(OrderStatus::Confirmed, "mark as paid")?;
-                self.status = OrderStatus::Paid;
-                self.payment_intent_id = Some(payment_intent_id);
-            }
-            OrderEvent::Cancelled {
-                reason,
-                payment_intent_id,
-                ..
-            } => {
-                if !self.is_cancellable() {
-                    return Err(self.refuse("cancel").into());
-                }
-                self.status = OrderStatus::Cancelled;
-                self.reason = Some(reason.as_str().to_owned());
-                self.payment_intent_id = payment_intent_id;
-            }
-        }
+        self.state = self.next(envelope.decode::<OrderEvent>()?)?;
         self.version = envelope.sequence;
         self.updated_at = envelope.occurred_at;
         Ok(())
     }
 
+    /// The state `event` leads to from this one, if the lifecycle allows it.
+    fn next(&self, event: OrderEvent) -> Result<OrderState, TransitionError> {
+        match (&self.state, event) {
+            (
+                OrderState::Pending,
+                OrderEvent::Confirmed {
+                    items,
+                    totals,
+                    payment_due_by,
+                    ..
+                },
+            ) => Ok(OrderState::Confirmed(Confirmation {
+                lines: items,
+                totals,
+                payment_due_by,
+            })),
+            (OrderState::Pending, OrderEvent::Rejected { reason, detail, .. }) => {
+                Ok(OrderState::Rejected(Rejection { reason, detail }))
+            }
+            (
+                OrderState::Confirmed(confirmation),
+                OrderEvent::Paid {
+                    payment_intent_id, ..
+                },
+            ) => Ok(OrderState::Paid {
+                confirmation: confirmation.clone(),
+                payment_intent_id,
+            }),
+            (
+                OrderState::Pending | OrderState::Confirmed(_),
+                OrderEvent::Cancelled {
+                    reason,
+                    detail,
+                    payment_intent_id,
+                    ..
+                },
+            ) => Ok(OrderState::Cancelled(Cancellation {
+                reason,
+                detail,
+                payment_intent_id,
+                confirmation: self.state.confirmation().cloned(),
+            })),
+            (_, event) => Err(self.refuse(event.attempt())),
+        }
+    }
+
     /// Records a new event: the next sequence number, a fresh event id, this order's
     /// correlation id, and the state it leads to. Refuses transitions the lifecycle forbids.
-    pub fn record(
+    fn record(
         &self,
         event: OrderEvent,
         at: Timestamp,
@@ -251,18 +303,19 @@ impl Order {
         let envelope = EventEnvelope::wrap(
             &event,
             ulid::Ulid::new().to_string(),
-            self.order_id.to_string(),
+            self.id().to_string(),
             self.version + 1,
             at,
-            self.correlation_id.clone(),
+            self.correlation_id().clone(),
             causation_id,
         );
-        let mut order = self.clone();
-        match order.apply(&envelope) {
-            Ok(()) => Ok(Recorded { envelope, order }),
-            Err(ReplayError::Transition(refused)) => Err(refused),
-            Err(other) => unreachable!("a recorded event always reads back: {other}"),
-        }
+        let order = Order {
+            placed: self.placed.clone(),
+            state: self.next(event)?,
+            version: self.version + 1,
+            updated_at: at,
+        };
+        Ok(Recorded { envelope, order })
     }
 
     /// Confirms the priced order; it must be paid within `payment_window`.
@@ -273,43 +326,12 @@ impl Order {
         payment_window: time::Duration,
     ) -> Result<Recorded, TransitionError> {
         let event = OrderEvent::Confirmed {
-            customer_id: self.customer_id.clone(),
-            items: priced.items,
+            customer_id: self.customer().clone(),
+            items: priced.lines,
             totals: priced.totals,
             payment_due_by: at + payment_window,
         };
         self.record(event, at, None)
-    }
-
-    /// Whether the order holds one of its customer's unpaid-order slots.
-    pub fn is_unpaid(&self) -> bool {
-        matches!(self.status, OrderStatus::Pending | OrderStatus::Confirmed)
-    }
-
-    /// Whether the lifecycle still allows a cancellation: before payment, and before a
-    /// rejection or an earlier cancellation ended the order.
-    pub fn is_cancellable(&self) -> bool {
-        matches!(self.status, OrderStatus::Pending | OrderStatus::Confirmed)
-    }
-
-    /// Cancels the order. A CONFIRMED order gives its reserved stock back (the event lists
-    /// it); a PENDING one has reserved nothing yet.
-    pub fn cancel(
-        &self,
-        reason: CancellationReason,
-        detail: Option<String>,
-        payment_intent_id: Option<String>,
-        at: Timestamp,
-        causation_id: Option<String>,
-    ) -> Result<Recorded, TransitionError> {
-        let event = OrderEvent::Cancelled {
-            customer_id: self.customer_id.clone(),
-            reason,
-            detail,
-            payment_intent_id,
-            released: self.reserved_lines(),
-        };
-        self.record(event, at, causation_id)
     }
 
     pub fn reject(
@@ -319,46 +341,96 @@ impl Order {
         at: Timestamp,
     ) -> Result<Recorded, TransitionError> {
         let event = OrderEvent::Rejected {
-            customer_id: self.customer_id.clone(),
+            customer_id: self.customer().clone(),
             reason,
             detail,
         };
         self.record(event, at, None)
     }
 
+    /// Marks the order paid by `payment_intent_id`, caused by the payment event `causation_id`.
+    pub fn pay(
+        &self,
+        payment_intent_id: PaymentIntentId,
+        at: Timestamp,
+        causation_id: String,
+    ) -> Result<Recorded, TransitionError> {
+        let OrderState::Confirmed(confirmation) = &self.state else {
+            return Err(self.refuse("mark as paid"));
+        };
+        let event = OrderEvent::Paid {
+            customer_id: self.customer().clone(),
+            payment_intent_id,
+            amount: confirmation.totals.total,
+        };
+        self.record(event, at, Some(causation_id))
+    }
+
+    /// Whether the order holds one of its customer's unpaid-order slots.
+    pub fn is_unpaid(&self) -> bool {
+        matches!(self.state, OrderState::Pending | OrderState::Confirmed(_))
+    }
+
+    /// Cancels the order. A CONFIRMED order gives its reserved stock back (the event lists
+    /// it); a PENDING one has reserved nothing yet.
+    pub fn cancel(&self, cancel: Cancel, at: Timestamp) -> Result<Recorded, TransitionError> {
+        let event = OrderEvent::Cancelled {
+            customer_id: self.customer().clone(),
+            reason: cancel.reason,
+            detail: cancel.detail,
+            payment_intent_id: cancel.payment_intent_id,
+            released: self.reserved_lines(),
+        };
+        self.record(event, at, cancel.causation_id)
+    }
+
     /// The stock this order holds: its lines once CONFIRMED (reserved), else nothing.
     pub fn reserved_lines(&self) -> Vec<RequestedLine> {
-        if self.status == OrderStatus::Confirmed {
-            self.requested_lines()
-        } else {
-            Vec::new()
-        }
-    }
-
-    /// The lines as requested, which is what a reservation holds and a cancellation releases.
-    pub fn requested_lines(&self) -> Vec<RequestedLine> {
-        self.items
-            .iter()
-            .map(|l| RequestedLine {
-                product_id: l.product_id.clone(),
-                quantity: l.quantity,
-            })
-            .collect()
-    }
-
-    fn expect(&self, status: OrderStatus, attempted: &'static str) -> Result<(), TransitionError> {
-        if self.status == status {
-            Ok(())
-        } else {
-            Err(self.refuse(attempted))
+        match self.state {
+            OrderState::Confirmed(_) => self.placed.lines.as_slice().to_vec(),
+            _ => Vec::new(),
         }
     }
 
     fn refuse(&self, attempted: &'static str) -> TransitionError {
         TransitionError {
-            order_id: self.order_id.clone(),
-            status: self.status,
+            order_id: self.id().clone(),
+            status: self.status(),
             attempted,
+        }
+    }
+}
+
+/// What a cancellation says about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cancel {
+    pub reason: CancellationReason,
+    pub detail: Option<String>,
+    pub payment_intent_id: Option<PaymentIntentId>,
+    /// The event that caused it (a payment event, the order's own confirmation).
+    pub causation_id: Option<String>,
+}
+
+impl Cancel {
+    pub fn because(reason: CancellationReason) -> Self {
+        Cancel {
+            reason,
+            detail: None,
+            payment_intent_id: None,
+            causation_id: None,
+        }
+    }
+}
+
+impl OrderEvent {
+    /// What applying this event attempts, for a refusal's message.
+    fn attempt(&self) -> &'static str {
+        match self {
+            OrderEvent::Placed { .. } => "be placed again",
+            OrderEvent::Confirmed { .. } => "confirm",
+            OrderEvent::Rejected { .. } => "reject",
+            OrderEvent::Paid { .. } => "mark as paid",
+            OrderEvent::Cancelled { .. } => "cancel",
         }
     }
 }

@@ -1,130 +1,24 @@
 //! Placing an order: recording it as PENDING, within the customer's unpaid-order limit. The
 //! relay queues it for the processor once it is committed (see [`super::relay`]).
 
+use super::command::{OrderRequest, PlaceOrder};
+use super::order::Order;
 use super::ports::{
-    CommitError, IdempotencyClaim, IdempotencyKeys, OrderCommit, OrderRepository, UnpaidSlot,
+    IdempotencyClaim, IdempotencyKeys, OrderCommit, OrderRepository, Placement, PlacementError,
 };
-use super::{Order, OrderEvent, RequestedLine};
-use crate::kernel::{Clock, Currency, CustomerId, EventEnvelope, OrderId, StoreError, Timestamp};
-use serde::{Deserialize, Serialize};
+use crate::kernel::{Clock, CorrelationId, CustomerId, StoreError};
 
-pub use super::request::{FieldError, MAX_LINES, OrderRequest, RequestRejected};
-
-/// The place-order command, as it travels on the orders queue. It carries everything needed to
-/// record the order, so the processor can record it even if the API's write never happened.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PlaceOrder {
-    pub order_id: OrderId,
-    pub customer_id: CustomerId,
-    pub currency: Currency,
-    pub lines: Vec<RequestedLine>,
-    #[serde(default)]
-    pub discount_code: Option<String>,
-    pub correlation_id: String,
-    #[serde(with = "time::serde::rfc3339")]
-    pub placed_at: Timestamp,
-}
-
-impl PlaceOrder {
-    pub fn new(request: OrderRequest, correlation_id: String, placed_at: Timestamp) -> Self {
-        Self {
-            order_id: OrderId::generate(),
-            customer_id: request.customer_id,
-            currency: request.currency,
-            lines: request.lines,
-            discount_code: request.discount_code,
-            correlation_id,
-            placed_at,
+crate::kernel::string_id!(
+    /// The client's `Idempotency-Key`: a retry with the same key finds the order it placed.
+    IdempotencyKey,
+    |v| {
+        if (1..=255).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
+            Ok(())
+        } else {
+            Err("Idempotency-Key must be 1 to 255 visible ASCII characters".into())
         }
     }
-
-    /// The command an `order.placed` records (`None` if it is not one this code can read).
-    pub fn from_placed(placed: &EventEnvelope) -> Option<Self> {
-        let Ok(OrderEvent::Placed {
-            customer_id,
-            currency,
-            lines,
-            discount_code,
-        }) = placed.decode::<OrderEvent>()
-        else {
-            return None;
-        };
-        Some(Self {
-            order_id: OrderId::parse(&placed.aggregate_id).ok()?,
-            customer_id,
-            currency,
-            lines,
-            discount_code,
-            correlation_id: placed.correlation_id.clone(),
-            placed_at: placed.occurred_at,
-        })
-    }
-
-    /// The order's first event and the state it starts in.
-    pub fn placement(&self) -> super::order::Recorded {
-        Order::placed(
-            &self.order_id,
-            &self.customer_id,
-            self.currency,
-            &self.lines,
-            self.discount_code.as_deref(),
-            &self.correlation_id,
-            self.placed_at,
-        )
-    }
-}
-
-/// The body of an orders-queue message: versioned, so an old processor refuses a message it
-/// cannot read instead of misreading it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OrderMessage {
-    pub schema_version: u32,
-    #[serde(rename = "type")]
-    pub kind: String,
-    #[serde(flatten)]
-    pub command: PlaceOrder,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum UnreadableMessage {
-    #[error("not a place-order message: {0}")]
-    Malformed(String),
-    #[error("unsupported message: type {kind:?}, schema version {schema_version}")]
-    Unsupported { kind: String, schema_version: u32 },
-}
-
-impl OrderMessage {
-    pub const SCHEMA_VERSION: u32 = 1;
-    pub const PLACE_ORDER: &'static str = "place_order";
-
-    pub fn place_order(command: PlaceOrder) -> Self {
-        Self {
-            schema_version: Self::SCHEMA_VERSION,
-            kind: Self::PLACE_ORDER.into(),
-            command,
-        }
-    }
-
-    pub fn parse(body: &str) -> Result<PlaceOrder, UnreadableMessage> {
-        #[derive(Deserialize)]
-        struct Header {
-            schema_version: u32,
-            #[serde(rename = "type")]
-            kind: String,
-        }
-        let header: Header =
-            serde_json::from_str(body).map_err(|e| UnreadableMessage::Malformed(e.to_string()))?;
-        if header.schema_version != Self::SCHEMA_VERSION || header.kind != Self::PLACE_ORDER {
-            return Err(UnreadableMessage::Unsupported {
-                kind: header.kind,
-                schema_version: header.schema_version,
-            });
-        }
-        let message: OrderMessage =
-            serde_json::from_str(body).map_err(|e| UnreadableMessage::Malformed(e.to_string()))?;
-        Ok(message.command)
-    }
-}
+);
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlaceError {
@@ -163,55 +57,43 @@ impl Placing<'_> {
     pub async fn place(
         &self,
         request: OrderRequest,
-        idempotency_key: Option<&str>,
-        correlation_id: String,
+        idempotency_key: Option<&IdempotencyKey>,
+        correlation_id: CorrelationId,
     ) -> Result<Placed, PlaceError> {
         let fingerprint = request.fingerprint();
         let now = self.clock.now();
         let key = idempotency_key.map(|key| customer_key(&request.customer_id, key));
-        let command = PlaceOrder::new(request, correlation_id, now);
-        let placement = command.placement();
-        let commit = OrderCommit {
-            order: placement.order.clone(),
-            expected_version: 0,
-            events: vec![placement.envelope],
-            stock: vec![],
-            unpaid: Some(UnpaidSlot::Take {
-                customer: command.customer_id.clone(),
-                limit: Some(self.max_unpaid),
-            }),
+        let placed = Order::place(PlaceOrder::new(request, correlation_id, now));
+        let order = placed.order.clone();
+        let placement = Placement {
+            commit: OrderCommit::new_order(placed),
+            unpaid_limit: self.max_unpaid,
             idempotency: key.as_ref().map(|key| IdempotencyClaim {
                 key: key.clone(),
                 request_hash: fingerprint.clone(),
-                order_id: command.order_id.clone(),
+                order_id: order.id().clone(),
                 expires_at: now + IDEMPOTENCY_KEY_TTL,
             }),
         };
-        match self.orders.commit(commit).await {
-            Ok(()) => Ok(Placed {
-                order: placement.order,
-                replayed: false,
-            }),
-            Err(CommitError::IdempotencyKeyTaken) => {
+        let fresh = |order| Placed {
+            order,
+            replayed: false,
+        };
+        match self.orders.place(placement).await {
+            Ok(()) => Ok(fresh(order)),
+            Err(PlacementError::IdempotencyKeyTaken) => {
                 self.replay(key.as_deref().unwrap_or_default(), &fingerprint)
                     .await
             }
-            Err(CommitError::TooManyUnpaidOrders) => {
+            Err(PlacementError::TooManyUnpaidOrders) => {
                 Err(PlaceError::TooManyUnpaidOrders(self.max_unpaid))
             }
-            // The order id is new, so only our own write can already be there: DynamoDB
-            // applied it, its answer was lost, and the SDK's retry found it.
-            Err(CommitError::Conflict) => match self.orders.load(&command.order_id).await? {
-                Some(order) => Ok(Placed {
-                    order,
-                    replayed: false,
-                }),
+            // DynamoDB applied our write, its answer was lost, and the SDK's retry found it.
+            Err(PlacementError::AlreadyRecorded) => match self.orders.load(order.id()).await? {
+                Some(order) => Ok(fresh(order)),
                 None => Err(StoreError::new("placing the order conflicted; retry").into()),
             },
-            Err(CommitError::Store(e)) => Err(e.into()),
-            Err(other @ CommitError::InsufficientStock(_)) => {
-                Err(StoreError::new(format!("placing the order failed: {other}")).into())
-            }
+            Err(PlacementError::Store(e)) => Err(e.into()),
         }
     }
 
@@ -238,6 +120,6 @@ impl Placing<'_> {
 
 /// The stored form of a customer's `Idempotency-Key`: the customer's length first, so that no
 /// customer id and key can spell another customer's.
-fn customer_key(customer: &CustomerId, key: &str) -> String {
+fn customer_key(customer: &CustomerId, key: &IdempotencyKey) -> String {
     format!("{}:{customer}#{key}", customer.as_str().len())
 }

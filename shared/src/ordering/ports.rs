@@ -1,9 +1,10 @@
 //! What ordering needs from the outside world.
 
-use super::order::Recorded;
-use super::{Order, RequestedLine};
+use super::command::PlaceOrder;
+use super::lines::RequestedLine;
+use super::order::{Order, Recorded};
 use crate::kernel::{
-    CustomerId, EventEnvelope, OrderId, ProductId, Quantity, StoreError, Timestamp,
+    CustomerId, EventEnvelope, OrderId, PaymentIntentId, ProductId, Quantity, StoreError, Timestamp,
 };
 use async_trait::async_trait;
 use std::collections::HashMap;
@@ -24,6 +25,12 @@ impl StockMovement {
             .iter()
             .map(|l| StockMovement::Release(l.product_id.clone(), l.quantity))
             .collect()
+    }
+
+    pub fn product(&self) -> &ProductId {
+        match self {
+            StockMovement::Reserve(product, _) | StockMovement::Release(product, _) => product,
+        }
     }
 
     /// Takes off the shelf what these lines ask for.
@@ -48,19 +55,15 @@ pub struct IdempotencyClaim {
 /// in the same transactions: the anti-hoarding limit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UnpaidSlot {
-    /// A new unpaid order; refused when the customer already holds `limit` (`None`: no limit,
-    /// for an order the processor records itself).
-    Take {
-        customer: CustomerId,
-        limit: Option<u32>,
-    },
-    /// The order was paid, rejected or cancelled.
+    /// A new unpaid order.
+    Take(CustomerId),
+    /// The order was paid, rejected or cancelled: never refused, an order must always end.
     Give(CustomerId),
 }
 
-/// One atomic change to an order: its new state, the events that led there, stock movements,
-/// the customer's unpaid-order count and an optional idempotency claim. The events are also
-/// the outbox: the relay publishes each one once it is committed (see [`super::relay`]).
+/// One atomic change to an order: its new state, the events that led there, the stock they
+/// move and the customer's unpaid-order count. The events are also the outbox: the relay
+/// publishes each one once it is committed (see [`super::relay`]).
 #[derive(Debug, Clone)]
 pub struct OrderCommit {
     pub order: Order,
@@ -69,39 +72,92 @@ pub struct OrderCommit {
     pub events: Vec<EventEnvelope>,
     pub stock: Vec<StockMovement>,
     pub unpaid: Option<UnpaidSlot>,
-    pub idempotency: Option<IdempotencyClaim>,
 }
 
 impl OrderCommit {
-    /// One recorded event moving an existing order on from `previous`: the new state, the
-    /// event in the history, and the stock it moves.
-    /// An order that stops being unpaid gives its customer's slot back in the same commit.
-    pub fn transition(previous: &Order, recorded: Recorded, stock: Vec<StockMovement>) -> Self {
-        let unpaid = (previous.is_unpaid() && !recorded.order.is_unpaid())
-            .then(|| UnpaidSlot::Give(previous.customer_id.clone()));
+    /// A new order: its first event, and the unpaid slot it takes.
+    pub fn new_order(placed: Recorded) -> Self {
         OrderCommit {
-            order: recorded.order,
-            expected_version: previous.version,
-            events: vec![recorded.envelope],
-            stock,
-            unpaid,
-            idempotency: None,
+            unpaid: Some(UnpaidSlot::Take(placed.order.customer().clone())),
+            order: placed.order,
+            expected_version: 0,
+            events: vec![placed.envelope],
+            stock: vec![],
         }
+    }
+
+    /// A commit that changes nothing yet of the stored `order`.
+    pub fn of(order: &Order) -> Self {
+        OrderCommit {
+            order: order.clone(),
+            expected_version: order.version(),
+            events: vec![],
+            stock: vec![],
+            unpaid: None,
+        }
+    }
+
+    /// Moves the order on by one recorded event and the stock it moves. An order that stops
+    /// being unpaid gives its customer's slot back (or never takes it, if it is new).
+    pub fn then(mut self, recorded: Recorded, stock: Vec<StockMovement>) -> Self {
+        if self.order.is_unpaid() && !recorded.order.is_unpaid() {
+            self.unpaid = match self.unpaid {
+                Some(UnpaidSlot::Take(_)) => None,
+                _ => Some(UnpaidSlot::Give(recorded.order.customer().clone())),
+            };
+        }
+        self.order = recorded.order;
+        self.events.push(recorded.envelope);
+        self.stock.extend(stock);
+        self
     }
 }
 
-#[derive(Debug, thiserror::Error)]
+/// A new order as placing records it: under its customer's unpaid-order limit, and with the
+/// `Idempotency-Key` it was placed with.
+#[derive(Debug, Clone)]
+pub struct Placement {
+    pub commit: OrderCommit,
+    pub unpaid_limit: u32,
+    pub idempotency: Option<IdempotencyClaim>,
+}
+
+/// Why a commit did not take effect.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum CommitError {
+    /// Another writer moved the order on since it was read: read it again, decide again.
     #[error("the order changed since it was read")]
     Conflict,
+    #[error(transparent)]
+    Stock(#[from] StockRefused),
+    /// The store failed, or stayed contended (DynamoDB's TransactionConflict) through the
+    /// adapter's own retries: worth retrying later.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A stock movement the products refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StockRefused {
+    /// A reservation asked for more units than these products have.
     #[error("not enough stock for {0:?}")]
-    InsufficientStock(Vec<ProductId>),
+    Insufficient(Vec<ProductId>),
+    /// Stock was to go back to products no longer in the catalog: kept for a person.
+    #[error("cannot give stock back to {0:?}: no such product")]
+    ProductGone(Vec<ProductId>),
+}
+
+/// Why a placement was not recorded.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum PlacementError {
     #[error("the idempotency key is already taken")]
     IdempotencyKeyTaken,
     #[error("the customer already holds the most unpaid orders allowed")]
     TooManyUnpaidOrders,
-    /// The store failed, or stayed contended (DynamoDB's TransactionConflict) through the
-    /// adapter's own retries: worth retrying later.
+    /// The order is already stored: its id is new, so this very placement was applied and
+    /// its answer lost.
+    #[error("the order is already recorded")]
+    AlreadyRecorded,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -119,6 +175,9 @@ pub trait OrderRepository: Send + Sync {
     /// All of the commit or none of it. A commit cancelled only because another writer held
     /// one of its items at that moment is retried by the adapter, with jittered backoff.
     async fn commit(&self, commit: OrderCommit) -> Result<(), CommitError>;
+
+    /// Records a new order, all or nothing, as [`Self::commit`] does.
+    async fn place(&self, placement: Placement) -> Result<(), PlacementError>;
 }
 
 /// A remembered `Idempotency-Key`.
@@ -138,7 +197,7 @@ pub trait IdempotencyKeys: Send + Sync {
 pub trait OrderQueue: Send + Sync {
     /// Queues every command (an order queued twice is processed once); returns the ids of
     /// the orders that were not queued.
-    async fn send(&self, commands: &[super::placing::PlaceOrder]) -> Vec<OrderId>;
+    async fn send(&self, commands: &[PlaceOrder]) -> Vec<OrderId>;
 }
 
 pub use crate::kernel::{EventPublisher, PublishReport};
@@ -160,8 +219,8 @@ pub trait DeadlineTimer: Send + Sync {
 pub struct PaymentAnomaly {
     pub event_id: String,
     pub event_type: String,
-    pub order_id: String,
-    pub payment_intent_id: String,
+    pub order_id: OrderId,
+    pub payment_intent_id: PaymentIntentId,
     pub reason: String,
     #[serde(with = "time::serde::rfc3339")]
     pub recorded_at: Timestamp,

@@ -8,10 +8,11 @@
 //! - `total` = subtotal − discount + tax.
 //! - Every percentage rounds half away from zero ([`Money::percent`]), once, on the whole amount.
 
-use super::events::{RejectionReason, RequestedLine};
-use super::order::{OrderLine, Totals};
+use super::events::RejectionReason;
+use super::lines::{PricedLine, RequestedLine, Totals};
 use crate::catalog::Product;
 use crate::kernel::{Currency, Money, MoneyError, ProductId};
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 /// VAT in basis points (1/100 of a percent) by currency. USD orders are sold VAT-free: US
@@ -24,7 +25,7 @@ pub fn vat_rate_basis_points(currency: Currency) -> u32 {
     }
 }
 
-/// The discount codes the shop knows.
+/// What a discount code takes off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Discount {
     /// A percentage of the subtotal, in basis points.
@@ -33,21 +34,64 @@ pub enum Discount {
     AmountOff { amount: i64, minimum_subtotal: i64 },
 }
 
-impl Discount {
-    /// `WELCOME10`: 10 % off. `TAKE5`: 5.00 off orders of 25.00 or more. Codes ignore case.
-    pub fn from_code(code: &str) -> Option<Discount> {
-        match code.to_ascii_uppercase().as_str() {
-            "WELCOME10" => Some(Discount::Percent {
-                basis_points: 1_000,
-            }),
-            "TAKE5" => Some(Discount::AmountOff {
-                amount: 500,
-                minimum_subtotal: 2_500,
-            }),
-            _ => None,
+/// A discount code the shop knows. Codes ignore case; they are kept upper-case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "&'static str")]
+pub enum DiscountCode {
+    /// 10 % off.
+    Welcome10,
+    /// 5.00 off orders of 25.00 or more.
+    Take5,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a known discount code")]
+pub struct UnknownDiscountCode(pub String);
+
+impl DiscountCode {
+    const ALL: [DiscountCode; 2] = [DiscountCode::Welcome10, DiscountCode::Take5];
+
+    pub fn parse(code: &str) -> Result<Self, UnknownDiscountCode> {
+        Self::ALL
+            .into_iter()
+            .find(|known| known.as_str().eq_ignore_ascii_case(code))
+            .ok_or_else(|| UnknownDiscountCode(code.to_owned()))
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DiscountCode::Welcome10 => "WELCOME10",
+            DiscountCode::Take5 => "TAKE5",
         }
     }
 
+    pub fn discount(self) -> Discount {
+        match self {
+            DiscountCode::Welcome10 => Discount::Percent {
+                basis_points: 1_000,
+            },
+            DiscountCode::Take5 => Discount::AmountOff {
+                amount: 500,
+                minimum_subtotal: 2_500,
+            },
+        }
+    }
+}
+
+impl TryFrom<String> for DiscountCode {
+    type Error = UnknownDiscountCode;
+    fn try_from(code: String) -> Result<Self, Self::Error> {
+        Self::parse(&code)
+    }
+}
+
+impl From<DiscountCode> for &'static str {
+    fn from(code: DiscountCode) -> Self {
+        code.as_str()
+    }
+}
+
+impl Discount {
     fn apply(self, subtotal: Money) -> Result<Money, MoneyError> {
         let off = match self {
             Discount::Percent { basis_points } => subtotal.percent(basis_points)?,
@@ -64,7 +108,7 @@ impl Discount {
 /// A priced order: every line with its unit price and the order's totals.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Priced {
-    pub items: Vec<OrderLine>,
+    pub lines: Vec<PricedLine>,
     pub totals: Totals,
 }
 
@@ -78,7 +122,7 @@ pub struct Unpriceable {
 pub fn price_order(
     lines: &[RequestedLine],
     currency: Currency,
-    discount_code: Option<&str>,
+    discount_code: Option<DiscountCode>,
     catalog: &HashMap<ProductId, Product>,
 ) -> Result<Priced, Unpriceable> {
     let mut items = Vec::with_capacity(lines.len());
@@ -102,17 +146,17 @@ pub fn price_order(
             .times(line.quantity.get())
             .map_err(too_large)?;
         subtotal = subtotal.checked_add(line_total).map_err(too_large)?;
-        items.push(OrderLine {
+        items.push(PricedLine {
             product_id: line.product_id.clone(),
             quantity: line.quantity,
-            sku: Some(product.sku.clone()),
-            name: Some(product.name.clone()),
-            unit_price: Some(product.price),
-            line_total: Some(line_total),
+            sku: product.sku.clone(),
+            name: product.name.clone(),
+            unit_price: product.price,
+            line_total,
         });
     }
-    let discount = match discount_code.and_then(Discount::from_code) {
-        Some(d) => d.apply(subtotal).map_err(too_large)?,
+    let discount = match discount_code {
+        Some(code) => code.discount().apply(subtotal).map_err(too_large)?,
         None => Money::zero(currency),
     };
     let taxable = subtotal.checked_sub(discount).map_err(too_large)?;
@@ -121,7 +165,7 @@ pub fn price_order(
         .map_err(too_large)?;
     let total = taxable.checked_add(tax).map_err(too_large)?;
     Ok(Priced {
-        items,
+        lines: items,
         totals: Totals {
             subtotal,
             discount,
@@ -131,10 +175,11 @@ pub fn price_order(
     })
 }
 
-// Quantities are capped at 1,000 and lines at 50, so only absurd catalog prices get here.
+// Quantities are capped at 1,000, lines at 50 and prices by the catalog, so an amount too
+// large for the arithmetic is a rejection of its own, never a crash.
 fn too_large(e: MoneyError) -> Unpriceable {
     Unpriceable {
-        reason: RejectionReason::UnknownProduct,
+        reason: RejectionReason::AmountTooLarge,
         detail: format!("the order cannot be priced: {e}"),
     }
 }
@@ -164,7 +209,7 @@ mod tests {
         let priced = price_order(
             &[line("p-1", 2), line("p-2", 3)],
             Currency::Eur,
-            Some("welcome10"),
+            Some(DiscountCode::parse("welcome10").unwrap()),
             &catalog(),
         )
         .unwrap();
@@ -179,15 +224,49 @@ mod tests {
                 total: eur(5_128),
             }
         );
-        assert_eq!(priced.items[0].line_total, Some(eur(3_998)));
+        assert_eq!(priced.lines[0].line_total, eur(3_998));
     }
 
     #[test]
     fn amount_off_needs_the_minimum_and_never_exceeds_the_subtotal() {
-        let small = price_order(&[line("p-2", 1)], Currency::Eur, Some("TAKE5"), &catalog());
+        let small = price_order(
+            &[line("p-2", 1)],
+            Currency::Eur,
+            Some(DiscountCode::Take5),
+            &catalog(),
+        );
         assert_eq!(small.unwrap().totals.discount.amount, 0);
-        let big = price_order(&[line("p-2", 10)], Currency::Eur, Some("TAKE5"), &catalog());
+        let big = price_order(
+            &[line("p-2", 10)],
+            Currency::Eur,
+            Some(DiscountCode::Take5),
+            &catalog(),
+        );
         assert_eq!(big.unwrap().totals.discount.amount, 500);
+    }
+
+    #[test]
+    fn discount_codes_ignore_case_and_unknown_ones_are_refused() {
+        for code in ["WELCOME10", "welcome10", "Welcome10"] {
+            assert_eq!(
+                DiscountCode::parse(code),
+                Ok(DiscountCode::Welcome10),
+                "{code}"
+            );
+        }
+        assert_eq!(DiscountCode::parse("take5"), Ok(DiscountCode::Take5));
+        assert_eq!(DiscountCode::Take5.as_str(), "TAKE5");
+        for unknown in ["FREE", "", "WELCOME 10", "WELCOME100"] {
+            assert_eq!(
+                DiscountCode::parse(unknown),
+                Err(UnknownDiscountCode(unknown.to_owned())),
+                "{unknown:?}"
+            );
+        }
+        // Read from JSON the same way, and kept upper-case.
+        let code: DiscountCode = serde_json::from_str(r#""take5""#).unwrap();
+        assert_eq!(serde_json::to_string(&code).unwrap(), r#""TAKE5""#);
+        assert!(serde_json::from_str::<DiscountCode>(r#""FREE""#).is_err());
     }
 
     #[test]

@@ -7,14 +7,14 @@
 //! Reads are batched (one round trip for the orders, one for the products), so a batch of
 //! ten costs about twelve DynamoDB requests.
 
-use super::order::Recorded;
-use super::placing::PlaceOrder;
-use super::ports::{CommitError, OrderCommit, OrderRepository, StockMovement, UnpaidSlot};
+use super::command::PlaceOrder;
+use super::order::{Order, OrderState};
+use super::ports::{CommitError, OrderCommit, OrderRepository, StockMovement, StockRefused};
 use super::pricing::price_order;
-use super::{Order, OrderStatus, RejectionReason};
+use super::{OrderStatus, RejectionReason};
 use crate::catalog::Product;
 use crate::catalog::ports::ProductLookup;
-use crate::kernel::{Clock, EventEnvelope, OrderId, ProductId, StoreError};
+use crate::kernel::{Clock, OrderId, ProductId};
 use futures::future::join_all;
 use std::collections::{HashMap, HashSet};
 use tracing::Instrument;
@@ -28,15 +28,6 @@ pub enum Processed {
     AlreadyProcessed(OrderStatus),
 }
 
-/// A failure worth retrying: the message goes back to the queue.
-#[derive(Debug, thiserror::Error)]
-pub enum ProcessError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("the order changed concurrently; retry")]
-    Conflict,
-}
-
 pub struct OrderProcessor<'a> {
     pub orders: &'a dyn OrderRepository,
     pub products: &'a dyn ProductLookup,
@@ -45,14 +36,17 @@ pub struct OrderProcessor<'a> {
     pub payment_window: time::Duration,
 }
 
+/// A failure of one order's processing is worth retrying: its message goes back to the queue.
+pub type ProcessResult = Result<Processed, CommitError>;
+
 impl OrderProcessor<'_> {
     /// Processes a batch; the results line up with `commands`.
-    pub async fn process(&self, commands: &[PlaceOrder]) -> Vec<Result<Processed, ProcessError>> {
+    pub async fn process(&self, commands: &[PlaceOrder]) -> Vec<ProcessResult> {
         let ids: Vec<OrderId> = unique(commands.iter().map(|c| c.order_id.clone()));
         let product_ids: Vec<ProductId> = unique(
             commands
                 .iter()
-                .flat_map(|c| c.lines.iter().map(|l| l.product_id.clone())),
+                .flat_map(|c| c.lines.as_slice().iter().map(|l| l.product_id.clone())),
         );
         let (existing, catalog) = match futures::try_join!(
             self.orders.load_many(&ids),
@@ -61,34 +55,28 @@ impl OrderProcessor<'_> {
             Ok(found) => found,
             Err(e) => return commands.iter().map(|_| Err(e.clone().into())).collect(),
         };
-
         // Orders sharing a product commit one after another: on DynamoDB two transactions on
         // the same item at once cancel each other (TransactionConflict), so a batch of orders
         // for one popular product would otherwise fight itself.
-        let mut decided: Vec<_> = join_all(commit_groups(commands).into_iter().map(|group| {
+        let groups = commit_groups(commands).into_iter().map(|group| {
             let (existing, catalog) = (&existing, &catalog);
             async move {
                 let mut results = Vec::with_capacity(group.len());
                 for i in group {
-                    let c = &commands[i];
+                    let command = &commands[i];
                     let span = tracing::info_span!(
                         "order",
-                        order_id = %c.order_id,
-                        correlation_id = %c.correlation_id
+                        order_id = %command.order_id,
+                        correlation_id = %command.correlation_id
                     );
-                    let result = self
-                        .decide(c, existing.get(&c.order_id), catalog)
-                        .instrument(span)
-                        .await;
-                    results.push((i, result));
+                    let existing = existing.get(&command.order_id);
+                    let result = self.decide(command, existing, catalog).instrument(span);
+                    results.push((i, result.await));
                 }
                 results
             }
-        }))
-        .await
-        .into_iter()
-        .flatten()
-        .collect();
+        });
+        let mut decided: Vec<_> = join_all(groups).await.into_iter().flatten().collect();
         decided.sort_by_key(|(i, _)| *i);
         decided.into_iter().map(|(_, result)| result).collect()
     }
@@ -99,46 +87,35 @@ impl OrderProcessor<'_> {
         command: &PlaceOrder,
         existing: Option<&Order>,
         catalog: &HashMap<ProductId, Product>,
-    ) -> Result<Processed, ProcessError> {
-        let (order, placement) = match existing {
-            Some(order) if order.status != OrderStatus::Pending => {
-                return Ok(Processed::AlreadyProcessed(order.status));
+    ) -> ProcessResult {
+        let base = match existing {
+            Some(order) if order.state() != &OrderState::Pending => {
+                return Ok(Processed::AlreadyProcessed(order.status()));
             }
-            Some(order) => (order.clone(), None),
+            Some(order) => OrderCommit::of(order),
             // The API's write is missing (or this is a sample event): record the order here.
-            None => {
-                let placement = command.placement();
-                (placement.order, Some(placement.envelope))
-            }
+            None => OrderCommit::new_order(Order::place(command.clone())),
         };
+        let order = &base.order;
         let now = self.clock.now();
-        let lines = order.requested_lines();
-        let priced = price_order(
-            &lines,
-            order.currency,
-            order.discount_code.as_deref(),
-            catalog,
-        );
-        let (decision, stock, processed) = match priced {
-            Ok(priced) => {
-                let stock = StockMovement::reservations(&lines);
-                (
+        let lines = order.requested_lines().as_slice();
+        let (decision, stock, processed) =
+            match price_order(lines, order.currency(), order.discount_code(), catalog) {
+                Ok(priced) => (
                     order.confirm(priced, now, self.payment_window),
-                    stock,
+                    StockMovement::reservations(lines),
                     Processed::Confirmed,
-                )
-            }
-            Err(why) => (
-                order.reject(why.reason, why.detail, now),
-                vec![],
-                Processed::Rejected(why.reason),
-            ),
-        };
-        let recorded = decision.map_err(|_| ProcessError::Conflict)?;
-        let commit = decision_commit(&order, placement.as_ref(), recorded, stock);
-        match self.orders.commit(commit).await {
+                ),
+                Err(why) => (
+                    order.reject(why.reason, why.detail, now),
+                    vec![],
+                    Processed::Rejected(why.reason),
+                ),
+            };
+        let decided = decision.map_err(|_| CommitError::Conflict)?;
+        match self.orders.commit(base.clone().then(decided, stock)).await {
             Ok(()) => Ok(processed),
-            Err(CommitError::InsufficientStock(short)) => {
+            Err(CommitError::Stock(StockRefused::Insufficient(short))) => {
                 let detail = format!(
                     "not enough stock for {}",
                     short
@@ -149,50 +126,32 @@ impl OrderProcessor<'_> {
                 );
                 let rejected = order
                     .reject(RejectionReason::InsufficientStock, detail, now)
-                    .map_err(|_| ProcessError::Conflict)?;
-                let commit = decision_commit(&order, placement.as_ref(), rejected, vec![]);
-                match self.orders.commit(commit).await {
+                    .map_err(|_| CommitError::Conflict)?;
+                match self
+                    .orders
+                    .commit(base.clone().then(rejected, vec![]))
+                    .await
+                {
                     Ok(()) => Ok(Processed::Rejected(RejectionReason::InsufficientStock)),
-                    Err(e) => self.reconcile(&order.order_id, e).await,
+                    Err(e) => self.reconcile(order.id(), e).await,
                 }
             }
-            Err(e) => self.reconcile(&order.order_id, e).await,
+            Err(e) => self.reconcile(order.id(), e).await,
         }
     }
 
-    /// Another delivery of the same order won the race, or the store failed.
-    async fn reconcile(&self, id: &OrderId, error: CommitError) -> Result<Processed, ProcessError> {
-        match error {
-            CommitError::Store(e) => Err(e.into()),
-            _ => match self.orders.load(id).await? {
-                Some(order) if order.status != OrderStatus::Pending => {
-                    Ok(Processed::AlreadyProcessed(order.status))
-                }
-                _ => Err(ProcessError::Conflict),
-            },
+    /// Another delivery of the same order may have won the race: then it is processed.
+    async fn reconcile(&self, id: &OrderId, error: CommitError) -> ProcessResult {
+        let CommitError::Conflict = error else {
+            return Err(error);
+        };
+        match self.orders.load(id).await? {
+            Some(order) if order.state() != &OrderState::Pending => {
+                Ok(Processed::AlreadyProcessed(order.status()))
+            }
+            _ => Err(CommitError::Conflict),
         }
     }
-}
-
-/// The commit of the processor's decision on `order`. When the processor records the order
-/// itself (`placement`: the API's write never happened), the placement commits with it and a
-/// confirmed order takes its customer's unpaid slot; a rejected one never held one.
-fn decision_commit(
-    order: &Order,
-    placement: Option<&EventEnvelope>,
-    decided: Recorded,
-    stock: Vec<StockMovement>,
-) -> OrderCommit {
-    let mut commit = OrderCommit::transition(order, decided, stock);
-    if let Some(placed) = placement {
-        commit.events.insert(0, placed.clone());
-        commit.expected_version = 0;
-        commit.unpaid = commit.order.is_unpaid().then(|| UnpaidSlot::Take {
-            customer: order.customer_id.clone(),
-            limit: None,
-        });
-    }
-    commit
 }
 
 /// The batch's orders grouped so that no two groups touch the same product: each group, in
@@ -210,7 +169,7 @@ fn commit_groups(commands: &[PlaceOrder]) -> Vec<Vec<usize>> {
     let mut parent: Vec<usize> = (0..commands.len()).collect();
     let mut first_with: HashMap<&ProductId, usize> = HashMap::new();
     for (i, command) in commands.iter().enumerate() {
-        for line in &command.lines {
+        for line in command.lines.as_slice() {
             let j = *first_with.entry(&line.product_id).or_insert(i);
             let (a, b) = (root(&mut parent, i), root(&mut parent, j));
             parent[a.max(b)] = a.min(b);
@@ -237,17 +196,12 @@ fn unique<T: Eq + std::hash::Hash + Clone>(items: impl Iterator<Item = T>) -> Ve
 #[cfg(test)]
 mod tests {
     use super::commit_groups;
-    use crate::ordering::placing::PlaceOrder;
+    use crate::ordering::PlaceOrder;
     use crate::ordering::tests::command;
-    use serde_json::json;
 
     fn of(products: &[&str]) -> PlaceOrder {
-        command(json!(
-            products
-                .iter()
-                .map(|p| json!({"product_id": p, "quantity": 1}))
-                .collect::<Vec<_>>()
-        ))
+        let lines: Vec<(&str, i64)> = products.iter().map(|p| (*p, 1)).collect();
+        command(&lines)
     }
 
     #[test]

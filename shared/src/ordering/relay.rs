@@ -8,7 +8,7 @@
 //! event may be published or queued twice; subscribers deduplicate on `event_id`, and the
 //! processor on the order's state.
 
-use super::placing::PlaceOrder;
+use super::command::PlaceOrder;
 use super::ports::{EventPublisher, OrderQueue};
 use crate::kernel::{EventEnvelope, OrderId};
 use std::collections::HashSet;

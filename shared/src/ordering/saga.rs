@@ -8,13 +8,13 @@
 //! that took money it cannot pay with (late, unknown order, wrong amount or currency, a second
 //! payment) also publishes `payment.refund_required`, once per payment event.
 
-use super::cancelling::{ATTEMPTS, Cancel, cancellation};
-use super::outbox::{ChangeError, commit_change};
+use super::cancelling::ATTEMPTS;
+use super::order::{Cancel, Order, OrderState};
 use super::ports::{
-    AnomalyRecording, EventPublisher, OrderCommit, OrderRepository, PaymentAnomalies,
+    AnomalyRecording, CommitError, EventPublisher, OrderCommit, OrderRepository, PaymentAnomalies,
     PaymentAnomaly,
 };
-use super::{CancellationReason, Order, OrderEvent, OrderStatus};
+use super::{CancellationReason, OrderStatus};
 use crate::kernel::{Clock, EventEnvelope, Money, OrderId, StoreError, UnreadableEvent};
 use crate::payments::{PaymentEvent, RefundEvent, RefundReason};
 
@@ -40,7 +40,7 @@ pub enum SagaError {
     Unreadable(#[from] UnreadableEvent),
     /// The order is still being processed: retry later.
     #[error("order {0} is still PENDING")]
-    NotYetConfirmed(String),
+    NotYetConfirmed(OrderId),
     /// Another delivery of the same payment event is publishing its refund request: retry
     /// later, and publish only if that delivery never finished.
     #[error("another delivery of this payment event is being handled; retry")]
@@ -49,7 +49,7 @@ pub enum SagaError {
     #[error("the refund request was not published; retry")]
     RefundNotPublished,
     #[error(transparent)]
-    Change(#[from] ChangeError),
+    Commit(#[from] CommitError),
 }
 
 /// How long a delivery that recorded an anomaly may take to publish its refund request before
@@ -59,7 +59,7 @@ const TAKE_OVER_AFTER: time::Duration = time::Duration::seconds(60);
 
 impl From<StoreError> for SagaError {
     fn from(e: StoreError) -> Self {
-        SagaError::Change(e.into())
+        SagaError::Commit(e.into())
     }
 }
 
@@ -78,11 +78,11 @@ impl PaymentSaga<'_> {
         // payment then meets the order as the winner left it.
         for _ in 0..ATTEMPTS {
             match self.apply(envelope, &payment).await {
-                Err(SagaError::Change(ChangeError::Conflict)) => continue,
+                Err(SagaError::Commit(CommitError::Conflict)) => continue,
                 outcome => return outcome,
             }
         }
-        Err(ChangeError::Conflict.into())
+        Err(CommitError::Conflict.into())
     }
 
     async fn apply(
@@ -90,54 +90,56 @@ impl PaymentSaga<'_> {
         envelope: &EventEnvelope,
         payment: &PaymentEvent,
     ) -> Result<SagaOutcome, SagaError> {
-        let order = match OrderId::parse(payment.order_id()) {
-            Ok(id) => self.orders.load(&id).await?,
-            Err(_) => None,
-        };
-        let Some(order) = order else {
+        let Some(order) = self.orders.load(payment.order_id()).await? else {
             return self
                 .anomaly(
                     envelope,
                     payment,
-                    "no such order",
+                    "no such order".into(),
                     RefundReason::UnknownOrder,
                 )
                 .await;
         };
         let succeeded = matches!(payment, PaymentEvent::Succeeded { .. });
-        let same_intent = order.payment_intent_id.as_deref() == Some(payment.payment_intent_id());
-        let due = order.totals.map(|t| t.total);
-        match (order.status, succeeded, due) {
-            (OrderStatus::Pending, ..) => {
-                Err(SagaError::NotYetConfirmed(order.order_id.to_string()))
-            }
-            (OrderStatus::Paid, true, _) | (OrderStatus::Cancelled, false, _) if same_intent => {
+        let intent = Some(payment.payment_intent_id());
+        match order.state() {
+            OrderState::Pending => Err(SagaError::NotYetConfirmed(order.id().clone())),
+            OrderState::Paid {
+                payment_intent_id, ..
+            } if succeeded && intent == Some(payment_intent_id) => Ok(SagaOutcome::AlreadyApplied),
+            OrderState::Cancelled(cancellation)
+                if !succeeded && intent == cancellation.payment_intent_id.as_ref() =>
+            {
                 Ok(SagaOutcome::AlreadyApplied)
             }
-            (OrderStatus::Confirmed, true, Some(total)) if payment.is_for(total) => {
-                self.pay(&order, envelope, payment, total).await
+            OrderState::Confirmed(confirmation)
+                if payment.amount() == confirmation.totals.total =>
+            {
+                if succeeded {
+                    self.pay(&order, envelope, payment).await
+                } else {
+                    self.cancel(&order, envelope, payment).await
+                }
             }
-            (OrderStatus::Confirmed, false, Some(total)) if payment.is_for(total) => {
-                self.cancel(&order, envelope, payment).await
-            }
-            (OrderStatus::Confirmed, ..) => {
-                let (amount, currency) = payment.amount();
+            OrderState::Confirmed(confirmation) => {
                 let reason = format!(
-                    "{} of {amount} {currency} but the order total is {}: the order stays CONFIRMED",
+                    "{} of {} but the order total is {}: the order stays CONFIRMED",
                     envelope.event_type,
-                    due.map_or_else(|| "unknown".to_owned(), |t| t.to_string()),
+                    payment.amount(),
+                    confirmation.totals.total,
                 );
-                self.anomaly(envelope, payment, &reason, RefundReason::AmountMismatch)
+                self.anomaly(envelope, payment, reason, RefundReason::AmountMismatch)
                     .await
             }
-            (status, ..) => {
+            settled => {
+                let status = settled.status();
                 let reason = format!("{} for an order already {status:?}", envelope.event_type);
                 let refund = match status {
                     OrderStatus::Paid => RefundReason::AlreadyPaid,
                     OrderStatus::Rejected => RefundReason::OrderRejected,
                     _ => RefundReason::OrderCancelled,
                 };
-                self.anomaly(envelope, payment, &reason, refund).await
+                self.anomaly(envelope, payment, reason, refund).await
             }
         }
     }
@@ -147,22 +149,18 @@ impl PaymentSaga<'_> {
         order: &Order,
         envelope: &EventEnvelope,
         payment: &PaymentEvent,
-        total: Money,
     ) -> Result<SagaOutcome, SagaError> {
-        let event = OrderEvent::Paid {
-            customer_id: order.customer_id.clone(),
-            payment_intent_id: payment.payment_intent_id().to_owned(),
-            amount: total,
-        };
-        let recorded = order
-            .record(event, self.clock.now(), Some(envelope.event_id.clone()))
-            .map_err(|_| ChangeError::Conflict)?;
-        commit_change(
-            self.orders,
-            OrderCommit::transition(order, recorded, vec![]),
-        )
-        .await?;
-        Ok(SagaOutcome::Paid(total))
+        let paid = order
+            .pay(
+                payment.payment_intent_id().clone(),
+                self.clock.now(),
+                envelope.event_id.clone(),
+            )
+            .map_err(|_| CommitError::Conflict)?;
+        self.orders
+            .commit(OrderCommit::of(order).then(paid, vec![]))
+            .await?;
+        Ok(SagaOutcome::Paid(payment.amount()))
     }
 
     async fn cancel(
@@ -180,12 +178,12 @@ impl PaymentSaga<'_> {
         let cancel = Cancel {
             reason: CancellationReason::PaymentFailed,
             detail,
-            payment_intent_id: Some(payment.payment_intent_id().to_owned()),
+            payment_intent_id: Some(payment.payment_intent_id().clone()),
             causation_id: Some(envelope.event_id.clone()),
         };
-        let commit =
-            cancellation(order, cancel, self.clock.now()).map_err(|_| ChangeError::Conflict)?;
-        commit_change(self.orders, commit).await?;
+        let commit = super::cancelling::cancellation(order, cancel, self.clock.now())
+            .map_err(|_| CommitError::Conflict)?;
+        self.orders.commit(commit).await?;
         Ok(SagaOutcome::Cancelled)
     }
 
@@ -195,7 +193,7 @@ impl PaymentSaga<'_> {
         &self,
         envelope: &EventEnvelope,
         payment: &PaymentEvent,
-        reason: &str,
+        reason: String,
         refund_reason: RefundReason,
     ) -> Result<SagaOutcome, SagaError> {
         let now = self.clock.now();
@@ -213,9 +211,9 @@ impl PaymentSaga<'_> {
         let anomaly = PaymentAnomaly {
             event_id: envelope.event_id.clone(),
             event_type: envelope.event_type.clone(),
-            order_id: payment.order_id().to_owned(),
-            payment_intent_id: payment.payment_intent_id().to_owned(),
-            reason: reason.to_owned(),
+            order_id: payment.order_id().clone(),
+            payment_intent_id: payment.payment_intent_id().clone(),
+            reason,
             recorded_at: now,
             refund,
         };

@@ -1,15 +1,21 @@
 //! Application logic of ordering, against the in-memory adapters.
 
 use super::cancelling::cancel_order;
-use super::placing::{OrderRequest, PlaceError, PlaceOrder, Placing, RequestRejected};
+use super::placing::{IdempotencyKey, PlaceError, Placing};
 use super::ports::OrderRepository;
-use super::processing::{OrderProcessor, ProcessError, Processed};
+use super::processing::{OrderProcessor, ProcessResult, Processed};
 use super::relay::Relay;
 use super::saga::{PaymentSaga, SagaError, SagaOutcome};
-use super::{Order, OrderStatus, RejectionReason};
+use super::{
+    Cancellation, CancellationReason, Confirmation, LinesError, Order, OrderLines, OrderRequest,
+    OrderState, OrderStatus, PlaceOrder, Rejection, RejectionReason, RequestedLine,
+};
 use crate::adapters::memory::{InMemoryStore, RecordingPublisher, RecordingQueue};
 use crate::catalog::test_product;
-use crate::kernel::{Currency, CustomerId, EventEnvelope, FixedClock, Money};
+use crate::kernel::{
+    CorrelationId, Currency, CustomerId, EventEnvelope, FixedClock, Money, PaymentIntentId,
+    ProductId, Quantity,
+};
 use crate::payments::PaymentEvent;
 use serde_json::json;
 
@@ -27,17 +33,46 @@ pub(super) fn customer(id: &str) -> CustomerId {
     CustomerId::parse(id).unwrap()
 }
 
-/// A valid request of customer `c-1` for these lines.
-pub(super) fn request(lines: serde_json::Value) -> OrderRequest {
-    OrderRequest::validate(
-        &json!({"currency": "EUR", "items": lines}),
-        &customer("c-1"),
-    )
-    .unwrap()
+fn corr() -> CorrelationId {
+    CorrelationId::parse("corr").unwrap()
 }
 
-pub(super) fn command(lines: serde_json::Value) -> PlaceOrder {
-    PlaceOrder::new(request(lines), "corr-1".into(), clock().0)
+fn key(key: &str) -> IdempotencyKey {
+    IdempotencyKey::parse(key).unwrap()
+}
+
+/// Lines of `(product_id, quantity)`, as they come, valid or not.
+fn requested(lines: &[(&str, i64)]) -> Vec<RequestedLine> {
+    lines
+        .iter()
+        .map(|&(product_id, quantity)| RequestedLine {
+            product_id: ProductId::parse(product_id).unwrap(),
+            quantity: Quantity::new(quantity).unwrap(),
+        })
+        .collect()
+}
+
+/// A valid EUR request of `customer` for these lines.
+fn request_of(customer_id: &str, lines: &[(&str, i64)]) -> OrderRequest {
+    OrderRequest {
+        customer_id: customer(customer_id),
+        currency: Currency::Eur,
+        lines: OrderLines::new(requested(lines)).unwrap(),
+        discount_code: None,
+    }
+}
+
+/// A valid request of customer `c-1` for these lines.
+pub(super) fn request(lines: &[(&str, i64)]) -> OrderRequest {
+    request_of("c-1", lines)
+}
+
+pub(super) fn command(lines: &[(&str, i64)]) -> PlaceOrder {
+    PlaceOrder::new(
+        request(lines),
+        CorrelationId::parse("corr-1").unwrap(),
+        clock().0,
+    )
 }
 
 pub(super) fn placing<'a>(store: &'a InMemoryStore, clock: &'a FixedClock) -> Placing<'a> {
@@ -49,10 +84,25 @@ pub(super) fn placing<'a>(store: &'a InMemoryStore, clock: &'a FixedClock) -> Pl
     }
 }
 
-fn invalid_fields(body: serde_json::Value) -> Vec<String> {
-    match OrderRequest::validate(&body, &customer("c-1")) {
-        Err(RequestRejected::Invalid(errors)) => errors.into_iter().map(|e| e.field).collect(),
-        other => panic!("expected invalid fields, got {other:?}"),
+/// The prices a confirmed order was given (whatever happened to it since).
+pub(super) fn confirmation(order: &Order) -> &Confirmation {
+    order
+        .state()
+        .confirmation()
+        .unwrap_or_else(|| panic!("{:?} was never confirmed", order.state()))
+}
+
+pub(super) fn cancellation(order: &Order) -> &Cancellation {
+    match order.state() {
+        OrderState::Cancelled(cancellation) => cancellation,
+        other => panic!("expected a cancelled order, got {other:?}"),
+    }
+}
+
+fn rejection(order: &Order) -> &Rejection {
+    match order.state() {
+        OrderState::Rejected(rejection) => rejection,
+        other => panic!("expected a rejected order, got {other:?}"),
     }
 }
 
@@ -65,10 +115,7 @@ pub(super) fn queued(store: &InMemoryStore) -> Vec<PlaceOrder> {
         .collect()
 }
 
-pub(super) async fn process(
-    store: &InMemoryStore,
-    commands: &[PlaceOrder],
-) -> Vec<Result<Processed, ProcessError>> {
+pub(super) async fn process(store: &InMemoryStore, commands: &[PlaceOrder]) -> Vec<ProcessResult> {
     let clock = clock();
     OrderProcessor {
         orders: store,
@@ -81,54 +128,29 @@ pub(super) async fn process(
 }
 
 #[test]
-fn validation_names_every_bad_field() {
-    let fields = invalid_fields(json!({
-        "currency": "XXX",
-        "discount_code": "FREE",
-        "items": [{"product_id": "p 1", "quantity": 0}, {"product_id": "p-2"}, {"product_id": "p-2", "quantity": 1}]
-    }));
-    assert_eq!(
-        fields,
-        [
-            "currency",
-            "discount_code",
-            "items[0].product_id",
-            "items[0].quantity",
-            "items[1].quantity",
-            "items[2].product_id"
-        ]
-    );
-    let too_many: Vec<_> = (0..51)
-        .map(|i| json!({"product_id": format!("p-{i}"), "quantity": 1}))
-        .collect();
-    let fields = invalid_fields(json!({"currency": "EUR", "items": too_many}));
-    assert_eq!(fields[0], "items");
-    let duplicate = invalid_fields(json!({"currency": "EUR",
-        "items": [{"product_id": "p-1", "quantity": 1}, {"product_id": "p-1", "quantity": 2}]}));
-    assert_eq!(duplicate[0], "items[1].product_id");
+fn an_order_holds_one_to_fifty_lines() {
+    let products: Vec<String> = (0..=50).map(|i| format!("p-{i}")).collect();
+    let first = |n: usize| {
+        let lines: Vec<(&str, i64)> = products[..n].iter().map(|p| (p.as_str(), 1)).collect();
+        OrderLines::new(requested(&lines))
+    };
+    assert_eq!(first(0), Err(LinesError::Count));
+    assert_eq!(first(1).unwrap().as_slice().len(), 1);
+    assert_eq!(first(50).unwrap().as_slice().len(), 50);
+    assert_eq!(first(51), Err(LinesError::Count));
 }
 
 #[test]
-fn the_customer_is_the_caller_and_a_body_naming_another_is_refused() {
-    let lines = json!([{"product_id": "p-1", "quantity": 1}]);
-    let mine = OrderRequest::validate(
-        &json!({"customer_id": "c-1", "currency": "EUR", "items": lines}),
-        &customer("c-1"),
-    );
-    assert_eq!(mine.unwrap().customer_id, customer("c-1"));
-    let left_out = OrderRequest::validate(
-        &json!({"currency": "EUR", "items": lines}),
-        &customer("c-1"),
-    );
-    assert_eq!(left_out.unwrap().customer_id, customer("c-1"));
-    for someone_else in [json!("c-2"), json!(""), json!(7)] {
-        let body = json!({"customer_id": someone_else, "currency": "XXX", "items": lines});
-        assert_eq!(
-            OrderRequest::validate(&body, &customer("c-1")),
-            Err(RequestRejected::NotTheCustomer),
-            "{body}"
-        );
-    }
+fn an_order_names_each_product_once() {
+    let repeated = OrderLines::new(requested(&[("p-1", 1), ("p-2", 1), ("p-1", 2)]));
+    assert_eq!(repeated, Err(LinesError::Repeated { line: 2, first: 0 }));
+    // The same rules hold for lines read from JSON (a queued command, a stored event).
+    let from_json = serde_json::from_value::<OrderLines>(json!([
+        {"product_id": "p-1", "quantity": 1},
+        {"product_id": "p-1", "quantity": 2}
+    ]));
+    assert!(from_json.is_err());
+    assert!(serde_json::from_value::<OrderLines>(json!([])).is_err());
 }
 
 #[tokio::test]
@@ -136,41 +158,37 @@ async fn placing_records_pending_once_per_idempotency_key() {
     let store = shop();
     let clock = clock();
     let placing = placing(&store, &clock);
-    let one = || request(json!([{"product_id": "p-1", "quantity": 1}]));
+    let one = || request(&[("p-1", 1)]);
     let first = placing
-        .place(one(), Some("key-1"), "corr".into())
+        .place(one(), Some(&key("key-1")), corr())
         .await
         .unwrap();
-    assert_eq!(first.order.status, OrderStatus::Pending);
+    assert_eq!(first.order.status(), OrderStatus::Pending);
     assert!(!first.replayed);
     let again = placing
-        .place(one(), Some("key-1"), "corr".into())
+        .place(one(), Some(&key("key-1")), corr())
         .await
         .unwrap();
     assert!(again.replayed);
-    assert_eq!(again.order.order_id, first.order.order_id);
+    assert_eq!(again.order.id(), first.order.id());
     // One placement committed, so the relay queues the order once.
     let queued = queued(&store);
     assert_eq!(queued.len(), 1);
-    assert_eq!(queued[0].order_id, first.order.order_id);
+    assert_eq!(&queued[0].order_id, first.order.id());
     assert_eq!(store.unpaid("c-1"), 1, "a replay takes no second slot");
 
-    let other = request(json!([{"product_id": "p-1", "quantity": 2}]));
-    let refused = placing.place(other, Some("key-1"), "corr".into()).await;
+    let other = request(&[("p-1", 2)]);
+    let refused = placing.place(other, Some(&key("key-1")), corr()).await;
     assert!(matches!(refused, Err(PlaceError::KeyReused)));
 
     // Keys are the customer's own: another customer's "key-1" is another order.
-    let theirs = OrderRequest::validate(
-        &json!({"currency": "EUR", "items": [{"product_id": "p-1", "quantity": 2}]}),
-        &customer("c-2"),
-    )
-    .unwrap();
+    let theirs = request_of("c-2", &[("p-1", 2)]);
     let placed = placing
-        .place(theirs, Some("key-1"), "corr".into())
+        .place(theirs, Some(&key("key-1")), corr())
         .await
         .unwrap();
     assert!(!placed.replayed);
-    assert_ne!(placed.order.order_id, first.order.order_id);
+    assert_ne!(placed.order.id(), first.order.id());
 }
 
 #[tokio::test]
@@ -178,11 +196,11 @@ async fn a_customer_holds_at_most_five_unpaid_orders_until_one_ends() {
     let store = shop();
     let clock = clock();
     let placing = placing(&store, &clock);
-    let one = || request(json!([{"product_id": "p-2", "quantity": 1}]));
+    let one = || request(&[("p-2", 1)]);
     for _ in 0..5 {
-        placing.place(one(), None, "corr".into()).await.unwrap();
+        placing.place(one(), None, corr()).await.unwrap();
     }
-    let sixth = placing.place(one(), None, "corr".into()).await;
+    let sixth = placing.place(one(), None, corr()).await;
     assert!(matches!(sixth, Err(PlaceError::TooManyUnpaidOrders(5))));
     assert_eq!(store.unpaid("c-1"), 5);
 
@@ -194,24 +212,22 @@ async fn a_customer_holds_at_most_five_unpaid_orders_until_one_ends() {
         .await
         .unwrap();
     assert_eq!(store.unpaid("c-1"), 4);
-    placing.place(one(), None, "corr".into()).await.unwrap();
+    placing.place(one(), None, corr()).await.unwrap();
     assert_eq!(store.unpaid("c-1"), 5);
 }
 
 #[tokio::test]
 async fn a_valid_order_is_confirmed_priced_and_reserves_stock() {
     let store = shop();
-    let order = command(
-        json!([{"product_id": "p-1", "quantity": 2}, {"product_id": "p-2", "quantity": 4}]),
-    );
+    let order = command(&[("p-1", 2), ("p-2", 4)]);
     let results = process(&store, std::slice::from_ref(&order)).await;
     assert_eq!(results[0].as_ref().unwrap(), &Processed::Confirmed);
     assert_eq!((store.stock("p-1"), store.stock("p-2")), (3, 96));
     let stored = store.load(&order.order_id).await.unwrap().unwrap();
-    assert_eq!(stored.status, OrderStatus::Confirmed);
+    assert_eq!(stored.status(), OrderStatus::Confirmed);
     // 20.00 + 10.00 = 30.00, VAT 20 % = 6.00
     assert_eq!(
-        stored.totals.unwrap().total,
+        confirmation(&stored).totals.total,
         Money::new(3_600, Currency::Eur)
     );
     assert_eq!(store.announced_types(), ["order.confirmed"]);
@@ -220,10 +236,8 @@ async fn a_valid_order_is_confirmed_priced_and_reserves_stock() {
 #[tokio::test]
 async fn too_little_stock_or_unknown_products_reject_without_touching_stock() {
     let store = shop();
-    let greedy = command(
-        json!([{"product_id": "p-2", "quantity": 1}, {"product_id": "p-1", "quantity": 6}]),
-    );
-    let unknown = command(json!([{"product_id": "p-404", "quantity": 1}]));
+    let greedy = command(&[("p-2", 1), ("p-1", 6)]);
+    let unknown = command(&[("p-404", 1)]);
     let results = process(&store, &[greedy.clone(), unknown]).await;
     assert_eq!(
         results[0].as_ref().unwrap(),
@@ -235,13 +249,13 @@ async fn too_little_stock_or_unknown_products_reject_without_touching_stock() {
     );
     assert_eq!((store.stock("p-1"), store.stock("p-2")), (5, 100));
     let rejected = store.load(&greedy.order_id).await.unwrap().unwrap();
-    assert_eq!(rejected.reason.as_deref(), Some("not enough stock for p-1"));
+    assert_eq!(rejection(&rejected).detail, "not enough stock for p-1");
 }
 
 #[tokio::test]
 async fn delivering_the_same_message_three_times_reserves_once() {
     let store = shop();
-    let order = command(json!([{"product_id": "p-1", "quantity": 1}]));
+    let order = command(&[("p-1", 1)]);
     // Twice in one batch, then once more in the next.
     let first = process(&store, &[order.clone(), order.clone()]).await;
     let second = process(&store, std::slice::from_ref(&order)).await;
@@ -262,11 +276,7 @@ async fn the_relay_queues_placements_and_publishes_the_rest_once_each() {
     let store = shop();
     let clock = clock();
     let placed = placing(&store, &clock)
-        .place(
-            request(json!([{"product_id": "p-1", "quantity": 1}])),
-            None,
-            "corr".into(),
-        )
+        .place(request(&[("p-1", 1)]), None, corr())
         .await
         .unwrap();
     process(&store, &queued(&store)).await;
@@ -281,15 +291,15 @@ async fn the_relay_queues_placements_and_publishes_the_rest_once_each() {
     let relayed = relay.relay(&batch).await;
     assert!(relayed.failed.is_empty() && relayed.unreadable.is_empty());
     assert_eq!(queue.sent().len(), 1);
-    assert_eq!(queue.sent()[0].order_id, placed.order.order_id);
-    assert_eq!(queue.sent()[0].lines, placed.order.requested_lines());
+    assert_eq!(&queue.sent()[0].order_id, placed.order.id());
+    assert_eq!(&queue.sent()[0].lines, placed.order.requested_lines());
     assert_eq!(publisher.types(), ["order.confirmed"]);
 }
 
 #[tokio::test]
 async fn what_the_bus_refuses_is_handed_over_again() {
     let store = shop();
-    let order = command(json!([{"product_id": "p-1", "quantity": 1}]));
+    let order = command(&[("p-1", 1)]);
     process(&store, std::slice::from_ref(&order)).await;
     let (queue, publisher) = (RecordingQueue::default(), RecordingPublisher::default());
     let relay = Relay {
@@ -315,8 +325,8 @@ async fn what_the_bus_refuses_is_handed_over_again() {
 
 #[tokio::test]
 async fn a_placement_the_relay_cannot_read_is_set_aside_not_retried() {
-    let order = command(json!([{"product_id": "p-1", "quantity": 1}]));
-    let mut placed = order.placement().envelope;
+    let order = command(&[("p-1", 1)]);
+    let mut placed = Order::place(order).envelope;
     placed.data = json!({"customer_id": "c-1"});
     let (queue, publisher) = (RecordingQueue::default(), RecordingPublisher::default());
     let relayed = Relay {
@@ -334,13 +344,14 @@ async fn a_placement_the_relay_cannot_read_is_set_aside_not_retried() {
 async fn replaying_the_history_gives_the_stored_order() {
     let store = shop();
     let publisher = RecordingPublisher::default();
-    let order = command(json!([{"product_id": "p-2", "quantity": 3}]));
+    let order = command(&[("p-2", 3)]);
     process(&store, std::slice::from_ref(&order)).await;
     let confirmed = store.load(&order.order_id).await.unwrap().unwrap();
+    let total = confirmation(&confirmed).totals.total.amount;
     pay(
         &store,
         &publisher,
-        &payment_succeeded(&confirmed, "evt_1", confirmed.totals.unwrap().total.amount),
+        &payment_succeeded(&confirmed, "evt_1", total),
     )
     .await
     .unwrap();
@@ -351,7 +362,7 @@ async fn replaying_the_history_gives_the_stored_order() {
         [1, 2, 3]
     );
     assert_eq!(Order::replay(&history).unwrap(), stored);
-    assert_eq!(stored.status, OrderStatus::Paid);
+    assert_eq!(stored.status(), OrderStatus::Paid);
 }
 
 fn payment(order: &Order, provider_event_id: &str, event: PaymentEvent) -> EventEnvelope {
@@ -361,20 +372,24 @@ fn payment(order: &Order, provider_event_id: &str, event: PaymentEvent) -> Event
         "pi_1".into(),
         1,
         clock().0,
-        order.correlation_id.clone(),
+        order.correlation_id().clone(),
         None,
     )
 }
 
+fn pi_1() -> PaymentIntentId {
+    PaymentIntentId::parse("pi_1").unwrap()
+}
+
+/// `payment.succeeded` of `amount` euro cents for `order`, by the payment intent `pi_1`.
 pub(super) fn payment_succeeded(order: &Order, id: &str, amount: i64) -> EventEnvelope {
     payment(
         order,
         id,
         PaymentEvent::Succeeded {
-            order_id: order.order_id.to_string(),
-            payment_intent_id: "pi_1".into(),
-            amount,
-            currency: "EUR".into(),
+            order_id: order.id().clone(),
+            payment_intent_id: pi_1(),
+            amount: Money::new(amount, Currency::Eur),
             provider_event_id: id.into(),
         },
     )
@@ -385,10 +400,9 @@ pub(super) fn payment_failed(order: &Order, id: &str, amount: i64) -> EventEnvel
         order,
         id,
         PaymentEvent::Failed {
-            order_id: order.order_id.to_string(),
-            payment_intent_id: "pi_1".into(),
-            amount,
-            currency: "EUR".into(),
+            order_id: order.id().clone(),
+            payment_intent_id: pi_1(),
+            amount: Money::new(amount, Currency::Eur),
             provider_event_id: id.into(),
             failure_message: Some("card declined".into()),
         },
@@ -412,9 +426,14 @@ pub(super) async fn pay(
 }
 
 pub(super) async fn confirmed_order(store: &InMemoryStore, quantity: i64) -> Order {
-    let order = command(json!([{"product_id": "p-1", "quantity": quantity}]));
+    let order = command(&[("p-1", quantity)]);
     process(store, std::slice::from_ref(&order)).await;
     store.load(&order.order_id).await.unwrap().unwrap()
+}
+
+/// An order the store has never heard of.
+pub(super) fn stranger() -> Order {
+    Order::place(command(&[("p-1", 1)])).order
 }
 
 #[tokio::test]
@@ -422,11 +441,11 @@ async fn a_successful_payment_pays_once_and_a_late_failure_changes_nothing() {
     let store = shop();
     let publisher = RecordingPublisher::default();
     let order = confirmed_order(&store, 2).await;
-    let total = order.totals.unwrap().total.amount;
+    let total = confirmation(&order).totals.total.amount;
     let succeeded = payment_succeeded(&order, "evt_ok", total);
     assert_eq!(
         pay(&store, &publisher, &succeeded).await.unwrap(),
-        SagaOutcome::Paid(order.totals.unwrap().total)
+        SagaOutcome::Paid(confirmation(&order).totals.total)
     );
     assert_eq!(
         pay(&store, &publisher, &succeeded).await.unwrap(),
@@ -440,8 +459,8 @@ async fn a_successful_payment_pays_once_and_a_late_failure_changes_nothing() {
     .await
     .unwrap();
     assert!(matches!(late_failure, SagaOutcome::Anomaly { .. }));
-    let stored = store.load(&order.order_id).await.unwrap().unwrap();
-    assert_eq!(stored.status, OrderStatus::Paid);
+    let stored = store.load(order.id()).await.unwrap().unwrap();
+    assert_eq!(stored.status(), OrderStatus::Paid);
     assert_eq!(store.stock("p-1"), 3);
     assert_eq!(store.announced_types(), ["order.confirmed", "order.paid"]);
 }
@@ -452,7 +471,7 @@ async fn a_failed_payment_cancels_and_gives_the_stock_back() {
     let publisher = RecordingPublisher::default();
     let order = confirmed_order(&store, 4).await;
     assert_eq!(store.stock("p-1"), 1);
-    let failed = payment_failed(&order, "evt_ko", order.totals.unwrap().total.amount);
+    let failed = payment_failed(&order, "evt_ko", confirmation(&order).totals.total.amount);
     assert_eq!(
         pay(&store, &publisher, &failed).await.unwrap(),
         SagaOutcome::Cancelled
@@ -462,9 +481,12 @@ async fn a_failed_payment_cancels_and_gives_the_stock_back() {
         SagaOutcome::AlreadyApplied
     );
     assert_eq!(store.stock("p-1"), 5);
-    let stored = store.load(&order.order_id).await.unwrap().unwrap();
-    assert_eq!(stored.status, OrderStatus::Cancelled);
-    assert_eq!(stored.reason.as_deref(), Some("payment_failed"));
+    let stored = store.load(order.id()).await.unwrap().unwrap();
+    assert_eq!(stored.status(), OrderStatus::Cancelled);
+    assert_eq!(
+        cancellation(&stored).reason,
+        CancellationReason::PaymentFailed
+    );
 }
 
 #[tokio::test]
@@ -477,15 +499,13 @@ async fn a_wrong_amount_or_unknown_order_is_an_anomaly_not_a_change() {
         pay(&store, &publisher, &short).await.unwrap(),
         SagaOutcome::Anomaly { .. }
     ));
-    let mut stranger = order.clone();
-    stranger.order_id = crate::kernel::OrderId::generate();
-    let unknown = payment_succeeded(&stranger, "evt_stranger", 1);
+    let unknown = payment_succeeded(&stranger(), "evt_stranger", 1);
     assert!(matches!(
         pay(&store, &publisher, &unknown).await.unwrap(),
         SagaOutcome::Anomaly { .. }
     ));
     assert_eq!(
-        store.load(&order.order_id).await.unwrap().unwrap().status,
+        store.load(order.id()).await.unwrap().unwrap().status(),
         OrderStatus::Confirmed
     );
     assert_eq!(store.anomalies().len(), 2);
@@ -497,11 +517,7 @@ async fn a_payment_for_an_order_still_pending_is_retried_later() {
     let publisher = RecordingPublisher::default();
     let clock = clock();
     let placed = placing(&store, &clock)
-        .place(
-            request(json!([{"product_id": "p-1", "quantity": 1}])),
-            None,
-            "corr".into(),
-        )
+        .place(request(&[("p-1", 1)]), None, corr())
         .await
         .unwrap();
     let early = payment_succeeded(&placed.order, "evt_early", 1);

@@ -1,25 +1,28 @@
-use crate::kernel::{DomainEvent, Money};
+use crate::kernel::{DomainEvent, Money, OrderId, PaymentIntentId};
 use serde::{Deserialize, Serialize};
 
-/// What the payments context tells the rest of the shop. Amounts are as the provider sent them
-/// (minor units, currency upper-cased); ordering checks them against the order's total.
+/// What the payments context tells the rest of the shop: a payment for one of the shop's
+/// orders, in a currency the shop sells in. Ordering checks the amount against the order's
+/// total. (A payment the webhook cannot attribute that way is refunded there, see
+/// [`RefundEvent::unattributable`].)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event_type", content = "data")]
 pub enum PaymentEvent {
     #[serde(rename = "payment.succeeded")]
     Succeeded {
-        order_id: String,
-        payment_intent_id: String,
-        amount: i64,
-        currency: String,
+        order_id: OrderId,
+        payment_intent_id: PaymentIntentId,
+        /// `amount` and `currency`, flat as the contract writes them.
+        #[serde(flatten)]
+        amount: Money,
         provider_event_id: String,
     },
     #[serde(rename = "payment.failed")]
     Failed {
-        order_id: String,
-        payment_intent_id: String,
-        amount: i64,
-        currency: String,
+        order_id: OrderId,
+        payment_intent_id: PaymentIntentId,
+        #[serde(flatten)]
+        amount: Money,
         provider_event_id: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         failure_message: Option<String>,
@@ -29,7 +32,7 @@ pub enum PaymentEvent {
 impl DomainEvent for PaymentEvent {}
 
 impl PaymentEvent {
-    pub fn order_id(&self) -> &str {
+    pub fn order_id(&self) -> &OrderId {
         match self {
             PaymentEvent::Succeeded { order_id, .. } | PaymentEvent::Failed { order_id, .. } => {
                 order_id
@@ -37,7 +40,7 @@ impl PaymentEvent {
         }
     }
 
-    pub fn payment_intent_id(&self) -> &str {
+    pub fn payment_intent_id(&self) -> &PaymentIntentId {
         match self {
             PaymentEvent::Succeeded {
                 payment_intent_id, ..
@@ -48,23 +51,11 @@ impl PaymentEvent {
         }
     }
 
-    /// The amount and currency as the provider reported them.
-    pub fn amount(&self) -> (i64, &str) {
+    /// The amount as the provider reported it.
+    pub fn amount(&self) -> Money {
         match self {
-            PaymentEvent::Succeeded {
-                amount, currency, ..
-            }
-            | PaymentEvent::Failed {
-                amount, currency, ..
-            } => (*amount, currency),
+            PaymentEvent::Succeeded { amount, .. } | PaymentEvent::Failed { amount, .. } => *amount,
         }
-    }
-
-    /// Whether this payment is for exactly `total` (currencies compared case-insensitively,
-    /// as providers write them in lower case).
-    pub fn is_for(&self, total: Money) -> bool {
-        let (amount, currency) = self.amount();
-        amount == total.amount && currency.eq_ignore_ascii_case(total.currency.code())
     }
 }
 
@@ -80,6 +71,9 @@ pub enum RefundReason {
     AlreadyPaid,
     /// The payment names no order of this shop.
     UnknownOrder,
+    /// The payment names no order id the shop could have issued, or a currency it does not
+    /// sell in: refunded by the webhook, never seen by ordering.
+    Unattributable,
     /// The amount or the currency is not the order's total.
     AmountMismatch,
 }
@@ -115,21 +109,37 @@ impl RefundEvent {
             order_id,
             payment_intent_id,
             amount,
-            currency,
             provider_event_id,
         } = payment
         else {
             return None;
         };
         Some(RefundEvent::RefundRequired {
-            order_id: order_id.clone(),
-            payment_intent_id: payment_intent_id.clone(),
+            order_id: order_id.to_string(),
+            payment_intent_id: payment_intent_id.to_string(),
             amount: ProviderAmount {
-                amount: *amount,
-                currency: currency.clone(),
+                amount: amount.amount,
+                currency: amount.currency.code().to_owned(),
             },
             reason,
             provider_event_id: provider_event_id.clone(),
         })
+    }
+
+    /// The refund of a succeeded payment that names no order of the shop (`order_id` is not
+    /// one of its ids), or was taken in a currency the shop does not sell in.
+    pub fn unattributable(
+        order_id: String,
+        payment_intent_id: &PaymentIntentId,
+        amount: ProviderAmount,
+        provider_event_id: String,
+    ) -> Self {
+        RefundEvent::RefundRequired {
+            order_id,
+            payment_intent_id: payment_intent_id.to_string(),
+            amount,
+            reason: RefundReason::Unattributable,
+            provider_event_id,
+        }
     }
 }

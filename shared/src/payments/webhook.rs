@@ -1,9 +1,12 @@
 //! Receiving a payment webhook: verify, translate, record once, publish.
 
-use super::PaymentEvent;
 use super::ports::{Recording, WebhookLedger};
 use super::signature::{self, SignatureError};
-use crate::kernel::{Clock, EventEnvelope, EventPublisher, StoreError};
+use super::{PaymentEvent, ProviderAmount, RefundEvent};
+use crate::kernel::{
+    Clock, CorrelationId, Currency, EventEnvelope, EventPublisher, Money, OrderId, PaymentIntentId,
+    StoreError,
+};
 use serde::Deserialize;
 use std::collections::HashMap;
 
@@ -46,7 +49,7 @@ struct ProviderEventData {
 
 #[derive(Debug, Deserialize)]
 struct PaymentIntent {
-    id: ProviderId,
+    id: PaymentIntentId,
     amount: i64,
     currency: String,
     #[serde(default)]
@@ -100,7 +103,7 @@ impl WebhookReceiver<'_> {
         let event: ProviderEvent =
             serde_json::from_slice(body).map_err(|e| WebhookError::Malformed(e.to_string()))?;
         let envelope = match translate(&event)? {
-            Translated::Payment(envelope) => envelope,
+            Translated::Event(envelope) => envelope,
             Translated::Ignored(reason) => return Ok(Received::Ignored { reason }),
         };
         match self
@@ -142,11 +145,12 @@ impl WebhookReceiver<'_> {
 }
 
 enum Translated {
-    Payment(EventEnvelope),
+    /// A payment event, or the refund of a payment the shop cannot attribute to an order.
+    Event(EventEnvelope),
     Ignored(String),
 }
 
-/// The shop's payment event for a provider event, if it is one the shop acts on.
+/// The shop's event for a provider event, if it is one the shop acts on.
 fn translate(event: &ProviderEvent) -> Result<Translated, WebhookError> {
     let succeeded = match event.kind.as_str() {
         "payment_intent.succeeded" => true,
@@ -159,48 +163,89 @@ fn translate(event: &ProviderEvent) -> Result<Translated, WebhookError> {
     };
     let intent: PaymentIntent = serde_json::from_value(event.data.object.clone())
         .map_err(|e| WebhookError::Malformed(format!("data.object: {e}")))?;
-    let Some(order_id) = intent.metadata.get("order_id").cloned() else {
+    let Some(order_ref) = intent.metadata.get("order_id") else {
         return Ok(Translated::Ignored(
             "the payment intent names no order (metadata.order_id)".into(),
         ));
     };
-    let currency = intent.currency.to_ascii_uppercase();
+    let occurred_at = time::OffsetDateTime::from_unix_timestamp(event.created)
+        .map_err(|_| WebhookError::Malformed("created is not a valid time".into()))?;
+    let correlation_id = ["correlation_id", "order_id"]
+        .iter()
+        .find_map(|key| CorrelationId::parse(intent.metadata.get(*key)?.as_str()).ok())
+        .unwrap_or_else(CorrelationId::generate);
+    // The provider's event id is the event id: stable across redeliveries, so consumers
+    // deduplicate a republished event. Its `created` second orders an intent's events.
+    let envelope = EventEnvelopeParts {
+        event_id: event.id.0.clone(),
+        aggregate_id: intent.id.to_string(),
+        sequence: u64::try_from(event.created).unwrap_or_default(),
+        occurred_at,
+        correlation_id,
+    };
+    let order_id = OrderId::parse(order_ref.as_str());
+    let currency = Currency::parse(&intent.currency);
+    let (Ok(order_id), Ok(currency)) = (order_id, currency) else {
+        if !succeeded {
+            return Ok(Translated::Ignored(
+                "a failed payment for no order of this shop".into(),
+            ));
+        }
+        tracing::warn!(
+            alarm = "payment_anomaly",
+            payment_intent_id = %intent.id,
+            "a payment for no order of this shop (order id or currency): refund requested"
+        );
+        let amount = ProviderAmount {
+            amount: intent.amount,
+            currency: intent.currency.to_ascii_uppercase(),
+        };
+        let refund =
+            RefundEvent::unattributable(order_ref.clone(), &intent.id, amount, event.id.0.clone());
+        return Ok(Translated::Event(envelope.wrap(&refund)));
+    };
+    let amount = Money::new(intent.amount, currency);
     let payment = if succeeded {
         PaymentEvent::Succeeded {
-            order_id: order_id.clone(),
-            payment_intent_id: intent.id.0.clone(),
-            amount: intent.amount,
-            currency,
+            order_id,
+            payment_intent_id: intent.id.clone(),
+            amount,
             provider_event_id: event.id.0.clone(),
         }
     } else {
         PaymentEvent::Failed {
-            order_id: order_id.clone(),
-            payment_intent_id: intent.id.0.clone(),
-            amount: intent.amount,
-            currency,
+            order_id,
+            payment_intent_id: intent.id.clone(),
+            amount,
             provider_event_id: event.id.0.clone(),
             failure_message: intent.last_payment_error.and_then(|e| e.message),
         }
     };
-    let occurred_at = time::OffsetDateTime::from_unix_timestamp(event.created)
-        .map_err(|_| WebhookError::Malformed("created is not a valid time".into()))?;
-    let correlation_id = intent
-        .metadata
-        .get("correlation_id")
-        .cloned()
-        .unwrap_or(order_id);
-    // The provider's event id is the event id: stable across redeliveries, so consumers
-    // deduplicate a republished event. Its `created` second orders an intent's events.
-    Ok(Translated::Payment(EventEnvelope::wrap(
-        &payment,
-        event.id.0.clone(),
-        intent.id.0,
-        u64::try_from(event.created).unwrap_or_default(),
-        occurred_at,
-        correlation_id,
-        Some(event.id.0.clone()),
-    )))
+    Ok(Translated::Event(envelope.wrap(&payment)))
+}
+
+/// Everything of an envelope but its event.
+struct EventEnvelopeParts {
+    event_id: String,
+    aggregate_id: String,
+    sequence: u64,
+    occurred_at: time::OffsetDateTime,
+    correlation_id: CorrelationId,
+}
+
+impl EventEnvelopeParts {
+    fn wrap<E: crate::kernel::DomainEvent>(self, event: &E) -> EventEnvelope {
+        let causation = Some(self.event_id.clone());
+        EventEnvelope::wrap(
+            event,
+            self.event_id,
+            self.aggregate_id,
+            self.sequence,
+            self.occurred_at,
+            self.correlation_id,
+            causation,
+        )
+    }
 }
 
 #[cfg(test)]
@@ -216,10 +261,17 @@ mod tests {
         FixedClock(time::macros::datetime!(2026-11-21 10:00 UTC))
     }
 
+    const ORDER_ID: &str = "01JDQ0000000000000000000ZZ";
+
     fn event(id: &str, kind: &str) -> Vec<u8> {
+        payment_event(id, kind, ORDER_ID, "eur")
+    }
+
+    /// A payment intent's event for `order_id` in `currency`, as the provider sends it.
+    fn payment_event(id: &str, kind: &str, order_id: &str, currency: &str) -> Vec<u8> {
         json!({"id": id, "type": kind, "created": 1_795_255_200,
-            "data": {"object": {"id": "pi_1", "amount": 1200, "currency": "eur",
-                "metadata": {"order_id": "01JDQ0000000000000000000ZZ"}}}})
+            "data": {"object": {"id": "pi_1", "amount": 1200, "currency": currency,
+                "metadata": {"order_id": order_id}}}})
         .to_string()
         .into_bytes()
     }
@@ -281,6 +333,53 @@ mod tests {
             assert!(
                 matches!(refused, Err(WebhookError::Malformed(_))),
                 "{id:.20}"
+            );
+        }
+        assert!(publisher.published().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_payment_the_shop_cannot_attribute_is_refunded_by_the_webhook_once() {
+        let cases = [("not-an-order-id", "eur", "EUR"), (ORDER_ID, "jpy", "JPY")];
+        for (n, (order_id, currency, upper)) in cases.into_iter().enumerate() {
+            let (store, publisher) = (InMemoryStore::default(), RecordingPublisher::default());
+            let id = format!("evt_stray_{n}");
+            let body = payment_event(&id, "payment_intent.succeeded", order_id, currency);
+            let first = deliver(&store, &publisher, &body).await.unwrap();
+            assert_eq!(
+                first,
+                Received::Processed {
+                    event_type: "payment.refund_required".into()
+                },
+                "{order_id} {currency}"
+            );
+            let again = deliver(&store, &publisher, &body).await.unwrap();
+            assert_eq!(again, Received::Duplicate);
+            assert_eq!(publisher.types(), ["payment.refund_required"]);
+            let refund = &publisher.published()[0];
+            assert_eq!(refund.event_id, id);
+            assert_eq!(refund.data["reason"], "unattributable");
+            assert_eq!(refund.data["order_id"], order_id);
+            assert_eq!(refund.data["payment_intent_id"], "pi_1");
+            assert_eq!(
+                refund.data["amount"],
+                json!({"amount": 1200, "currency": upper})
+            );
+            assert_eq!(refund.data["provider_event_id"], id.as_str());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_payment_the_shop_cannot_attribute_is_ignored() {
+        let (store, publisher) = (InMemoryStore::default(), RecordingPublisher::default());
+        let cases = [("not-an-order-id", "eur"), (ORDER_ID, "jpy")];
+        for (n, (order_id, currency)) in cases.into_iter().enumerate() {
+            let id = format!("evt_stray_failure_{n}");
+            let body = payment_event(&id, "payment_intent.payment_failed", order_id, currency);
+            let received = deliver(&store, &publisher, &body).await.unwrap();
+            assert!(
+                matches!(received, Received::Ignored { .. }),
+                "{order_id} {currency}: {received:?}"
             );
         }
         assert!(publisher.published().is_empty());

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail};
 use aws_sdk_sqs::types::Message;
 use serde_json::{Value, json};
-use shop::ordering::placing::OrderMessage;
+use shop::adapters::order_message;
 
 use super::counts::{Counts, DIRECT_CALLER, FUNCTION_CALLER, fetch_all};
 use super::lab::{HELLO, Lab, Process};
@@ -93,7 +93,7 @@ impl Chain<'_> {
             "order-relay" => stream_event(&self.stream.events("order.placed", 1).await?),
             "order-processor" => {
                 let messages = self.next("OrdersQueue").await?;
-                let command = OrderMessage::parse(messages[0].body().unwrap_or_default())?;
+                let command = order_message::from_body(messages[0].body().unwrap_or_default())?;
                 self.order_id = Some(command.order_id.to_string());
                 workload::sqs(&messages, &self.lab.queue_arn("OrdersQueue")?)
             }
@@ -345,7 +345,7 @@ pub async fn warm(
         let orders: Vec<String> = inputs
             .iter()
             .filter_map(|input| match input {
-                Input::Orders(m) => OrderMessage::parse(m.body().unwrap_or_default())
+                Input::Orders(m) => order_message::from_body(m.body().unwrap_or_default())
                     .ok()
                     .map(|c| c.order_id.to_string()),
                 _ => None,

@@ -9,14 +9,18 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue, Method};
 use serde_json::{Value, json};
 use shop::adapters::dynamodb::{DynamoCatalog, DynamoLedger, DynamoOrders, event_of_stream_image};
+use shop::adapters::order_message;
 use shop::adapters::sns::SnsPublisher;
 use shop::adapters::sqs::SqsOrderQueue;
 use shop::catalog::ports::ProductLookup;
-use shop::kernel::{CustomerId, EventEnvelope, OrderId, ProductId, SystemClock};
-use shop::ordering::placing::{OrderMessage, OrderRequest, Placing};
+use shop::kernel::{
+    CorrelationId, Currency, CustomerId, EventEnvelope, OrderId, ProductId, SystemClock,
+};
+use shop::ordering::placing::Placing;
 use shop::ordering::processing::{OrderProcessor, Processed};
 use shop::ordering::relay::Relay;
 use shop::ordering::saga::{PaymentSaga, SagaOutcome};
+use shop::ordering::{OrderLines, OrderRequest, RequestedLine};
 use shop::payments::webhook::{Received, WebhookReceiver};
 use time::OffsetDateTime;
 
@@ -332,9 +336,10 @@ pub async fn payments_for(lab: &Lab, order_ids: &[String]) -> Result<Vec<Payment
                 .get(id)
                 .ok_or_else(|| anyhow!("order {id} is not in OrdersTable"))?;
             let total = order
+                .state()
+                .confirmation()
+                .ok_or_else(|| anyhow!("order {id} has no totals: it is {:?}", order.status()))?
                 .totals
-                .as_ref()
-                .ok_or_else(|| anyhow!("order {id} has no totals: it is {:?}", order.status))?
                 .total;
             payments.push(Payment {
                 order_id: id.to_string(),
@@ -400,7 +405,13 @@ impl Direct {
     pub async fn place_order(&self, body: &Value) -> Result<String> {
         let customer = CustomerId::parse(body["customer_id"].as_str().unwrap_or("c-bench"))
             .map_err(|e| anyhow!("{e}"))?;
-        let request = OrderRequest::validate(body, &customer).map_err(|e| anyhow!("{e:?}"))?;
+        let lines: Vec<RequestedLine> = serde_json::from_value(body["items"].clone())?;
+        let request = OrderRequest {
+            customer_id: customer,
+            currency: Currency::parse(body["currency"].as_str().unwrap_or_default())?,
+            lines: OrderLines::new(lines)?,
+            discount_code: None,
+        };
         let placing = Placing {
             orders: &self.api_orders,
             keys: &self.api_orders,
@@ -408,17 +419,17 @@ impl Direct {
             max_unpaid: 5,
         };
         let placed = placing
-            .place(request, None, ulid::Ulid::new().to_string())
+            .place(request, None, CorrelationId::generate())
             .await
             .map_err(|e| anyhow!("{e}"))?;
-        Ok(placed.order.order_id.to_string())
+        Ok(placed.order.id().to_string())
     }
 
     /// order-processor's handling of these queue messages (one batch).
     pub async fn process(&self, messages: &[Message]) -> Result<()> {
         let commands = messages
             .iter()
-            .map(|m| OrderMessage::parse(m.body().unwrap_or_default()))
+            .map(|m| order_message::from_body(m.body().unwrap_or_default()))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| anyhow!("{e}"))?;
         let processor = OrderProcessor {

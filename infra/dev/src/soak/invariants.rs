@@ -54,7 +54,7 @@ pub(super) async fn check(world: &World<'_>, figures: &Figures) -> Result<Invari
 
     // 1. Nothing stuck: every order in the table (the accepted ones and those whose 202 was
     //    lost) has left PENDING; each accepted one is there.
-    let ids: HashSet<&str> = orders.iter().map(|o| o.order_id.as_str()).collect();
+    let ids: HashSet<&str> = orders.iter().map(|o| o.id().as_str()).collect();
     let missing = figures
         .accepted
         .iter()
@@ -62,7 +62,7 @@ pub(super) async fn check(world: &World<'_>, figures: &Figures) -> Result<Invari
         .count();
     let pending = orders
         .iter()
-        .filter(|o| o.status == OrderStatus::Pending)
+        .filter(|o| o.status() == OrderStatus::Pending)
         .count();
     invariants.add(
         "every accepted order, and every order in the table, left PENDING with no client retry",
@@ -79,9 +79,9 @@ pub(super) async fn check(world: &World<'_>, figures: &Figures) -> Result<Invari
     let mut held: HashMap<&str, i64> = HashMap::new();
     for order in orders
         .iter()
-        .filter(|o| matches!(o.status, OrderStatus::Confirmed | OrderStatus::Paid))
+        .filter(|o| matches!(o.status(), OrderStatus::Confirmed | OrderStatus::Paid))
     {
-        for line in &order.items {
+        for line in order.requested_lines().as_slice() {
             *held.entry(line.product_id.as_str()).or_default() += i64::from(line.quantity.get());
         }
     }
@@ -282,7 +282,9 @@ pub(crate) async fn orders(dynamodb: &aws_sdk_dynamodb::Client, table: &str) -> 
     scan(dynamodb, table, "STATE")
         .await?
         .into_iter()
-        .map(|item| serde_dynamo::from_item(item).context("an order view does not read"))
+        .map(|item| {
+            shop::adapters::dynamodb::order_of_item(item).context("an order view does not read")
+        })
         .collect()
 }
 

@@ -368,7 +368,7 @@ impl<'a> World<'a> {
             .iter()
             .filter(|o| {
                 matches!(
-                    o.status,
+                    o.status(),
                     shop::ordering::OrderStatus::Pending | shop::ordering::OrderStatus::Confirmed
                 )
             })

@@ -4,11 +4,12 @@
 mod batch;
 mod catalog;
 mod ledger;
+mod order_item;
 mod orders;
 
 pub use catalog::DynamoCatalog;
 pub use ledger::DynamoLedger;
-pub use orders::{DynamoOrders, event_of_stream_image};
+pub use orders::{DynamoOrders, event_of_stream_image, order_of_item};
 
 use crate::kernel::StoreError;
 use aws_sdk_dynamodb::error::DisplayErrorContext;

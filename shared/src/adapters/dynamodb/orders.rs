@@ -5,12 +5,13 @@
 //! ([`event_of_stream_image`]).
 
 use super::batch::{self, Item};
+use super::order_item::OrderItem;
 use super::{back_off, item_error, store_error};
 use crate::kernel::{CustomerId, EventEnvelope, OrderId, ProductId, StoreError};
 use crate::ordering::Order;
 use crate::ordering::ports::{
-    CommitError, IdempotencyKeys, IdempotencyRecord, OrderCommit, OrderRepository, StockMovement,
-    UnpaidSlot,
+    CommitError, IdempotencyClaim, IdempotencyKeys, IdempotencyRecord, OrderCommit,
+    OrderRepository, Placement, PlacementError, StockMovement, StockRefused, UnpaidSlot,
 };
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
@@ -27,14 +28,6 @@ pub struct DynamoOrders {
     products_table: Option<String>,
     /// Needed only by functions that take idempotency keys.
     idempotency_table: Option<String>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct StateItem {
-    pk: String,
-    sk: String,
-    #[serde(flatten)]
-    order: Order,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -58,9 +51,16 @@ struct IdempotencyItem {
 enum Role {
     State,
     Event,
-    Stock(ProductId),
+    Reserve(ProductId),
+    Release(ProductId),
     Unpaid,
     Idempotency,
+}
+
+/// What a placement adds to a commit: the customer's limit and the client's key.
+struct PlacementTerms<'a> {
+    unpaid_limit: u32,
+    idempotency: Option<&'a IdempotencyClaim>,
 }
 
 const STATE: &str = "STATE";
@@ -90,6 +90,13 @@ pub fn event_of_stream_image(
     }
     serde_dynamo::from_item::<_, EventItem>(image)
         .map(|item| Some(item.envelope))
+        .map_err(item_error)
+}
+
+/// The order a `STATE` item of the orders table holds (for tools that scan the table).
+pub fn order_of_item(item: impl Into<serde_dynamo::Item>) -> Result<Order, StoreError> {
+    serde_dynamo::from_item::<_, OrderItem>(item.into())
+        .map(OrderItem::into_order)
         .map_err(item_error)
 }
 
@@ -197,17 +204,22 @@ impl DynamoOrders {
             .expression_attribute_values(":q", number(quantity.get()))
             .build()
             .map_err(store_error)?;
-        Ok((
-            TransactWriteItem::builder().update(update).build(),
-            Role::Stock(product.clone()),
-        ))
+        let role = match movement {
+            StockMovement::Reserve(..) => Role::Reserve(product.clone()),
+            StockMovement::Release(..) => Role::Release(product.clone()),
+        };
+        Ok((TransactWriteItem::builder().update(update).build(), role))
     }
 
     /// The update of the customer's unpaid-order count (attribute `unpaid` of the item
-    /// `CUSTOMER#<id>` / `UNPAID`): the limit is its condition.
-    fn unpaid_update(&self, slot: &UnpaidSlot) -> Result<TransactWriteItem, StoreError> {
+    /// `CUSTOMER#<id>` / `UNPAID`): a placement's limit is its condition.
+    fn unpaid_update(
+        &self,
+        slot: &UnpaidSlot,
+        limit: Option<u32>,
+    ) -> Result<TransactWriteItem, StoreError> {
         let (customer, expression) = match slot {
-            UnpaidSlot::Take { customer, .. } => {
+            UnpaidSlot::Take(customer) => {
                 (customer, "SET unpaid = if_not_exists(unpaid, :zero) + :one")
             }
             // Never below zero, and never refused: an order must always be able to end.
@@ -220,13 +232,10 @@ impl DynamoOrders {
             .set_key(Some(key(customer_pk(customer), UNPAID.to_owned())))
             .update_expression(expression)
             .expression_attribute_values(":one", number(1));
-        if let UnpaidSlot::Take { .. } = slot {
+        if let UnpaidSlot::Take(_) = slot {
             update = update.expression_attribute_values(":zero", number(0));
         }
-        if let UnpaidSlot::Take {
-            limit: Some(limit), ..
-        } = slot
-        {
+        if let Some(limit) = limit {
             update = update
                 .condition_expression("attribute_not_exists(unpaid) OR unpaid < :limit")
                 .expression_attribute_values(":limit", number(limit));
@@ -236,44 +245,49 @@ impl DynamoOrders {
             .build())
     }
 
-    fn transaction(
-        &self,
-        commit: &OrderCommit,
-    ) -> Result<(Vec<TransactWriteItem>, Vec<Role>), StoreError> {
-        let mut items = Vec::new();
-        let mut roles = Vec::new();
+    /// The order's `STATE` item, written only if the stored one is still at the version the
+    /// change was decided on (optimistic concurrency), or absent for a new order.
+    fn state_put(&self, commit: &OrderCommit) -> Result<TransactWriteItem, StoreError> {
         let order = &commit.order;
-
-        let state = serde_dynamo::to_item(StateItem {
-            pk: order_pk(order.order_id.as_str()),
-            sk: STATE.to_owned(),
-            order: order.clone(),
-        })
-        .map_err(item_error)?;
+        let item = OrderItem::of(order, order_pk(order.id().as_str()), STATE.to_owned());
         let mut put = Put::builder()
             .table_name(&self.orders_table)
-            .set_item(Some(state));
+            .set_item(Some(serde_dynamo::to_item(item).map_err(item_error)?));
         put = if commit.expected_version == 0 {
             put.condition_expression("attribute_not_exists(pk)")
         } else {
-            // Optimistic concurrency: the view must still be at the version we decided on.
             put.condition_expression("#version = :expected")
                 .expression_attribute_names("#version", "version")
                 .expression_attribute_values(":expected", number(commit.expected_version))
         };
-        items.push(
-            TransactWriteItem::builder()
-                .put(put.build().map_err(store_error)?)
-                .build(),
-        );
-        roles.push(Role::State);
+        Ok(TransactWriteItem::builder()
+            .put(put.build().map_err(store_error)?)
+            .build())
+    }
 
+    fn idempotency_put(&self, claim: &IdempotencyClaim) -> Result<TransactWriteItem, StoreError> {
+        let item = serde_dynamo::to_item(IdempotencyItem {
+            pk: request_pk(&claim.key),
+            request_hash: claim.request_hash.clone(),
+            order_id: claim.order_id.clone(),
+            expires_at: claim.expires_at.unix_timestamp(),
+        })
+        .map_err(item_error)?;
+        let table = Self::table(&self.idempotency_table, "idempotency")?;
+        let put = self.put(table, item, Some("attribute_not_exists(pk)"))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    fn transaction(
+        &self,
+        commit: &OrderCommit,
+        terms: Option<&PlacementTerms<'_>>,
+    ) -> Result<(Vec<TransactWriteItem>, Vec<Role>), StoreError> {
+        let mut items = vec![self.state_put(commit)?];
+        let mut roles = vec![Role::State];
         for event in &commit.events {
-            items.push(self.event_put(
-                event,
-                event_sk(event.sequence),
-                Some("attribute_not_exists(sk)"),
-            )?);
+            let sk = event_sk(event.sequence);
+            items.push(self.event_put(event, sk, Some("attribute_not_exists(sk)"))?);
             roles.push(Role::Event);
         }
         for movement in &commit.stock {
@@ -282,29 +296,46 @@ impl DynamoOrders {
             roles.push(role);
         }
         if let Some(slot) = &commit.unpaid {
-            items.push(self.unpaid_update(slot)?);
+            items.push(self.unpaid_update(slot, terms.map(|t| t.unpaid_limit))?);
             roles.push(Role::Unpaid);
         }
-        if let Some(claim) = &commit.idempotency {
-            let item = serde_dynamo::to_item(IdempotencyItem {
-                pk: request_pk(&claim.key),
-                request_hash: claim.request_hash.clone(),
-                order_id: claim.order_id.clone(),
-                expires_at: claim.expires_at.unix_timestamp(),
-            })
-            .map_err(item_error)?;
-            items.push(
-                TransactWriteItem::builder()
-                    .put(self.put(
-                        Self::table(&self.idempotency_table, "idempotency")?,
-                        item,
-                        Some("attribute_not_exists(pk)"),
-                    )?)
-                    .build(),
-            );
+        if let Some(claim) = terms.and_then(|t| t.idempotency) {
+            items.push(self.idempotency_put(claim)?);
             roles.push(Role::Idempotency);
         }
         Ok((items, roles))
+    }
+
+    /// Sends the transaction; one cancelled only for contention is sent again (jittered
+    /// backoff) until it goes through, a condition refuses it, or the tries run out.
+    async fn transact(&self, items: Vec<TransactWriteItem>, roles: &[Role]) -> Result<(), Refusal> {
+        let mut attempt = 0;
+        loop {
+            let sent = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
+            let Err(error) = sent else {
+                return Ok(());
+            };
+            match cancellation(&error, roles) {
+                Cancellation::Contended if attempt + 1 < CONTENTION_ATTEMPTS => {
+                    tracing::info!(attempt, "transaction conflict; committing again");
+                    crate::telemetry::metrics::transaction_conflict_retried();
+                    back_off(attempt).await;
+                    attempt += 1;
+                }
+                Cancellation::Contended => {
+                    return Err(Refusal::Failed(StoreError::new(format!(
+                        "the order's items stayed contended through {CONTENTION_ATTEMPTS} tries"
+                    ))));
+                }
+                Cancellation::Refused(refusal) => return Err(refusal),
+                Cancellation::Other => return Err(Refusal::Failed(store_error(error))),
+            }
+        }
     }
 
     async fn query_prefix(
@@ -350,7 +381,7 @@ impl OrderRepository for DynamoOrders {
             .await
             .map_err(store_error)?;
         out.item
-            .map(|item| serde_dynamo::from_item::<_, StateItem>(item).map(|s| s.order))
+            .map(|item| serde_dynamo::from_item::<_, OrderItem>(item).map(OrderItem::into_order))
             .transpose()
             .map_err(item_error)
     }
@@ -364,8 +395,9 @@ impl OrderRepository for DynamoOrders {
             .await?
             .into_iter()
             .map(|item| {
-                let state: StateItem = serde_dynamo::from_item(item).map_err(item_error)?;
-                Ok((state.order.order_id.clone(), state.order))
+                let item: OrderItem = serde_dynamo::from_item(item).map_err(item_error)?;
+                let order = item.into_order();
+                Ok((order.id().clone(), order))
             })
             .collect()
     }
@@ -375,42 +407,49 @@ impl OrderRepository for DynamoOrders {
     }
 
     async fn commit(&self, commit: OrderCommit) -> Result<(), CommitError> {
-        let (items, roles) = self.transaction(&commit)?;
-        let mut attempt = 0;
-        loop {
-            let error = match self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(items.clone()))
-                .send()
-                .await
-            {
-                Ok(_) => return Ok(()),
-                Err(error) => error,
-            };
-            match cancellation(&error, &roles) {
-                Cancellation::Contended if attempt + 1 < CONTENTION_ATTEMPTS => {
-                    tracing::info!(attempt, "transaction conflict; committing again");
-                    crate::telemetry::metrics::transaction_conflict_retried();
-                    back_off(attempt).await;
-                    attempt += 1;
-                }
-                Cancellation::Contended => {
-                    return Err(CommitError::Store(StoreError::new(format!(
-                        "the order's items stayed contended through {CONTENTION_ATTEMPTS} tries"
-                    ))));
-                }
-                Cancellation::Refused(refused) => return Err(refused),
-                Cancellation::Other => return Err(CommitError::Store(store_error(error))),
-            }
-        }
+        let (items, roles) = self.transaction(&commit, None)?;
+        self.transact(items, &roles)
+            .await
+            .map_err(|refusal| match refusal {
+                Refusal::Order => CommitError::Conflict,
+                Refusal::Stock(refused) => CommitError::Stock(refused),
+                Refusal::Failed(e) => CommitError::Store(e),
+                other => CommitError::Store(StoreError::new(format!("refused: {other:?}"))),
+            })
     }
+
+    async fn place(&self, placement: Placement) -> Result<(), PlacementError> {
+        let terms = PlacementTerms {
+            unpaid_limit: placement.unpaid_limit,
+            idempotency: placement.idempotency.as_ref(),
+        };
+        let (items, roles) = self.transaction(&placement.commit, Some(&terms))?;
+        self.transact(items, &roles)
+            .await
+            .map_err(|refusal| match refusal {
+                Refusal::Idempotency => PlacementError::IdempotencyKeyTaken,
+                Refusal::Order => PlacementError::AlreadyRecorded,
+                Refusal::Unpaid => PlacementError::TooManyUnpaidOrders,
+                Refusal::Failed(e) => PlacementError::Store(e),
+                other => PlacementError::Store(StoreError::new(format!("refused: {other:?}"))),
+            })
+    }
+}
+
+/// Which condition of a transaction refused it, in the order they are read.
+#[derive(Debug)]
+enum Refusal {
+    Idempotency,
+    Order,
+    Unpaid,
+    Stock(StockRefused),
+    Failed(StoreError),
 }
 
 /// What a failed TransactWriteItems means for the commit.
 enum Cancellation {
     /// A condition refused it: the answer for the caller.
-    Refused(CommitError),
+    Refused(Refusal),
     /// Cancelled only because its items were busy: the same transaction may succeed later.
     Contended,
     /// Not a cancellation (the service, the network): the SDK already retried it.
@@ -437,27 +476,38 @@ fn cancellation(
             .zip(&reasons)
             .any(|(role, code)| wanted(role) && *code == Some("ConditionalCheckFailed"))
     };
-    // The order first: a new order's id is unique, so its state already being there means
-    // this very transaction was applied once and its answer lost.
+    // The key first, then the order: a new order's id is unique, so its state already
+    // being there means this very transaction was applied once and its answer lost.
     if failed(|r| matches!(r, Role::Idempotency)) {
-        return Cancellation::Refused(CommitError::IdempotencyKeyTaken);
+        return Cancellation::Refused(Refusal::Idempotency);
     }
     if failed(|r| matches!(r, Role::State | Role::Event)) {
-        return Cancellation::Refused(CommitError::Conflict);
+        return Cancellation::Refused(Refusal::Order);
     }
     if failed(|r| matches!(r, Role::Unpaid)) {
-        return Cancellation::Refused(CommitError::TooManyUnpaidOrders);
+        return Cancellation::Refused(Refusal::Unpaid);
     }
-    let short: Vec<ProductId> = roles
-        .iter()
-        .zip(&reasons)
-        .filter_map(|(role, code)| match role {
-            Role::Stock(p) if *code == Some("ConditionalCheckFailed") => Some(p.clone()),
-            _ => None,
-        })
-        .collect();
+    let refused = |pick: fn(&Role) -> Option<&ProductId>| -> Vec<ProductId> {
+        roles
+            .iter()
+            .zip(&reasons)
+            .filter(|(_, code)| **code == Some("ConditionalCheckFailed"))
+            .filter_map(|(role, _)| pick(role).cloned())
+            .collect()
+    };
+    let short = refused(|r| match r {
+        Role::Reserve(p) => Some(p),
+        _ => None,
+    });
     if !short.is_empty() {
-        return Cancellation::Refused(CommitError::InsufficientStock(short));
+        return Cancellation::Refused(Refusal::Stock(StockRefused::Insufficient(short)));
+    }
+    let gone = refused(|r| match r {
+        Role::Release(p) => Some(p),
+        _ => None,
+    });
+    if !gone.is_empty() {
+        return Cancellation::Refused(Refusal::Stock(StockRefused::ProductGone(gone)));
     }
     let contended = reasons
         .iter()

@@ -207,6 +207,9 @@ impl Expr {
             Expr::GetAtt { resource, .. } => Some(resource),
             Expr::Sub { template, .. } => {
                 let name = template.strip_prefix("${")?.strip_suffix('}')?;
+                if name.contains(['$', '{', '}']) {
+                    return None;
+                }
                 Some(name.split_once('.').map_or(name, |(resource, _)| resource))
             }
             _ => None,

@@ -162,7 +162,7 @@ where
 }
 
 /// A number or boolean as CloudFormation reads one: `10` or `"10"`, `true` or `"True"`.
-fn scalar<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+fn scalar<'de, D, T>(deserializer: D) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,
     T: FromStr,
@@ -174,11 +174,19 @@ where
         .map(|b| b.to_string())
         .or_else(|| expr.as_text())
         .ok_or_else(|| D::Error::custom(format!("{expr:?} is not a literal")))?;
-    let value = text
-        .trim()
+    text.trim()
         .parse()
-        .map_err(|e| D::Error::custom(format!("{text:?}: {e}")))?;
-    Ok(Some(value))
+        .map_err(|e| D::Error::custom(format!("{text:?}: {e}")))
+}
+
+/// [`scalar`], for a property that may be left out (with `#[serde(default)]`).
+fn optional<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: FromStr,
+    T::Err: Display,
+{
+    scalar(deserializer).map(Some)
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -198,7 +206,7 @@ pub struct BuildProperties {
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct FunctionProperties {
-    #[serde(default, deserialize_with = "scalar")]
+    #[serde(default, deserialize_with = "optional")]
     pub memory_size: Option<u32>,
     pub timeout: Option<Expr>,
     #[serde(default)]
@@ -308,9 +316,9 @@ pub struct EventAuth {
 #[serde(rename_all = "PascalCase")]
 pub struct SqsEvent {
     pub queue: Expr,
-    #[serde(default, deserialize_with = "scalar")]
+    #[serde(default, deserialize_with = "optional")]
     pub batch_size: Option<u32>,
-    #[serde(default, deserialize_with = "scalar")]
+    #[serde(default, deserialize_with = "optional")]
     pub maximum_batching_window_in_seconds: Option<u64>,
     pub function_response_types: Option<Expr>,
 }
@@ -320,13 +328,13 @@ pub struct SqsEvent {
 pub struct StreamEvent {
     pub stream: Expr,
     pub starting_position: String,
-    #[serde(default, deserialize_with = "scalar")]
+    #[serde(default, deserialize_with = "optional")]
     pub batch_size: Option<u32>,
-    #[serde(default, deserialize_with = "scalar")]
+    #[serde(default, deserialize_with = "optional")]
     pub maximum_batching_window_in_seconds: Option<u64>,
-    #[serde(default, deserialize_with = "scalar")]
+    #[serde(default, deserialize_with = "optional")]
     pub maximum_retry_attempts: Option<i64>,
-    #[serde(default, deserialize_with = "scalar")]
+    #[serde(default, deserialize_with = "optional")]
     pub bisect_batch_on_function_error: Option<bool>,
     pub function_response_types: Option<Expr>,
     pub filter_criteria: Option<FilterCriteria>,
@@ -413,7 +421,7 @@ pub struct Projection {
 #[serde(rename_all = "PascalCase")]
 pub struct TimeToLive {
     pub attribute_name: String,
-    #[serde(default, deserialize_with = "scalar")]
+    #[serde(default, deserialize_with = "optional")]
     pub enabled: Option<bool>,
 }
 
@@ -437,7 +445,7 @@ pub struct Queue {
 pub struct RedrivePolicy {
     pub dead_letter_target_arn: Expr,
     #[serde(deserialize_with = "scalar")]
-    pub max_receive_count: Option<u64>,
+    pub max_receive_count: u64,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -446,7 +454,7 @@ pub struct Subscription {
     pub topic_arn: Expr,
     pub protocol: String,
     pub endpoint: Expr,
-    #[serde(default, deserialize_with = "scalar")]
+    #[serde(default, deserialize_with = "optional")]
     pub raw_message_delivery: Option<bool>,
     /// A mapping, or the same as JSON text.
     pub filter_policy: Option<serde_json::Value>,

@@ -97,6 +97,7 @@ fn alternatives_literals_and_references() {
     );
     assert!(expr("!Sub '${Queue.QueueName}'").denotes("Queue", "QueueName"));
     assert_eq!(expr("!Sub 'x-${Queue}'").referenced(), None);
+    assert_eq!(expr("!Sub '${A}-${B}'").referenced(), None);
 }
 
 #[test]
@@ -198,7 +199,7 @@ fn reads_resources_by_type_and_keeps_unknown_ones() {
     };
     let redrive = queue.redrive_policy.as_ref().unwrap();
     assert_eq!(redrive.dead_letter_target_arn, get_att("Dead", "Arn"));
-    assert_eq!(redrive.max_receive_count, Some(2));
+    assert_eq!(redrive.max_receive_count, 2);
     assert!(matches!(
         template.resource("Dead").unwrap().properties,
         Properties::Queue(_)

@@ -49,6 +49,11 @@ impl Template {
         serde_norway::from_str(text)
     }
 
+    /// A template already read as YAML.
+    pub fn from_value(value: &Value) -> Result<Template, serde_norway::Error> {
+        Template::deserialize(value)
+    }
+
     pub fn resource(&self, logical_id: &str) -> Option<&Resource> {
         self.resources
             .iter()

@@ -31,10 +31,10 @@ pub fn redrives(
             .map_err(|e| anyhow!("{}: deadLetterTargetArn: {e}", id))?;
         let dead_letters = resources
             .queue_by_arn(&target)
-            .with_context(|| format!("{}: no queue has ARN {target}", id))?;
+            .with_context(|| format!("{id}: no queue has ARN {target}"))?;
         let source = resources
-            .queue(&id)
-            .with_context(|| format!("{} is not provisioned", id))?;
+            .queue(id)
+            .with_context(|| format!("{id} is not provisioned"))?;
         if dlq.is_none_or(|wanted| wanted == dead_letters.name) {
             found.push(Redrive {
                 dead_letters: dead_letters.clone(),

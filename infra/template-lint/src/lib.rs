@@ -719,22 +719,7 @@ fn check_deploys(
             "DeploymentPreference has no Type (e.g. Canary10Percent5Minutes)".to_owned(),
         );
     }
-    // `Alarms` is a list, or an `!If` of lists; any item may be an `!If` too.
-    let named = preference
-        .get("Alarms")
-        .into_iter()
-        .flat_map(Expr::alternatives)
-        .flat_map(|a| a.as_list().unwrap_or(std::slice::from_ref(a)))
-        .flat_map(Expr::alternatives)
-        .filter_map(|a| match a {
-            Expr::Ref(alarm) => Some(alarm.as_str()),
-            _ => None,
-        });
-    let watches_it = named
-        .collect::<Vec<_>>()
-        .iter()
-        .any(|n| alarms.iter().any(|&(a, _, f)| a == *n && f == name));
-    if !watches_it {
+    if !rolls_back(name, preference, alarms) {
         finding(
             Rule::UnsafeDeploy,
             format!(
@@ -744,6 +729,22 @@ fn check_deploys(
             ),
         );
     }
+}
+
+/// Whether `DeploymentPreference.Alarms` names an alarm on function `name`. `Alarms` is a
+/// list, or an `!If` of lists; any item may be an `!If` too.
+fn rolls_back(name: &str, preference: &Expr, alarms: &[LambdaAlarm]) -> bool {
+    preference
+        .get("Alarms")
+        .into_iter()
+        .flat_map(Expr::alternatives)
+        .flat_map(|a| a.as_list().unwrap_or(std::slice::from_ref(a)))
+        .flat_map(Expr::alternatives)
+        .filter_map(|a| match a {
+            Expr::Ref(alarm) => Some(alarm.as_str()),
+            _ => None,
+        })
+        .any(|named| alarms.iter().any(|&(a, _, f)| a == named && f == name))
 }
 
 // ------------------------------------------------------------------------------ dashboards

@@ -12,15 +12,15 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, CreateGlobalSecondaryIndexAction, GlobalSecondaryIndex,
     GlobalSecondaryIndexUpdate, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType, StreamSpecification, StreamViewType, TableStatus, TimeToLiveSpecification,
-    TimeToLiveStatus,
+    ScalarAttributeType, StreamSpecification, StreamViewType, TableDescription, TableStatus,
+    TimeToLiveSpecification, TimeToLiveStatus,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::{Value, json};
 
 use crate::aws::aws_error;
-use crate::resources::{ResolveError, Resources};
-use crate::template::{KeyElement, SecondaryIndex, Subscription, Table, Template};
+use crate::resources::Resources;
+use crate::template::{Expr, KeyElement, Queue, SecondaryIndex, Subscription, Table, Template};
 
 /// What provisioning did.
 #[derive(Clone, Debug, Default)]
@@ -38,6 +38,19 @@ impl ProvisionReport {
     pub fn changed_anything(&self) -> bool {
         !self.changes.is_empty()
     }
+
+    /// `what` was `created`, `updated (changes)` or already as the template says.
+    fn note(&mut self, what: String, created: bool, changes: &[impl AsRef<str>]) {
+        if created {
+            self.changes.push(format!("created {what}"));
+        } else if changes.is_empty() {
+            self.unchanged.push(what);
+        } else {
+            let changes: Vec<&str> = changes.iter().map(AsRef::as_ref).collect();
+            self.changes
+                .push(format!("updated {what} ({})", changes.join(", ")));
+        }
+    }
 }
 
 /// Creates or updates every emulated resource of `template` in the emulator.
@@ -48,75 +61,91 @@ pub async fn provision(
 ) -> Result<ProvisionReport> {
     let mut report = ProvisionReport::default();
     let dynamodb = aws_sdk_dynamodb::Client::new(config);
-    for table in &template.tables {
-        provision_table(&dynamodb, table, &mut report)
+    for (name, table) in &template.tables {
+        let (created, changes) = provision_table(&dynamodb, name, table)
             .await
-            .with_context(|| format!("cannot provision table {}", table.logical_id))?;
+            .with_context(|| format!("cannot provision table {name}"))?;
+        report.note(format!("table {name}"), created, &changes);
     }
 
     let sqs = aws_sdk_sqs::Client::new(config);
     let policies = queue_policies(template, resources)?;
     // A redrive policy names its DLQ, which must exist first.
     let mut queues: Vec<_> = template.queues.iter().collect();
-    queues.sort_by_key(|q| q.redrive_policy.is_some());
-    for queue in queues {
-        let mut attributes = BTreeMap::new();
-        if let Some(seconds) = queue.visibility_timeout {
-            attributes.insert(QueueAttributeName::VisibilityTimeout, seconds.to_string());
-        }
-        if let Some(seconds) = queue.message_retention_period {
-            attributes.insert(
-                QueueAttributeName::MessageRetentionPeriod,
-                seconds.to_string(),
-            );
-        }
-        if let Some(redrive) = &queue.redrive_policy {
-            let target = resources
-                .resolve(&redrive.dead_letter_target)
-                .map_err(|e| anyhow!("{}: RedrivePolicy: {e}", queue.logical_id))?;
-            let policy = json!({"deadLetterTargetArn": target, "maxReceiveCount": redrive.max_receive_count});
-            attributes.insert(QueueAttributeName::RedrivePolicy, policy.to_string());
-        }
-        if let Some(policy) = policies.get(&queue.logical_id) {
-            attributes.insert(QueueAttributeName::Policy, policy.to_string());
-        }
-        provision_queue(&sqs, &queue.logical_id, attributes, &mut report)
+    queues.sort_by_key(|(_, q)| q.redrive_policy.is_some());
+    for (name, queue) in queues {
+        let attributes = queue_attributes(name, queue, resources, policies.get(name))?;
+        provision_queue(&sqs, name, attributes, &mut report)
             .await
-            .with_context(|| format!("cannot provision queue {}", queue.logical_id))?;
+            .with_context(|| format!("cannot provision queue {name}"))?;
     }
 
     let sns = aws_sdk_sns::Client::new(config);
     for topic in &template.topics {
-        let existing = sns
-            .get_topic_attributes()
-            .topic_arn(resources.topic_arn(topic).unwrap_or_default())
-            .send()
+        provision_topic(&sns, topic, resources, &mut report)
             .await
-            .is_ok();
-        sns.create_topic()
-            .name(topic)
-            .send()
-            .await
-            .map_err(aws_error)
             .with_context(|| format!("cannot create topic {topic}"))?;
-        note(&mut report, existing, format!("topic {topic}"));
     }
-    for subscription in &template.subscriptions {
-        provision_subscription(&sns, subscription, resources, &mut report)
+    for (id, subscription) in &template.subscriptions {
+        provision_subscription(&sns, id, subscription, resources, &mut report)
             .await
-            .with_context(|| {
-                format!("cannot provision subscription {}", subscription.logical_id)
-            })?;
+            .with_context(|| format!("cannot provision subscription {id}"))?;
     }
     Ok(report)
 }
 
-fn note(report: &mut ProvisionReport, existed: bool, what: String) {
-    if existed {
-        report.unchanged.push(what);
-    } else {
-        report.changes.push(format!("created {what}"));
+/// A queue's attributes as the template sets them; the policy lets its topics send to it.
+fn queue_attributes(
+    name: &str,
+    queue: &Queue,
+    resources: &Resources,
+    policy: Option<&Value>,
+) -> Result<BTreeMap<QueueAttributeName, String>> {
+    let resolve = |expr: &Expr, property: &str| {
+        resources
+            .resolve(expr)
+            .map_err(|e| anyhow!("{name}: {property}: {e}"))
+    };
+    let mut attributes = BTreeMap::new();
+    if let Some(seconds) = &queue.visibility_timeout {
+        let seconds = resolve(seconds, "VisibilityTimeout")?;
+        attributes.insert(QueueAttributeName::VisibilityTimeout, seconds);
     }
+    if let Some(seconds) = &queue.message_retention_period {
+        let seconds = resolve(seconds, "MessageRetentionPeriod")?;
+        attributes.insert(QueueAttributeName::MessageRetentionPeriod, seconds);
+    }
+    if let Some(redrive) = &queue.redrive_policy {
+        let target = resolve(&redrive.dead_letter_target_arn, "RedrivePolicy")?;
+        let policy =
+            json!({"deadLetterTargetArn": target, "maxReceiveCount": redrive.max_receive_count});
+        attributes.insert(QueueAttributeName::RedrivePolicy, policy.to_string());
+    }
+    if let Some(policy) = policy {
+        attributes.insert(QueueAttributeName::Policy, policy.to_string());
+    }
+    Ok(attributes)
+}
+
+async fn provision_topic(
+    sns: &aws_sdk_sns::Client,
+    topic: &str,
+    resources: &Resources,
+    report: &mut ProvisionReport,
+) -> Result<()> {
+    let existing = sns
+        .get_topic_attributes()
+        .topic_arn(resources.topic_arn(topic).unwrap_or_default())
+        .send()
+        .await
+        .is_ok();
+    sns.create_topic()
+        .name(topic)
+        .send()
+        .await
+        .map_err(aws_error)?;
+    report.note(format!("topic {topic}"), !existing, &[] as &[&str]);
+    Ok(())
 }
 
 fn key_schema(elements: &[KeyElement]) -> Result<Vec<KeySchemaElement>> {
@@ -124,7 +153,7 @@ fn key_schema(elements: &[KeyElement]) -> Result<Vec<KeySchemaElement>> {
         .iter()
         .map(|e| {
             Ok(KeySchemaElement::builder()
-                .attribute_name(&e.attribute)
+                .attribute_name(&e.attribute_name)
                 .key_type(KeyType::from(e.key_type.as_str()))
                 .build()?)
         })
@@ -132,194 +161,207 @@ fn key_schema(elements: &[KeyElement]) -> Result<Vec<KeySchemaElement>> {
 }
 
 fn projection(index: &SecondaryIndex) -> Projection {
+    let projection = &index.projection;
+    let kind = projection.projection_type.as_deref().unwrap_or("ALL");
     Projection::builder()
-        .projection_type(ProjectionType::from(index.projection_type.as_str()))
+        .projection_type(ProjectionType::from(kind))
         .set_non_key_attributes(
-            (!index.non_key_attributes.is_empty()).then(|| index.non_key_attributes.clone()),
+            (!projection.non_key_attributes.is_empty())
+                .then(|| projection.non_key_attributes.clone()),
         )
         .build()
 }
 
 fn attribute_definitions(table: &Table) -> Result<Vec<AttributeDefinition>> {
     table
-        .attributes
+        .attribute_definitions
         .iter()
-        .map(|(name, kind)| {
+        .map(|a| {
             Ok(AttributeDefinition::builder()
-                .attribute_name(name)
-                .attribute_type(ScalarAttributeType::from(kind.as_str()))
+                .attribute_name(&a.attribute_name)
+                .attribute_type(ScalarAttributeType::from(a.attribute_type.as_str()))
                 .build()?)
         })
         .collect()
 }
 
+/// Creates the table, or brings an existing one to the template: whether it was created,
+/// and what was changed.
 async fn provision_table(
     client: &aws_sdk_dynamodb::Client,
+    name: &str,
     table: &Table,
-    report: &mut ProvisionReport,
-) -> Result<()> {
-    let name = &table.logical_id;
+) -> Result<(bool, Vec<String>)> {
     let described = match client.describe_table().table_name(name).send().await {
         Ok(output) => output.table,
         Err(SdkError::ServiceError(e)) if e.err().is_resource_not_found_exception() => None,
         Err(e) => return Err(aws_error(e)),
     };
+    let Some(existing) = described else {
+        create_table(client, name, table).await?;
+        update_time_to_live(client, name, table).await?;
+        return Ok((true, Vec::new()));
+    };
+    let mut changes = add_indexes(client, name, table, &existing).await?;
+    changes.extend(update_stream(client, name, table).await?);
+    changes.extend(update_time_to_live(client, name, table).await?);
+    Ok((false, changes))
+}
+
+async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str, table: &Table) -> Result<()> {
+    let indexes = table
+        .global_secondary_indexes
+        .iter()
+        .map(|index| {
+            Ok(GlobalSecondaryIndex::builder()
+                .index_name(&index.index_name)
+                .set_key_schema(Some(key_schema(&index.key_schema)?))
+                .projection(projection(index))
+                .build()?)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .set_attribute_definitions(Some(attribute_definitions(table)?))
+        .set_key_schema(Some(key_schema(&table.key_schema)?))
+        .set_global_secondary_indexes((!indexes.is_empty()).then_some(indexes))
+        .set_stream_specification(stream_specification(table)?)
+        .send()
+        .await
+        .map_err(aws_error)?;
+    wait_until_active(client, name).await
+}
+
+/// An existing table must have the template's key; a GSI added to the template since is
+/// added to the table.
+async fn add_indexes(
+    client: &aws_sdk_dynamodb::Client,
+    name: &str,
+    table: &Table,
+    existing: &TableDescription,
+) -> Result<Vec<String>> {
+    let key = |k: &KeySchemaElement| {
+        (
+            k.attribute_name().to_owned(),
+            k.key_type().as_str().to_owned(),
+        )
+    };
+    let existing_keys: Vec<(String, String)> = existing.key_schema().iter().map(key).collect();
+    let wanted_keys: Vec<(String, String)> =
+        key_schema(&table.key_schema)?.iter().map(key).collect();
+    if existing_keys != wanted_keys {
+        bail!(
+            "it exists with key {existing_keys:?} but template.yaml says {wanted_keys:?}; \
+             restart the emulator to start from scratch"
+        );
+    }
+    let present: Vec<&str> = existing
+        .global_secondary_indexes()
+        .iter()
+        .filter_map(|i| i.index_name())
+        .collect();
     let mut changes = Vec::new();
-    match described {
-        None => {
-            let indexes = table
-                .global_secondary_indexes
-                .iter()
-                .map(|index| {
-                    Ok(GlobalSecondaryIndex::builder()
-                        .index_name(&index.name)
-                        .set_key_schema(Some(key_schema(&index.key_schema)?))
-                        .projection(projection(index))
-                        .build()?)
-                })
-                .collect::<Result<Vec<_>>>()?;
-            client
-                .create_table()
-                .table_name(name)
-                .billing_mode(BillingMode::PayPerRequest)
-                .set_attribute_definitions(Some(attribute_definitions(table)?))
-                .set_key_schema(Some(key_schema(&table.key_schema)?))
-                .set_global_secondary_indexes((!indexes.is_empty()).then_some(indexes))
-                .set_stream_specification(stream_specification(table)?)
-                .send()
-                .await
-                .map_err(aws_error)?;
-            report.changes.push(format!("created table {name}"));
-            wait_until_active(client, name).await?;
+    for index in &table.global_secondary_indexes {
+        if present.contains(&index.index_name.as_str()) {
+            continue;
         }
-        Some(existing) => {
-            let existing_keys: Vec<(String, String)> = existing
-                .key_schema()
-                .iter()
-                .map(|k| {
-                    (
-                        k.attribute_name().to_owned(),
-                        k.key_type().as_str().to_owned(),
-                    )
-                })
-                .collect();
-            let wanted_keys: Vec<(String, String)> = table
-                .key_schema
-                .iter()
-                .map(|k| (k.attribute.clone(), k.key_type.clone()))
-                .collect();
-            if existing_keys != wanted_keys {
-                bail!(
-                    "it exists with key {existing_keys:?} but template.yaml says {wanted_keys:?}; \
-                     restart the emulator to start from scratch"
-                );
-            }
-            // A GSI added to the template since: add it to the table.
-            let present: Vec<&str> = existing
-                .global_secondary_indexes()
-                .iter()
-                .filter_map(|i| i.index_name())
-                .collect();
-            for index in &table.global_secondary_indexes {
-                if present.contains(&index.name.as_str()) {
-                    continue;
-                }
-                let create = CreateGlobalSecondaryIndexAction::builder()
-                    .index_name(&index.name)
-                    .set_key_schema(Some(key_schema(&index.key_schema)?))
-                    .projection(projection(index))
-                    .build()?;
-                client
-                    .update_table()
-                    .table_name(name)
-                    .set_attribute_definitions(Some(attribute_definitions(table)?))
-                    .global_secondary_index_updates(
-                        GlobalSecondaryIndexUpdate::builder().create(create).build(),
-                    )
-                    .send()
-                    .await
-                    .map_err(aws_error)?;
-                changes.push(format!("index {}", index.name));
-                wait_until_active(client, name).await?;
-            }
-        }
-    }
-
-    if let Some(wanted) = stream_specification(table)? {
-        let described = described_table(client, name).await?;
-        let current = described.as_ref().and_then(|t| t.stream_specification());
-        let same = current.is_some_and(|c| {
-            c.stream_enabled() && c.stream_view_type() == wanted.stream_view_type()
-        });
-        if !same {
-            client
-                .update_table()
-                .table_name(name)
-                .stream_specification(wanted)
-                .send()
-                .await
-                .map_err(aws_error)?;
-            changes.push("stream".to_owned());
-        }
-    }
-
-    if let Some(ttl) = &table.time_to_live {
-        let current = client
-            .describe_time_to_live()
+        let create = CreateGlobalSecondaryIndexAction::builder()
+            .index_name(&index.index_name)
+            .set_key_schema(Some(key_schema(&index.key_schema)?))
+            .projection(projection(index))
+            .build()?;
+        client
+            .update_table()
             .table_name(name)
+            .set_attribute_definitions(Some(attribute_definitions(table)?))
+            .global_secondary_index_updates(
+                GlobalSecondaryIndexUpdate::builder().create(create).build(),
+            )
             .send()
             .await
-            .map_err(aws_error)?
-            .time_to_live_description;
-        let enabled = current.as_ref().is_some_and(|d| {
-            matches!(
-                d.time_to_live_status(),
-                Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
-            )
-        });
-        let attribute = current.as_ref().and_then(|d| d.attribute_name());
-        // DynamoDB refuses to "enable" TTL that is already on.
-        if enabled != ttl.enabled || (ttl.enabled && attribute != Some(ttl.attribute.as_str())) {
-            client
-                .update_time_to_live()
-                .table_name(name)
-                .time_to_live_specification(
-                    TimeToLiveSpecification::builder()
-                        .attribute_name(&ttl.attribute)
-                        .enabled(ttl.enabled)
-                        .build()?,
-                )
-                .send()
-                .await
-                .map_err(aws_error)?;
-            changes.push("time to live".to_owned());
-        }
+            .map_err(aws_error)?;
+        changes.push(format!("index {}", index.index_name));
+        wait_until_active(client, name).await?;
     }
-    if report
-        .changes
-        .last()
-        .is_some_and(|c| c == &format!("created table {name}"))
+    Ok(changes)
+}
+
+async fn update_stream(
+    client: &aws_sdk_dynamodb::Client,
+    name: &str,
+    table: &Table,
+) -> Result<Option<String>> {
+    let Some(wanted) = stream_specification(table)? else {
+        return Ok(None);
+    };
+    let described = described_table(client, name).await?;
+    let current = described.as_ref().and_then(|t| t.stream_specification());
+    if current
+        .is_some_and(|c| c.stream_enabled() && c.stream_view_type() == wanted.stream_view_type())
     {
-        return Ok(());
+        return Ok(None);
     }
-    if changes.is_empty() {
-        report.unchanged.push(format!("table {name}"));
-    } else {
-        report
-            .changes
-            .push(format!("updated table {name} ({})", changes.join(", ")));
+    client
+        .update_table()
+        .table_name(name)
+        .stream_specification(wanted)
+        .send()
+        .await
+        .map_err(aws_error)?;
+    Ok(Some("stream".to_owned()))
+}
+
+async fn update_time_to_live(
+    client: &aws_sdk_dynamodb::Client,
+    name: &str,
+    table: &Table,
+) -> Result<Option<String>> {
+    let Some(ttl) = &table.time_to_live_specification else {
+        return Ok(None);
+    };
+    let wanted = ttl.enabled.unwrap_or(false);
+    let current = client
+        .describe_time_to_live()
+        .table_name(name)
+        .send()
+        .await
+        .map_err(aws_error)?
+        .time_to_live_description;
+    let enabled = current.as_ref().is_some_and(|d| {
+        matches!(
+            d.time_to_live_status(),
+            Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
+        )
+    });
+    let attribute = current.as_ref().and_then(|d| d.attribute_name());
+    // DynamoDB refuses to "enable" TTL that is already on.
+    if enabled == wanted && (!wanted || attribute == Some(ttl.attribute_name.as_str())) {
+        return Ok(None);
     }
-    Ok(())
+    let specification = TimeToLiveSpecification::builder()
+        .attribute_name(&ttl.attribute_name)
+        .enabled(wanted)
+        .build()?;
+    client
+        .update_time_to_live()
+        .table_name(name)
+        .time_to_live_specification(specification)
+        .send()
+        .await
+        .map_err(aws_error)?;
+    Ok(Some("time to live".to_owned()))
 }
 
 fn stream_specification(table: &Table) -> Result<Option<StreamSpecification>> {
     table
-        .stream_view_type
-        .as_deref()
-        .map(|view| {
+        .stream_specification
+        .as_ref()
+        .map(|spec| {
             Ok(StreamSpecification::builder()
                 .stream_enabled(true)
-                .stream_view_type(StreamViewType::from(view))
+                .stream_view_type(StreamViewType::from(spec.stream_view_type.as_str()))
                 .build()?)
         })
         .transpose()
@@ -328,7 +370,7 @@ fn stream_specification(table: &Table) -> Result<Option<StreamSpecification>> {
 async fn described_table(
     client: &aws_sdk_dynamodb::Client,
     name: &str,
-) -> Result<Option<aws_sdk_dynamodb::types::TableDescription>> {
+) -> Result<Option<TableDescription>> {
     Ok(client
         .describe_table()
         .table_name(name)
@@ -380,7 +422,7 @@ async fn provision_queue(
             .send()
             .await
             .map_err(aws_error)?;
-        report.changes.push(format!("created queue {name}"));
+        report.note(format!("queue {name}"), true, &[] as &[&str]);
         return Ok(());
     };
     let current = client
@@ -396,23 +438,18 @@ async fn provision_queue(
         .into_iter()
         .filter(|(name, value)| !same_value(current.get(name).map(String::as_str), value))
         .collect();
-    if differing.is_empty() {
-        report.unchanged.push(format!("queue {name}"));
-        return Ok(());
-    }
-    let mut names: Vec<&str> = differing.keys().map(QueueAttributeName::as_str).collect();
+    let mut names: Vec<String> = differing.keys().map(|n| n.as_str().to_owned()).collect();
     names.sort_unstable();
-    let names = names.join(", ");
-    client
-        .set_queue_attributes()
-        .queue_url(&url)
-        .set_attributes(Some(differing))
-        .send()
-        .await
-        .map_err(aws_error)?;
-    report
-        .changes
-        .push(format!("updated queue {name} ({names})"));
+    if !differing.is_empty() {
+        client
+            .set_queue_attributes()
+            .queue_url(&url)
+            .set_attributes(Some(differing))
+            .send()
+            .await
+            .map_err(aws_error)?;
+    }
+    report.note(format!("queue {name}"), false, &names);
     Ok(())
 }
 
@@ -451,21 +488,20 @@ fn normalize(value: &Value) -> Value {
 /// Each subscribed queue accepts `sqs:SendMessage` from its topics, as in the cloud.
 fn queue_policies(template: &Template, resources: &Resources) -> Result<HashMap<String, Value>> {
     let mut statements: HashMap<String, Vec<Value>> = HashMap::new();
-    for subscription in template
+    let sqs = template
         .subscriptions
         .iter()
-        .filter(|s| s.protocol == "sqs")
-    {
-        let queue_arn = resolve(resources, subscription, &subscription.endpoint, "Endpoint")?;
-        let topic_arn = resolve(resources, subscription, &subscription.topic, "TopicArn")?;
+        .filter(|(_, s)| s.protocol == "sqs");
+    for (id, subscription) in sqs {
+        let (topic_arn, queue_arn) = ends(id, subscription, resources)?;
         let queue = resources
             .queue_by_arn(&queue_arn)
-            .ok_or_else(|| anyhow!("{}: no queue has ARN {queue_arn}", subscription.logical_id))?;
+            .ok_or_else(|| anyhow!("{id}: no queue has ARN {queue_arn}"))?;
         statements
             .entry(queue.name.clone())
             .or_default()
             .push(json!({
-                "Sid": format!("Allow{}", subscription.logical_id),
+                "Sid": format!("Allow{id}"),
                 "Effect": "Allow",
                 "Principal": {"Service": "sns.amazonaws.com"},
                 "Action": "sqs:SendMessage",
@@ -484,24 +520,41 @@ fn queue_policies(template: &Template, resources: &Resources) -> Result<HashMap<
         .collect())
 }
 
-fn resolve(
-    resources: &Resources,
-    subscription: &Subscription,
-    expr: &crate::template::Expr,
-    property: &str,
-) -> Result<String> {
-    resources
-        .resolve(expr)
-        .map_err(|e: ResolveError| anyhow!("{}: {property}: {e}", subscription.logical_id))
+/// A subscription's topic and endpoint ARNs.
+fn ends(id: &str, subscription: &Subscription, resources: &Resources) -> Result<(String, String)> {
+    let resolve = |expr: &Expr, property: &str| {
+        resources
+            .resolve(expr)
+            .map_err(|e| anyhow!("{id}: {property}: {e}"))
+    };
+    Ok((
+        resolve(&subscription.topic_arn, "TopicArn")?,
+        resolve(&subscription.endpoint, "Endpoint")?,
+    ))
+}
+
+/// The attributes the template sets on a subscription.
+fn subscription_attributes(subscription: &Subscription) -> BTreeMap<&'static str, String> {
+    let raw = subscription.raw_message_delivery.unwrap_or(false);
+    let mut wanted = BTreeMap::from([("RawMessageDelivery", raw.to_string())]);
+    if let Some(policy) = &subscription.filter_policy {
+        wanted.insert("FilterPolicy", policy.to_string());
+        let scope = subscription.filter_policy_scope.as_deref();
+        wanted.insert(
+            "FilterPolicyScope",
+            scope.unwrap_or("MessageAttributes").to_owned(),
+        );
+    }
+    wanted
 }
 
 async fn provision_subscription(
     client: &aws_sdk_sns::Client,
+    id: &str,
     subscription: &Subscription,
     resources: &Resources,
     report: &mut ProvisionReport,
 ) -> Result<()> {
-    let id = &subscription.logical_id;
     if subscription.protocol != "sqs" {
         report.warnings.push(format!(
             "{id}: {} subscriptions are not emulated locally",
@@ -509,47 +562,9 @@ async fn provision_subscription(
         ));
         return Ok(());
     }
-    let topic_arn = resolve(resources, subscription, &subscription.topic, "TopicArn")?;
-    let endpoint = resolve(resources, subscription, &subscription.endpoint, "Endpoint")?;
-    let mut wanted = BTreeMap::new();
-    wanted.insert(
-        "RawMessageDelivery",
-        subscription.raw_message_delivery.to_string(),
-    );
-    if let Some(policy) = &subscription.filter_policy {
-        wanted.insert("FilterPolicy", policy.to_string());
-        wanted.insert(
-            "FilterPolicyScope",
-            subscription
-                .filter_policy_scope
-                .clone()
-                .unwrap_or_else(|| "MessageAttributes".to_owned()),
-        );
-    }
-
-    let mut existing = None;
-    let mut next_token = None;
-    loop {
-        let page = client
-            .list_subscriptions_by_topic()
-            .topic_arn(&topic_arn)
-            .set_next_token(next_token)
-            .send()
-            .await
-            .map_err(aws_error)?;
-        existing = existing.or_else(|| {
-            page.subscriptions()
-                .iter()
-                .find(|s| s.protocol() == Some("sqs") && s.endpoint() == Some(endpoint.as_str()))
-                .and_then(|s| s.subscription_arn().map(str::to_owned))
-        });
-        next_token = page.next_token;
-        if existing.is_some() || next_token.is_none() {
-            break;
-        }
-    }
-
-    let Some(arn) = existing else {
+    let (topic_arn, endpoint) = ends(id, subscription, resources)?;
+    let wanted = subscription_attributes(subscription);
+    let Some(arn) = find_subscription(client, &topic_arn, &endpoint).await? else {
         client
             .subscribe()
             .topic_arn(&topic_arn)
@@ -562,7 +577,7 @@ async fn provision_subscription(
             .send()
             .await
             .map_err(aws_error)?;
-        report.changes.push(format!("created subscription {id}"));
+        report.note(format!("subscription {id}"), true, &[] as &[&str]);
         return Ok(());
     };
     let current = client
@@ -588,15 +603,35 @@ async fn provision_subscription(
             .map_err(aws_error)?;
         updated.push(name);
     }
-    if updated.is_empty() {
-        report.unchanged.push(format!("subscription {id}"));
-    } else {
-        report.changes.push(format!(
-            "updated subscription {id} ({})",
-            updated.join(", ")
-        ));
-    }
+    report.note(format!("subscription {id}"), false, &updated);
     Ok(())
+}
+
+/// The ARN of the topic's SQS subscription for `endpoint`, if it has one.
+async fn find_subscription(
+    client: &aws_sdk_sns::Client,
+    topic_arn: &str,
+    endpoint: &str,
+) -> Result<Option<String>> {
+    let mut next_token = None;
+    loop {
+        let page = client
+            .list_subscriptions_by_topic()
+            .topic_arn(topic_arn)
+            .set_next_token(next_token)
+            .send()
+            .await
+            .map_err(aws_error)?;
+        let found = page
+            .subscriptions()
+            .iter()
+            .find(|s| s.protocol() == Some("sqs") && s.endpoint() == Some(endpoint))
+            .and_then(|s| s.subscription_arn().map(str::to_owned));
+        next_token = page.next_token;
+        if found.is_some() || next_token.is_none() {
+            return Ok(found);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -22,19 +22,19 @@ pub fn redrives(
     dlq: Option<&str>,
 ) -> Result<Vec<Redrive>> {
     let mut found = Vec::new();
-    for queue in &template.queues {
+    for (id, queue) in &template.queues {
         let Some(policy) = &queue.redrive_policy else {
             continue;
         };
         let target = resources
-            .resolve(&policy.dead_letter_target)
-            .map_err(|e| anyhow!("{}: deadLetterTargetArn: {e}", queue.logical_id))?;
+            .resolve(&policy.dead_letter_target_arn)
+            .map_err(|e| anyhow!("{}: deadLetterTargetArn: {e}", id))?;
         let dead_letters = resources
             .queue_by_arn(&target)
-            .with_context(|| format!("{}: no queue has ARN {target}", queue.logical_id))?;
+            .with_context(|| format!("{id}: no queue has ARN {target}"))?;
         let source = resources
-            .queue(&queue.logical_id)
-            .with_context(|| format!("{} is not provisioned", queue.logical_id))?;
+            .queue(id)
+            .with_context(|| format!("{id} is not provisioned"))?;
         if dlq.is_none_or(|wanted| wanted == dead_letters.name) {
             found.push(Redrive {
                 dead_letters: dead_letters.clone(),

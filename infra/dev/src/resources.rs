@@ -7,6 +7,8 @@
 
 use std::collections::BTreeMap;
 
+use sam_template::substitute;
+
 use crate::template::{Expr, Template};
 
 /// moto's default account.
@@ -47,22 +49,21 @@ impl Resources {
         let endpoint = endpoint.trim_end_matches('/').to_owned();
         let queues = template
             .queues
-            .iter()
-            .map(|q| {
-                let name = q.logical_id.clone();
+            .keys()
+            .map(|name| {
                 let queue = QueueRef {
                     url: format!("{endpoint}/{ACCOUNT_ID}/{name}"),
                     arn: format!("arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{name}"),
                     name: name.clone(),
                 };
-                (name, queue)
+                (name.clone(), queue)
             })
             .collect();
         Resources {
             tables: template
                 .tables
-                .iter()
-                .map(|t| (t.logical_id.clone(), t.logical_id.clone()))
+                .keys()
+                .map(|t| (t.clone(), t.clone()))
                 .collect(),
             topics: template
                 .topics
@@ -137,8 +138,12 @@ impl Resources {
 
     /// The value of a template expression in the local cloud.
     pub fn resolve(&self, expr: &Expr) -> Result<String, ResolveError> {
+        let unsupported = |what: &str| {
+            Err(ResolveError::Unsupported(format!(
+                "{what} is not evaluated by the local cloud"
+            )))
+        };
         match expr {
-            Expr::Literal(value) => Ok(value.clone()),
             Expr::Ref(target) => self.reference(target),
             Expr::GetAtt {
                 resource,
@@ -147,10 +152,12 @@ impl Resources {
             Expr::Sub {
                 template,
                 variables,
-            } => self.substitute(template, variables),
-            Expr::Unsupported(what) => Err(ResolveError::Unsupported(format!(
-                "{what} is not evaluated by the local cloud"
-            ))),
+            } => substitute(template, variables, |e| self.resolve(e)),
+            Expr::If { .. } => unsupported("!If"),
+            Expr::Join { .. } => unsupported("!Join"),
+            Expr::Call { function, .. } => unsupported(&format!("!{function}")),
+            Expr::List(_) | Expr::Map(_) | Expr::Null => unsupported("a list or mapping"),
+            literal => Ok(literal.as_text().unwrap_or_default()),
         }
     }
 
@@ -201,42 +208,6 @@ impl Resources {
             _ => None,
         };
         value.ok_or_else(|| self.not_emulated(resource, &format!("!GetAtt {resource}.{attribute}")))
-    }
-
-    fn substitute(
-        &self,
-        template: &str,
-        variables: &BTreeMap<String, Expr>,
-    ) -> Result<String, ResolveError> {
-        let mut out = String::new();
-        let mut rest = template;
-        while let Some(start) = rest.find("${") {
-            out.push_str(&rest[..start]);
-            let after = &rest[start + 2..];
-            // `${!Literal}` is CloudFormation's escape for a literal `${Literal}`.
-            if let Some(literal) = after.strip_prefix('!') {
-                out.push_str("${");
-                rest = literal;
-                continue;
-            }
-            let end = after.find('}').ok_or_else(|| {
-                ResolveError::Unsupported(format!("unclosed ${{ in !Sub {template:?}"))
-            })?;
-            let name = &after[..end];
-            let value = match variables.get(name) {
-                Some(expr) => self.resolve(expr)?,
-                None => match name.split_once('.') {
-                    Some((resource, attribute)) if !name.starts_with("AWS::") => {
-                        self.attribute(resource, attribute)?
-                    }
-                    _ => self.reference(name)?,
-                },
-            };
-            out.push_str(&value);
-            rest = &after[end + 1..];
-        }
-        out.push_str(rest);
-        Ok(out)
     }
 
     fn not_emulated(&self, target: &str, what: &str) -> ResolveError {

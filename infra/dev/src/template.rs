@@ -1,45 +1,39 @@
 //! `template.yaml`, the one list of resources, read into what the local cloud runs.
 //!
-//! Only the resource kinds and properties the local cloud emulates are read; every other
-//! resource type and property (roles, alarms, log groups, billing, encryption...) is ignored,
-//! so the template can grow for the cloud without breaking `cargo dev`.
+//! The file is parsed by the typed model both the local cloud and the template linter read,
+//! [`sam_template`]; this module turns it into the local cloud's view: `Globals` merged into
+//! each function, SAM's defaults applied, resources whose `Condition` is false left out,
+//! references checked. Only the resource kinds and properties the local cloud emulates are
+//! read; every other resource type and property (roles, alarms, log groups, billing,
+//! encryption...) is ignored, so the template can grow for the cloud without breaking
+//! `cargo dev`.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::time::Duration;
 
-use serde_norway::{Mapping, Value};
+use sam_template::{
+    Event, FunctionProperties, HttpApiEvent, Metadata, Properties, Resource, SqsEvent, StreamEvent,
+    reports_batch_item_failures,
+};
 
-/// A string-valued property: a literal or a CloudFormation intrinsic function.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Expr {
-    Literal(String),
-    /// `!Ref X`
-    Ref(String),
-    /// `!GetAtt X.Attribute`
-    GetAtt {
-        resource: String,
-        attribute: String,
-    },
-    /// `!Sub "...${X}..."`, with the optional variable map of the list form.
-    Sub {
-        template: String,
-        variables: BTreeMap<String, Expr>,
-    },
-    /// An intrinsic the local cloud does not evaluate (`!If`, `!Join`, ...).
-    Unsupported(String),
-}
+pub use sam_template::{
+    Expr, JwtConfiguration as JwtAuthorizerConfig, KeyElement, Queue, SecondaryIndex, Subscription,
+    Table,
+};
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Template {
     /// Parameter defaults.
     pub parameters: BTreeMap<String, String>,
     pub functions: Vec<Function>,
-    pub tables: Vec<Table>,
-    pub queues: Vec<Queue>,
+    /// By logical id.
+    pub tables: BTreeMap<String, Table>,
+    pub queues: BTreeMap<String, Queue>,
     /// Logical ids of the SNS topics.
     pub topics: Vec<String>,
-    pub subscriptions: Vec<Subscription>,
+    /// By logical id, `FilterPolicy` as JSON even where the template wrote it as text.
+    pub subscriptions: BTreeMap<String, Subscription>,
     /// The HttpApi's JWT authorizers (`Auth.Authorizers`) by name.
     pub jwt_authorizers: BTreeMap<String, JwtAuthorizerConfig>,
     /// Every resource's `Type` by logical id, the ignored ones included.
@@ -81,13 +75,6 @@ pub struct RouteAuth {
     pub scopes: Vec<String>,
 }
 
-/// A JWT authorizer of the HttpApi (`Auth.Authorizers.<name>.JwtConfiguration`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct JwtAuthorizerConfig {
-    pub issuer: Expr,
-    pub audience: Vec<Expr>,
-}
-
 impl HttpRoute {
     /// The route key API Gateway puts in the event: `GET /orders/{order_id}` or `$default`.
     pub fn key(&self) -> String {
@@ -99,7 +86,7 @@ impl HttpRoute {
 }
 
 /// An `SQS` event: the queue the function consumes.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct SqsSource {
     /// The event's name in the template (`PlaceOrderCommands`).
     pub name: String,
@@ -132,65 +119,6 @@ pub struct StreamSource {
     pub on_failure: Option<Expr>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Table {
-    pub logical_id: String,
-    /// (name, type) pairs: `S`, `N` or `B`.
-    pub attributes: Vec<(String, String)>,
-    pub key_schema: Vec<KeyElement>,
-    pub global_secondary_indexes: Vec<SecondaryIndex>,
-    pub time_to_live: Option<TimeToLive>,
-    /// `StreamSpecification.StreamViewType`: the table has a stream.
-    pub stream_view_type: Option<String>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct KeyElement {
-    pub attribute: String,
-    /// `HASH` or `RANGE`.
-    pub key_type: String,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SecondaryIndex {
-    pub name: String,
-    pub key_schema: Vec<KeyElement>,
-    /// `ALL`, `KEYS_ONLY` or `INCLUDE`.
-    pub projection_type: String,
-    pub non_key_attributes: Vec<String>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TimeToLive {
-    pub attribute: String,
-    pub enabled: bool,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Queue {
-    pub logical_id: String,
-    pub visibility_timeout: Option<u64>,
-    pub message_retention_period: Option<u64>,
-    pub redrive_policy: Option<RedrivePolicy>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RedrivePolicy {
-    pub dead_letter_target: Expr,
-    pub max_receive_count: u64,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct Subscription {
-    pub logical_id: String,
-    pub topic: Expr,
-    pub protocol: String,
-    pub endpoint: Expr,
-    pub raw_message_delivery: bool,
-    pub filter_policy: Option<serde_json::Value>,
-    pub filter_policy_scope: Option<String>,
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateError {
     #[error("cannot read {path}: {source}")]
@@ -198,7 +126,7 @@ pub enum TemplateError {
         path: String,
         source: std::io::Error,
     },
-    #[error("template.yaml is not valid YAML: {0}")]
+    #[error("template.yaml is not valid: {0}")]
     Yaml(#[from] serde_norway::Error),
     #[error("template.yaml: {0}")]
     Invalid(String),
@@ -225,74 +153,89 @@ impl Template {
     }
 
     pub fn parse(text: &str) -> Result<Template, TemplateError> {
-        let root: Value = serde_norway::from_str(text)?;
-        let parameters = parse_parameters(&root);
-        let conditions = Conditions {
-            definitions: get(&root, "Conditions").and_then(Value::as_mapping),
-            parameters: &parameters,
-        };
-        let globals = get(&root, "Globals").and_then(|g| get(g, "Function"));
-        let resources = get(&root, "Resources")
-            .and_then(Value::as_mapping)
-            .ok_or_else(|| invalid("no Resources section"))?;
-
+        let model = sam_template::Template::from_yaml(text)?;
         let mut template = Template {
-            parameters: parameters.clone(),
-            functions: Vec::new(),
-            tables: Vec::new(),
-            queues: Vec::new(),
-            topics: Vec::new(),
-            subscriptions: Vec::new(),
-            jwt_authorizers: BTreeMap::new(),
-            kinds: BTreeMap::new(),
-            warnings: Vec::new(),
+            parameters: model
+                .parameters
+                .iter()
+                .filter_map(|(name, p)| Some((name.clone(), p.default.as_ref()?.as_text()?)))
+                .collect(),
+            ..Template::default()
         };
         let mut default_authorizer = None;
-        for (id, resource) in resources {
-            let id = id
-                .as_str()
-                .ok_or_else(|| invalid("a resource's logical id is not a string"))?;
-            let Some(kind) = get(resource, "Type").and_then(Value::as_str) else {
-                return Err(invalid(format!("resource {id} has no Type")));
-            };
-            if let Some(condition) = get(resource, "Condition").and_then(Value::as_str) {
-                match conditions.evaluate_named(condition) {
-                    Some(true) => {}
-                    // Deployed only when the condition holds, as in CloudFormation.
-                    Some(false) => continue,
-                    None => template.warnings.push(format!(
-                        "{id}: condition {condition} cannot be evaluated locally; the resource is created"
-                    )),
-                }
+        for (id, resource) in &model.resources {
+            if !template.deployed(id, resource, &model.conditions) {
+                continue;
             }
-            template.kinds.insert(id.to_owned(), kind.to_owned());
-            let empty = Value::Mapping(Mapping::new());
-            let properties = get(resource, "Properties").unwrap_or(&empty);
-            match kind {
-                "AWS::Serverless::Function" => template.functions.push(parse_function(
-                    id,
-                    resource,
-                    properties,
-                    globals,
-                    &mut template.warnings,
-                )?),
-                "AWS::DynamoDB::Table" => template.tables.push(parse_table(id, properties)?),
-                "AWS::SQS::Queue" => template.queues.push(parse_queue(id, properties)?),
-                "AWS::SNS::Topic" => template.topics.push(id.to_owned()),
-                "AWS::SNS::Subscription" => template
-                    .subscriptions
-                    .push(parse_subscription(id, properties)?),
-                "AWS::Serverless::HttpApi" => {
-                    let (authorizers, default) = parse_http_api_auth(id, properties)?;
-                    template.jwt_authorizers.extend(authorizers);
-                    default_authorizer = default.or(default_authorizer);
-                }
-                _ => {}
+            template.kinds.insert(id.clone(), resource.kind.clone());
+            if let Properties::HttpApi(api) = &resource.properties {
+                default_authorizer = api
+                    .auth
+                    .as_ref()
+                    .and_then(|auth| auth.default_authorizer.clone())
+                    .or(default_authorizer);
             }
+            template.add(id, resource, &model.globals.function)?;
         }
         template.resolve_route_auth(default_authorizer)?;
         template.check_references()?;
         Ok(template)
+    }
+
+    /// Whether the resource's `Condition` holds, as CloudFormation decides what to deploy.
+    fn deployed(
+        &mut self,
+        id: &str,
+        resource: &Resource,
+        definitions: &BTreeMap<String, Expr>,
+    ) -> bool {
+        let Some(condition) = &resource.condition else {
+            return true;
+        };
+        let conditions = Conditions {
+            definitions,
+            parameters: &self.parameters,
+        };
+        conditions.evaluate_named(condition).unwrap_or_else(|| {
+            self.warnings.push(format!(
+                "{id}: condition {condition} cannot be evaluated locally; the resource is created"
+            ));
+            true
+        })
+    }
+
+    fn add(
+        &mut self,
+        id: &str,
+        resource: &Resource,
+        globals: &FunctionProperties,
+    ) -> Result<(), TemplateError> {
+        let id = id.to_owned();
+        match &resource.properties {
+            Properties::Function(properties) => {
+                let properties = properties.with_globals(globals);
+                let function =
+                    read_function(&id, &resource.metadata, &properties, &mut self.warnings)?;
+                self.functions.push(function);
+            }
+            Properties::Table(table) => drop(self.tables.insert(id, table.clone())),
+            Properties::Queue(queue) => drop(self.queues.insert(id, queue.clone())),
+            Properties::Topic => self.topics.push(id),
+            Properties::Subscription(subscription) => {
+                let subscription = read_subscription(&id, subscription)?;
+                self.subscriptions.insert(id, subscription);
+            }
+            Properties::HttpApi(api) => {
+                let authorizers = api.auth.iter().flat_map(|auth| &auth.authorizers);
+                for (name, authorizer) in authorizers {
+                    if let Some(jwt) = &authorizer.jwt_configuration {
+                        self.jwt_authorizers.insert(name.clone(), jwt.clone());
+                    }
+                }
+            }
+            Properties::Other(_) => {}
+        }
+        Ok(())
     }
 
     /// Routes without an `Authorizer` of their own take the HttpApi's default; `NONE` makes
@@ -326,580 +269,241 @@ impl Template {
     /// not a confusing failure halfway through provisioning.
     fn check_references(&self) -> Result<(), TemplateError> {
         let known: HashSet<&str> = self.kinds.keys().map(String::as_str).collect();
-        let check = |owner: &str, expr: &Expr| -> Result<(), TemplateError> {
-            let target = match expr {
-                Expr::Ref(target) if !target.starts_with("AWS::") => target,
-                Expr::Ref(_) => return Ok(()),
-                Expr::GetAtt { resource, .. } => resource,
-                _ => return Ok(()),
-            };
-            if known.contains(target.as_str()) || self.parameters.contains_key(target) {
-                Ok(())
-            } else {
+        let check = |owner: &str, expr: &Expr| match expr.referenced() {
+            Some(target)
+                if !target.starts_with("AWS::")
+                    && !known.contains(target)
+                    && !self.parameters.contains_key(target) =>
+            {
                 Err(invalid(format!(
                     "{owner} refers to {target}, which is not defined"
                 )))
             }
+            _ => Ok(()),
         };
-        for queue in &self.queues {
+        for (id, queue) in &self.queues {
             if let Some(redrive) = &queue.redrive_policy {
-                check(&queue.logical_id, &redrive.dead_letter_target)?;
+                check(id, &redrive.dead_letter_target_arn)?;
             }
         }
-        for subscription in &self.subscriptions {
-            check(&subscription.logical_id, &subscription.topic)?;
-            check(&subscription.logical_id, &subscription.endpoint)?;
+        for (id, subscription) in &self.subscriptions {
+            check(id, &subscription.topic_arn)?;
+            check(id, &subscription.endpoint)?;
         }
         for function in &self.functions {
+            let id = &function.logical_id;
             for source in &function.sqs_sources {
-                check(&function.logical_id, &source.queue)?;
+                check(id, &source.queue)?;
             }
             for source in &function.stream_sources {
                 let streams = self
                     .tables
-                    .iter()
-                    .any(|t| t.logical_id == source.table && t.stream_view_type.is_some());
+                    .get(&source.table)
+                    .is_some_and(|t| t.stream_specification.is_some());
                 if !streams {
                     return Err(invalid(format!(
-                        "{}.{}: {} is not a table with a StreamSpecification",
-                        function.logical_id, source.name, source.table
+                        "{id}.{}: {} is not a table with a StreamSpecification",
+                        source.name, source.table
                     )));
                 }
                 if let Some(destination) = &source.on_failure {
-                    check(&function.logical_id, destination)?;
+                    check(id, destination)?;
                 }
             }
             for value in function.environment.values() {
-                check(&function.logical_id, value)?;
+                check(id, value)?;
             }
         }
         Ok(())
     }
 }
 
-fn get<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
-    value.as_mapping()?.get(key)
-}
-
-/// A scalar as text: CloudFormation accepts `180` and `"180"` alike.
-fn scalar(value: &Value) -> Option<String> {
-    match value {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
-fn number(owner: &str, key: &str, value: Option<&Value>) -> Result<Option<u64>, TemplateError> {
-    let Some(value) = value else { return Ok(None) };
-    scalar(value)
-        .and_then(|s| s.trim().parse().ok())
-        .map(Some)
-        .ok_or_else(|| invalid(format!("{owner}: {key} is not a whole number")))
-}
-
-fn boolean(value: Option<&Value>) -> bool {
-    value
-        .and_then(scalar)
-        .is_some_and(|s| s.eq_ignore_ascii_case("true"))
-}
-
-fn string(owner: &str, key: &str, value: Option<&Value>) -> Result<String, TemplateError> {
-    value
-        .and_then(scalar)
-        .ok_or_else(|| invalid(format!("{owner}: {key} is missing or not a string")))
-}
-
-fn parse_parameters(root: &Value) -> BTreeMap<String, String> {
-    let mut parameters = BTreeMap::new();
-    if let Some(map) = get(root, "Parameters").and_then(Value::as_mapping) {
-        for (name, definition) in map {
-            if let (Some(name), Some(default)) =
-                (name.as_str(), get(definition, "Default").and_then(scalar))
-            {
-                parameters.insert(name.to_owned(), default);
-            }
-        }
-    }
-    parameters
-}
-
-/// The short (`!Ref X`) and long (`{"Ref": "X"}`) forms of the intrinsics we resolve.
-pub(crate) fn parse_expr(value: &Value) -> Expr {
-    match value {
-        Value::Tagged(tagged) => {
-            let name = tagged.tag.to_string();
-            intrinsic(name.trim_start_matches('!'), &tagged.value)
-        }
-        Value::Mapping(map) if map.len() == 1 => {
-            let (key, inner) = map.iter().next().expect("one entry");
-            match key.as_str() {
-                Some("Ref") => intrinsic("Ref", inner),
-                Some(key) if key.starts_with("Fn::") => intrinsic(&key[4..], inner),
-                _ => Expr::Unsupported("a mapping".to_owned()),
-            }
-        }
-        other => match scalar(other) {
-            Some(s) => Expr::Literal(s),
-            None => Expr::Unsupported("a list or mapping".to_owned()),
-        },
-    }
-}
-
-fn intrinsic(name: &str, argument: &Value) -> Expr {
-    match (name, argument) {
-        ("Ref", Value::String(target)) => Expr::Ref(target.clone()),
-        ("GetAtt", Value::String(path)) => match path.split_once('.') {
-            Some((resource, attribute)) => Expr::GetAtt {
-                resource: resource.to_owned(),
-                attribute: attribute.to_owned(),
-            },
-            None => Expr::Unsupported(format!("!GetAtt {path}")),
-        },
-        ("GetAtt", Value::Sequence(parts)) => match parts.as_slice() {
-            [Value::String(resource), Value::String(attribute)] => Expr::GetAtt {
-                resource: resource.clone(),
-                attribute: attribute.clone(),
-            },
-            _ => Expr::Unsupported("!GetAtt".to_owned()),
-        },
-        ("Sub", Value::String(template)) => Expr::Sub {
-            template: template.clone(),
-            variables: BTreeMap::new(),
-        },
-        ("Sub", Value::Sequence(parts)) => match parts.as_slice() {
-            [Value::String(template), Value::Mapping(variables)] => Expr::Sub {
-                template: template.clone(),
-                variables: variables
-                    .iter()
-                    .filter_map(|(k, v)| Some((k.as_str()?.to_owned(), parse_expr(v))))
-                    .collect(),
-            },
-            _ => Expr::Unsupported("!Sub".to_owned()),
-        },
-        (name, _) => Expr::Unsupported(format!("!{name}")),
-    }
-}
-
 /// Evaluates `Conditions` with parameter defaults: enough for `!Equals`, `!Not`, `!And`,
 /// `!Or` and `!Condition` over parameters, which is what templates use them for.
 struct Conditions<'a> {
-    definitions: Option<&'a Mapping>,
+    definitions: &'a BTreeMap<String, Expr>,
     parameters: &'a BTreeMap<String, String>,
 }
 
 impl Conditions<'_> {
     fn evaluate_named(&self, name: &str) -> Option<bool> {
-        self.evaluate(self.definitions?.get(name)?, 0)
+        self.evaluate(self.definitions.get(name)?, 0)
     }
 
-    fn evaluate(&self, value: &Value, depth: usize) -> Option<bool> {
+    fn evaluate(&self, condition: &Expr, depth: usize) -> Option<bool> {
+        let Expr::Call { function, argument } = condition else {
+            return condition.as_bool();
+        };
         if depth > 16 {
             return None;
         }
-        let (name, argument) = match value {
-            Value::Tagged(tagged) => (tagged.tag.to_string(), &tagged.value),
-            Value::Mapping(map) if map.len() == 1 => {
-                let (key, argument) = map.iter().next()?;
-                (key.as_str()?.to_owned(), argument)
-            }
-            Value::Bool(b) => return Some(*b),
-            _ => return None,
+        let all = |arguments: &[Expr]| -> Option<Vec<bool>> {
+            arguments
+                .iter()
+                .map(|c| self.evaluate(c, depth + 1))
+                .collect()
         };
-        let name = name.trim_start_matches('!').trim_start_matches("Fn::");
-        let arguments = || argument.as_sequence().map(Vec::as_slice);
-        match name {
-            "Equals" => match arguments()? {
-                [a, b] => Some(self.operand(a)? == self.operand(b)?),
-                _ => None,
-            },
-            "Not" => match arguments()? {
-                [inner] => self.evaluate(inner, depth + 1).map(|b| !b),
-                _ => None,
-            },
-            "And" => arguments()?
-                .iter()
-                .map(|c| self.evaluate(c, depth + 1))
-                .try_fold(true, |all, c| Some(all && c?)),
-            "Or" => arguments()?
-                .iter()
-                .map(|c| self.evaluate(c, depth + 1))
-                .try_fold(false, |any, c| Some(any || c?)),
-            "Condition" => self.evaluate(self.definitions?.get(argument.as_str()?)?, depth + 1),
+        match (function.as_str(), argument.as_list()) {
+            ("Equals", Some([a, b])) => Some(self.operand(a)? == self.operand(b)?),
+            ("Not", Some([inner])) => self.evaluate(inner, depth + 1).map(|b| !b),
+            ("And", Some(conditions)) => Some(all(conditions)?.into_iter().all(|b| b)),
+            ("Or", Some(conditions)) => Some(all(conditions)?.into_iter().any(|b| b)),
+            ("Condition", _) => self.evaluate(self.definitions.get(argument.as_str()?)?, depth + 1),
             _ => None,
         }
     }
 
-    fn operand(&self, value: &Value) -> Option<String> {
-        match parse_expr(value) {
-            Expr::Literal(s) => Some(s),
-            Expr::Ref(name) => self.parameters.get(&name).cloned(),
-            _ => None,
+    fn operand(&self, value: &Expr) -> Option<String> {
+        match value {
+            Expr::Ref(name) => self.parameters.get(name).cloned(),
+            other => other.as_text(),
         }
     }
 }
 
-fn parse_function(
+fn read_function(
     id: &str,
-    resource: &Value,
-    properties: &Value,
-    globals: Option<&Value>,
+    metadata: &Metadata,
+    properties: &FunctionProperties,
     warnings: &mut Vec<String>,
 ) -> Result<Function, TemplateError> {
-    let binary = get(resource, "Metadata")
-        .and_then(|m| get(m, "BuildProperties"))
-        .and_then(|b| get(b, "Binary"))
-        .and_then(Value::as_str)
-        .ok_or_else(|| invalid(format!("{id}: Metadata.BuildProperties.Binary is missing")))?
-        .to_owned();
-    // A function's own property wins over Globals.Function.
-    let property = |key: &str| get(properties, key).or_else(|| globals.and_then(|g| get(g, key)));
-    let memory_size =
-        number(id, "MemorySize", property("MemorySize"))?.map_or(DEFAULT_MEMORY_SIZE, |m| m as u32);
-    let timeout = Duration::from_secs(
-        number(id, "Timeout", property("Timeout"))?.unwrap_or(DEFAULT_TIMEOUT_SECONDS),
-    );
-
-    let mut environment = BTreeMap::new();
-    for scope in [globals, Some(properties)].into_iter().flatten() {
-        let variables = get(scope, "Environment")
-            .and_then(|e| get(e, "Variables"))
-            .and_then(Value::as_mapping);
-        for (name, value) in variables.into_iter().flatten() {
-            if let Some(name) = name.as_str() {
-                environment.insert(name.to_owned(), parse_expr(value));
-            }
-        }
-    }
-
-    let mut http_routes = Vec::new();
-    let mut sqs_sources = Vec::new();
-    let mut stream_sources = Vec::new();
-    for (name, event) in get(properties, "Events")
-        .and_then(Value::as_mapping)
-        .into_iter()
-        .flatten()
-    {
-        let name = name.as_str().unwrap_or_default();
-        let owner = format!("{id}.Events.{name}");
-        let empty = Value::Mapping(Mapping::new());
-        let event_properties = get(event, "Properties").unwrap_or(&empty);
-        match get(event, "Type").and_then(Value::as_str) {
-            Some("HttpApi") => {
-                let path = get(event_properties, "Path").and_then(scalar);
-                let method = get(event_properties, "Method")
-                    .and_then(scalar)
-                    .map_or_else(|| "ANY".to_owned(), |m| m.to_ascii_uppercase());
-                if let Some(path) = &path
-                    && !path.starts_with('/')
-                {
-                    return Err(invalid(format!("{owner}: Path must start with /")));
-                }
-                let auth = get(event_properties, "Auth");
-                let auth = RouteAuth {
-                    authorizer: auth.and_then(|a| get(a, "Authorizer")).and_then(scalar),
-                    scopes: auth
-                        .and_then(|a| get(a, "AuthorizationScopes"))
-                        .and_then(Value::as_sequence)
-                        .into_iter()
-                        .flatten()
-                        .filter_map(scalar)
-                        .collect(),
-                };
-                http_routes.push(HttpRoute { method, path, auth });
-            }
-            Some("SQS") => {
-                let queue = get(event_properties, "Queue")
-                    .map(parse_expr)
-                    .ok_or_else(|| invalid(format!("{owner}: Queue is missing")))?;
-                let batch_size = number(&owner, "BatchSize", get(event_properties, "BatchSize"))?
-                    .map_or(DEFAULT_SQS_BATCH_SIZE, |b| b as u32);
-                let window = number(
-                    &owner,
-                    "MaximumBatchingWindowInSeconds",
-                    get(event_properties, "MaximumBatchingWindowInSeconds"),
-                )?
-                .unwrap_or(0);
-                let report_batch_item_failures = reports_batch_item_failures(event_properties);
-                sqs_sources.push(SqsSource {
-                    name: name.to_owned(),
-                    queue,
-                    batch_size: batch_size.max(1),
-                    batching_window: Duration::from_secs(window),
-                    report_batch_item_failures,
-                });
-            }
-            Some("DynamoDB") => {
-                stream_sources.push(parse_stream_source(name, &owner, event_properties)?);
-            }
-            Some(other) => warnings.push(format!(
-                "{owner}: events of type {other} are not run by the local cloud"
-            )),
-            None => return Err(invalid(format!("{owner} has no Type"))),
-        }
-    }
-
-    Ok(Function {
+    let binary = metadata
+        .build_properties
+        .as_ref()
+        .and_then(|b| b.binary.clone())
+        .ok_or_else(|| invalid(format!("{id}: Metadata.BuildProperties.Binary is missing")))?;
+    let timeout = match &properties.timeout {
+        Some(timeout) => timeout
+            .as_u64()
+            .ok_or_else(|| invalid(format!("{id}: Timeout is not a whole number")))?,
+        None => DEFAULT_TIMEOUT_SECONDS,
+    };
+    let mut function = Function {
         logical_id: id.to_owned(),
         binary,
-        memory_size,
-        timeout,
-        environment,
-        http_routes,
-        sqs_sources,
-        stream_sources,
+        memory_size: properties.memory_size.unwrap_or(DEFAULT_MEMORY_SIZE),
+        timeout: Duration::from_secs(timeout),
+        environment: properties.environment.variables.clone(),
+        http_routes: Vec::new(),
+        sqs_sources: Vec::new(),
+        stream_sources: Vec::new(),
+    };
+    for (name, event) in &properties.events {
+        let owner = format!("{id}.Events.{name}");
+        match event {
+            Event::HttpApi(event) => function.http_routes.push(http_route(&owner, event)?),
+            Event::Sqs(event) => function.sqs_sources.push(sqs_source(name, event)),
+            Event::DynamoDb(event) => {
+                function
+                    .stream_sources
+                    .push(stream_source(name, &owner, event)?);
+            }
+            Event::Other { kind, .. } => warnings.push(format!(
+                "{owner}: events of type {kind} are not run by the local cloud"
+            )),
+        }
+    }
+    Ok(function)
+}
+
+fn http_route(owner: &str, event: &HttpApiEvent) -> Result<HttpRoute, TemplateError> {
+    if let Some(path) = &event.path
+        && !path.starts_with('/')
+    {
+        return Err(invalid(format!("{owner}: Path must start with /")));
+    }
+    let auth = event.auth.clone().unwrap_or_default();
+    Ok(HttpRoute {
+        method: event
+            .method
+            .as_deref()
+            .map_or_else(|| "ANY".to_owned(), str::to_ascii_uppercase),
+        path: event.path.clone(),
+        auth: RouteAuth {
+            authorizer: auth.authorizer,
+            scopes: auth.authorization_scopes,
+        },
     })
 }
 
-fn parse_stream_source(
+fn sqs_source(name: &str, event: &SqsEvent) -> SqsSource {
+    SqsSource {
+        name: name.to_owned(),
+        queue: event.queue.clone(),
+        batch_size: event.batch_size.unwrap_or(DEFAULT_SQS_BATCH_SIZE).max(1),
+        batching_window: Duration::from_secs(event.maximum_batching_window_in_seconds.unwrap_or(0)),
+        report_batch_item_failures: reports_batch_item_failures(
+            event.function_response_types.as_ref(),
+        ),
+    }
+}
+
+fn stream_source(
     name: &str,
     owner: &str,
-    properties: &Value,
+    event: &StreamEvent,
 ) -> Result<StreamSource, TemplateError> {
-    let table = match get(properties, "Stream").map(parse_expr) {
-        Some(Expr::GetAtt {
+    let table = match &event.stream {
+        Expr::GetAtt {
             resource,
             attribute,
-        }) if attribute == "StreamArn" => resource,
+        } if attribute == "StreamArn" => resource,
         _ => {
             return Err(invalid(format!(
                 "{owner}: Stream must be !GetAtt <Table>.StreamArn"
             )));
         }
     };
-    let starting_position = get(properties, "StartingPosition")
-        .and_then(scalar)
-        .ok_or_else(|| invalid(format!("{owner}: StartingPosition is missing")))?;
+    let starting_position = &event.starting_position;
     if !["TRIM_HORIZON", "LATEST"].contains(&starting_position.as_str()) {
         return Err(invalid(format!(
             "{owner}: StartingPosition {starting_position} is not TRIM_HORIZON or LATEST"
         )));
     }
-    let retries = get(properties, "MaximumRetryAttempts")
-        .map(|v| {
-            v.as_i64()
-                .filter(|n| *n >= -1)
-                .ok_or_else(|| invalid(format!("{owner}: MaximumRetryAttempts is not -1 or more")))
-        })
-        .transpose()?;
-    let filters = get(properties, "FilterCriteria")
-        .and_then(|c| get(c, "Filters"))
-        .and_then(Value::as_sequence)
-        .into_iter()
-        .flatten()
+    if event.maximum_retry_attempts.is_some_and(|n| n < -1) {
+        return Err(invalid(format!(
+            "{owner}: MaximumRetryAttempts is not -1 or more"
+        )));
+    }
+    let filters = event.filter_criteria.iter().flat_map(|c| &c.filters);
+    let filters = filters
         .map(|filter| {
-            let pattern = get(filter, "Pattern")
-                .and_then(Value::as_str)
-                .unwrap_or("{}");
-            serde_json::from_str(pattern)
+            serde_json::from_str(filter.pattern.as_deref().unwrap_or("{}"))
                 .map_err(|e| invalid(format!("{owner}: a filter Pattern is not JSON: {e}")))
         })
         .collect::<Result<_, _>>()?;
+    let on_failure = event
+        .destination_config
+        .as_ref()
+        .and_then(|d| d.on_failure.as_ref());
     Ok(StreamSource {
         name: name.to_owned(),
-        table,
-        starting_position,
-        batch_size: number(owner, "BatchSize", get(properties, "BatchSize"))?
-            .map_or(DEFAULT_STREAM_BATCH_SIZE, |b| b as u32)
-            .max(1),
-        batching_window: Duration::from_secs(
-            number(
-                owner,
-                "MaximumBatchingWindowInSeconds",
-                get(properties, "MaximumBatchingWindowInSeconds"),
-            )?
-            .unwrap_or(0),
-        ),
+        table: table.clone(),
+        starting_position: starting_position.clone(),
+        batch_size: event.batch_size.unwrap_or(DEFAULT_STREAM_BATCH_SIZE).max(1),
+        batching_window: Duration::from_secs(event.maximum_batching_window_in_seconds.unwrap_or(0)),
         // SAM's default is -1: retry until the record expires.
-        maximum_retry_attempts: retries.and_then(|n| u32::try_from(n).ok()),
-        bisect_batch_on_function_error: boolean(get(properties, "BisectBatchOnFunctionError")),
-        report_batch_item_failures: reports_batch_item_failures(properties),
+        maximum_retry_attempts: event
+            .maximum_retry_attempts
+            .and_then(|n| u32::try_from(n).ok()),
+        bisect_batch_on_function_error: event.bisect_batch_on_function_error.unwrap_or(false),
+        report_batch_item_failures: reports_batch_item_failures(
+            event.function_response_types.as_ref(),
+        ),
         filters,
-        on_failure: get(properties, "DestinationConfig")
-            .and_then(|d| get(d, "OnFailure"))
-            .and_then(|o| get(o, "Destination"))
-            .map(parse_expr),
+        on_failure: on_failure.map(|o| o.destination.clone()),
     })
 }
 
-fn reports_batch_item_failures(properties: &Value) -> bool {
-    get(properties, "FunctionResponseTypes")
-        .and_then(Value::as_sequence)
-        .is_some_and(|types| {
-            types
-                .iter()
-                .any(|t| t.as_str() == Some("ReportBatchItemFailures"))
-        })
-}
-
-fn parse_key_schema(owner: &str, value: Option<&Value>) -> Result<Vec<KeyElement>, TemplateError> {
-    let elements = value
-        .and_then(Value::as_sequence)
-        .ok_or_else(|| invalid(format!("{owner}: KeySchema is missing")))?;
-    elements
-        .iter()
-        .map(|e| {
-            Ok(KeyElement {
-                attribute: string(owner, "AttributeName", get(e, "AttributeName"))?,
-                key_type: string(owner, "KeyType", get(e, "KeyType"))?,
-            })
-        })
-        .collect()
-}
-
-fn parse_table(id: &str, properties: &Value) -> Result<Table, TemplateError> {
-    let attributes = get(properties, "AttributeDefinitions")
-        .and_then(Value::as_sequence)
-        .ok_or_else(|| invalid(format!("{id}: AttributeDefinitions is missing")))?
-        .iter()
-        .map(|a| {
-            Ok((
-                string(id, "AttributeName", get(a, "AttributeName"))?,
-                string(id, "AttributeType", get(a, "AttributeType"))?,
-            ))
-        })
-        .collect::<Result<_, TemplateError>>()?;
-    let key_schema = parse_key_schema(id, get(properties, "KeySchema"))?;
-    let global_secondary_indexes = get(properties, "GlobalSecondaryIndexes")
-        .and_then(Value::as_sequence)
-        .into_iter()
-        .flatten()
-        .map(|index| {
-            let name = string(id, "IndexName", get(index, "IndexName"))?;
-            let owner = format!("{id}.{name}");
-            let projection = get(index, "Projection");
-            Ok(SecondaryIndex {
-                key_schema: parse_key_schema(&owner, get(index, "KeySchema"))?,
-                projection_type: projection
-                    .and_then(|p| get(p, "ProjectionType"))
-                    .and_then(scalar)
-                    .unwrap_or_else(|| "ALL".to_owned()),
-                non_key_attributes: projection
-                    .and_then(|p| get(p, "NonKeyAttributes"))
-                    .and_then(Value::as_sequence)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(scalar)
-                    .collect(),
-                name,
-            })
-        })
-        .collect::<Result<_, TemplateError>>()?;
-    let time_to_live = match get(properties, "TimeToLiveSpecification") {
-        Some(spec) => Some(TimeToLive {
-            attribute: string(
-                id,
-                "TimeToLiveSpecification.AttributeName",
-                get(spec, "AttributeName"),
-            )?,
-            enabled: boolean(get(spec, "Enabled")),
-        }),
-        None => None,
-    };
-    Ok(Table {
-        logical_id: id.to_owned(),
-        attributes,
-        key_schema,
-        global_secondary_indexes,
-        time_to_live,
-        stream_view_type: get(properties, "StreamSpecification")
-            .and_then(|s| get(s, "StreamViewType"))
-            .and_then(scalar),
-    })
-}
-
-fn parse_queue(id: &str, properties: &Value) -> Result<Queue, TemplateError> {
-    let redrive_policy = match get(properties, "RedrivePolicy") {
-        Some(policy) => Some(RedrivePolicy {
-            dead_letter_target: get(policy, "deadLetterTargetArn")
-                .map(parse_expr)
-                .ok_or_else(|| {
-                    invalid(format!(
-                        "{id}: RedrivePolicy.deadLetterTargetArn is missing"
-                    ))
-                })?,
-            max_receive_count: number(id, "maxReceiveCount", get(policy, "maxReceiveCount"))?
-                .ok_or_else(|| {
-                    invalid(format!("{id}: RedrivePolicy.maxReceiveCount is missing"))
-                })?,
-        }),
-        None => None,
-    };
-    Ok(Queue {
-        logical_id: id.to_owned(),
-        visibility_timeout: number(
-            id,
-            "VisibilityTimeout",
-            get(properties, "VisibilityTimeout"),
-        )?,
-        message_retention_period: number(
-            id,
-            "MessageRetentionPeriod",
-            get(properties, "MessageRetentionPeriod"),
-        )?,
-        redrive_policy,
-    })
-}
-
-/// The HttpApi's JWT authorizers and its default authorizer.
-fn parse_http_api_auth(
-    id: &str,
-    properties: &Value,
-) -> Result<(BTreeMap<String, JwtAuthorizerConfig>, Option<String>), TemplateError> {
-    let Some(auth) = get(properties, "Auth") else {
-        return Ok((BTreeMap::new(), None));
-    };
-    let mut authorizers = BTreeMap::new();
-    for (name, definition) in get(auth, "Authorizers")
-        .and_then(Value::as_mapping)
-        .into_iter()
-        .flatten()
-    {
-        let name = name.as_str().unwrap_or_default().to_owned();
-        let Some(jwt) = get(definition, "JwtConfiguration") else {
-            continue;
-        };
-        let issuer = get(jwt, "issuer")
-            .map(parse_expr)
-            .ok_or_else(|| invalid(format!("{id}: authorizer {name} has no issuer")))?;
-        let audience = get(jwt, "audience")
-            .and_then(Value::as_sequence)
-            .into_iter()
-            .flatten()
-            .map(parse_expr)
-            .collect();
-        authorizers.insert(name, JwtAuthorizerConfig { issuer, audience });
+/// The filter policy as JSON: the template may write it as a JSON string as well as a mapping.
+fn read_subscription(id: &str, subscription: &Subscription) -> Result<Subscription, TemplateError> {
+    let mut subscription = subscription.clone();
+    if let Some(serde_json::Value::String(json)) = &subscription.filter_policy {
+        let policy = serde_json::from_str(json)
+            .map_err(|e| invalid(format!("{id}: FilterPolicy is not JSON: {e}")))?;
+        subscription.filter_policy = Some(policy);
     }
-    let default = get(auth, "DefaultAuthorizer").and_then(scalar);
-    Ok((authorizers, default))
-}
-
-fn parse_subscription(id: &str, properties: &Value) -> Result<Subscription, TemplateError> {
-    let required = |key: &str| {
-        get(properties, key)
-            .map(parse_expr)
-            .ok_or_else(|| invalid(format!("{id}: {key} is missing")))
-    };
-    let filter_policy = get(properties, "FilterPolicy")
-        .map(|policy| match policy {
-            // The policy may be given as a JSON string as well as a YAML mapping.
-            Value::String(json) => serde_json::from_str(json)
-                .map_err(|e| invalid(format!("{id}: FilterPolicy is not JSON: {e}"))),
-            other => {
-                serde_json::to_value(other).map_err(|e| invalid(format!("{id}: FilterPolicy: {e}")))
-            }
-        })
-        .transpose()?;
-    Ok(Subscription {
-        logical_id: id.to_owned(),
-        topic: required("TopicArn")?,
-        protocol: string(id, "Protocol", get(properties, "Protocol"))?,
-        endpoint: required("Endpoint")?,
-        raw_message_delivery: boolean(get(properties, "RawMessageDelivery")),
-        filter_policy,
-        filter_policy_scope: get(properties, "FilterPolicyScope").and_then(scalar),
-    })
+    Ok(subscription)
 }
 
 #[cfg(test)]
@@ -930,11 +534,7 @@ mod tests {
                 "{binary} missing from {binaries:?}"
             );
         }
-        let tables: Vec<_> = template
-            .tables
-            .iter()
-            .map(|t| t.logical_id.as_str())
-            .collect();
+        let tables: Vec<_> = template.tables.keys().collect();
         assert_eq!(tables.len(), 3, "{tables:?}");
         assert!(template.topics.contains(&"EventsTopic".to_owned()));
         assert_eq!(template.subscriptions.len(), 3);
@@ -1072,7 +672,7 @@ Resources:
         assert_eq!(api.timeout, Duration::from_secs(5));
         assert_eq!(api.memory_size, 512);
         let env = &api.environment;
-        assert_eq!(env["SHARED"], Expr::Literal("mine".into()));
+        assert_eq!(env["SHARED"], Expr::String("mine".into()));
         assert_eq!(env["RUST_LOG"], Expr::Ref("Level".into()));
         assert_eq!(env["TABLE"], Expr::Ref("Things".into()));
         assert_eq!(
@@ -1085,7 +685,7 @@ Resources:
         assert!(
             matches!(&env["NAME"], Expr::Sub { template, .. } if template == "${Things}-${AWS::Region}")
         );
-        assert_eq!(env["PICK"], Expr::Unsupported("!If".into()));
+        assert!(matches!(&env["PICK"], Expr::If { condition, .. } if condition == "HasEmail"));
         assert_eq!(
             api.http_routes,
             vec![
@@ -1106,19 +706,16 @@ Resources:
         assert!(!api.sqs_sources[0].report_batch_item_failures);
         assert!(template.warnings.iter().any(|w| w.contains("Schedule")));
 
-        assert_eq!(template.queues[0].visibility_timeout, Some(30));
+        let work = &template.queues["Work"];
         assert_eq!(
-            template.queues[0]
-                .redrive_policy
-                .as_ref()
-                .unwrap()
-                .max_receive_count,
-            2
+            work.visibility_timeout.as_ref().and_then(Expr::as_u64),
+            Some(30)
         );
+        assert_eq!(work.redrive_policy.as_ref().unwrap().max_receive_count, 2);
         // HasEmail is false with the default parameter: the topic is not deployed.
         assert_eq!(template.topics, vec!["Topic".to_owned()]);
         assert_eq!(template.kinds["Mystery"], "AWS::Made::Up");
-        let subscription = &template.subscriptions[0];
+        let subscription = &template.subscriptions["Sub"];
         assert_eq!(
             subscription.filter_policy,
             Some(serde_json::json!({"kind": ["a"]}))
@@ -1232,32 +829,19 @@ Resources:
     #[test]
     fn tables_keep_keys_indexes_and_ttl() {
         let template = repo_template();
-        let products = template
-            .tables
-            .iter()
-            .find(|t| t.logical_id == "ProductsTable")
-            .unwrap();
-        let index = &products.global_secondary_indexes[0];
-        assert_eq!(index.name, "by_category");
+        let index = &template.tables["ProductsTable"].global_secondary_indexes[0];
+        assert_eq!(index.index_name, "by_category");
         assert_eq!(
             index.key_schema[0],
             KeyElement {
-                attribute: "category".into(),
+                attribute_name: "category".into(),
                 key_type: "HASH".into()
             }
         );
-        assert_eq!(index.projection_type, "ALL");
-        let idempotency = template
-            .tables
-            .iter()
-            .find(|t| t.logical_id == "IdempotencyTable")
-            .unwrap();
-        assert_eq!(
-            idempotency.time_to_live,
-            Some(TimeToLive {
-                attribute: "expires_at".into(),
-                enabled: true
-            })
-        );
+        assert_eq!(index.projection.projection_type.as_deref(), Some("ALL"));
+        let ttl = &template.tables["IdempotencyTable"].time_to_live_specification;
+        let ttl = ttl.as_ref().unwrap();
+        assert_eq!(ttl.attribute_name, "expires_at");
+        assert_eq!(ttl.enabled, Some(true));
     }
 }

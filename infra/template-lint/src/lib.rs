@@ -21,14 +21,19 @@
 //! - every dashboard's body is JSON with a `widgets` list (CloudFormation only checks it when
 //!   the stack is deployed).
 //!
-//! The template is read as YAML with CloudFormation's short tags (`!Ref`, `!GetAtt`, `!Sub`,
-//! `!If`) and their long forms (`Ref`, `Fn::GetAtt`, ...). The check reads what the template
-//! says: it does not expand SAM policy templates or managed policies. A SAM function's
-//! properties are read merged with `Globals.Function`, as SAM merges them.
+//! The template is read by [`sam_template`], the typed model `cargo dev` reads too, in which
+//! an intrinsic is one [`Expr`] whether written as a tag (`!GetAtt X.Arn`) or in its long form
+//! (`Fn::GetAtt: [X, Arn]`). The check reads what the template says: it does not expand SAM
+//! policy templates or managed policies. A SAM function's properties are read merged with
+//! `Globals.Function`, as SAM merges them.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
+use sam_template::{
+    Event, Expr, FunctionProperties, Properties, Resource, Template, reports_batch_item_failures,
+    substitute,
+};
 use serde_norway::{Mapping, Value};
 
 /// One rule of the check; [`Rule::id`] is the name printed in findings.
@@ -85,12 +90,11 @@ impl fmt::Display for Finding {
 
 /// Parses a template and checks it.
 pub fn check_yaml(text: &str) -> Result<Vec<Finding>, serde_norway::Error> {
-    let template: Value = serde_norway::from_str(text)?;
-    Ok(check(&template))
+    Ok(check(&Template::from_yaml(text)?))
 }
 
 /// Checks a parsed template; findings come sorted by resource, then rule.
-pub fn check(template: &Value) -> Vec<Finding> {
+pub fn check(template: &Template) -> Vec<Finding> {
     let resources = Resources::of(template);
     let mut findings = Vec::new();
     check_queues(&resources, &mut findings);
@@ -104,35 +108,47 @@ pub fn check(template: &Value) -> Vec<Finding> {
 }
 
 /// The `Resources` section by logical id.
-struct Resources<'a>(BTreeMap<&'a str, &'a Value>);
+struct Resources<'a>(BTreeMap<&'a str, &'a Resource>);
 
 impl<'a> Resources<'a> {
-    fn of(template: &'a Value) -> Self {
-        let map = template
-            .get("Resources")
-            .and_then(Value::as_mapping)
-            .map(|m| {
-                m.iter()
-                    .filter_map(|(k, v)| Some((k.as_str()?, v)))
-                    .collect()
-            })
-            .unwrap_or_default();
-        Resources(map)
+    fn of(template: &'a Template) -> Self {
+        Resources(
+            template
+                .resources
+                .iter()
+                .map(|(id, r)| (id.as_str(), r))
+                .collect(),
+        )
     }
 
-    fn of_type(&self, ty: &'a str) -> impl Iterator<Item = (&'a str, &'a Value)> + '_ {
+    fn of_type(&self, ty: &'a str) -> impl Iterator<Item = (&'a str, &'a Resource)> + '_ {
         self.0
             .iter()
-            .filter(move |(_, r)| type_of(r) == Some(ty))
+            .filter(move |(_, r)| r.kind == ty)
             .map(|(n, r)| (*n, *r))
     }
 
     fn is_type(&self, name: &str, ty: &str) -> bool {
-        self.0.get(name).is_some_and(|r| type_of(r) == Some(ty))
+        self.0.get(name).is_some_and(|r| r.kind == ty)
     }
 
-    fn get(&self, name: &str) -> Option<&'a Value> {
-        self.0.get(name).copied()
+    /// The SAM functions with their own properties (without `Globals`).
+    fn functions(&self) -> impl Iterator<Item = (&'a str, &'a FunctionProperties)> + '_ {
+        self.0.iter().filter_map(|(name, r)| match &r.properties {
+            Properties::Function(f) => Some((*name, &**f)),
+            _ => None,
+        })
+    }
+
+    /// The queue `arn` is `!GetAtt <Queue>.Arn` of.
+    fn queue_of(&self, arn: &'a Expr) -> Option<&'a str> {
+        match arn {
+            Expr::GetAtt {
+                resource,
+                attribute,
+            } if attribute == "Arn" && self.is_type(resource, QUEUE) => Some(resource),
+            _ => None,
+        }
     }
 }
 
@@ -147,123 +163,17 @@ const LAMBDA_DEFAULT_TIMEOUT: u64 = 3;
 /// SQS's default visibility timeout.
 const SQS_DEFAULT_VISIBILITY: u64 = 30;
 
-fn type_of(resource: &Value) -> Option<&str> {
-    resource.get("Type").and_then(Value::as_str)
-}
-
-fn props(resource: &Value) -> Option<&Value> {
-    resource.get("Properties")
-}
-
-fn prop<'a>(resource: &'a Value, key: &str) -> Option<&'a Value> {
-    props(resource).and_then(|p| p.get(key))
-}
-
-// ------------------------------------------------------------------------------ intrinsics
-
-/// The argument of intrinsic `name` (short name: `Ref`, `GetAtt`, `Sub`, `If`, ...), written
-/// either as a tag (`!GetAtt X.Arn`) or as a one-key mapping (`Fn::GetAtt: [X, Arn]`).
-fn intrinsic<'a>(v: &'a Value, name: &str) -> Option<&'a Value> {
-    match v {
-        Value::Tagged(t) if t.tag == name => Some(&t.value),
-        Value::Mapping(m) if m.len() == 1 => {
-            let long = if name == "Ref" {
-                "Ref".to_owned()
-            } else {
-                format!("Fn::{name}")
-            };
-            m.get(long.as_str())
-        }
+/// A property of a resource of a type the model does not type (alarms, roles, mappings...).
+fn prop<'a>(resource: &'a Resource, key: &str) -> Option<&'a Expr> {
+    match &resource.properties {
+        Properties::Other(properties) => properties.get(key),
         _ => None,
     }
 }
 
-/// `!GetAtt X.Attr`, `!GetAtt [X, Attr]` or `Fn::GetAtt` in either form: `(X, Attr)`.
-fn get_att(v: &Value) -> Option<(&str, &str)> {
-    let arg = intrinsic(v, "GetAtt")?;
-    match arg {
-        Value::String(s) => s.split_once('.'),
-        Value::Sequence(seq) if seq.len() == 2 => Some((seq[0].as_str()?, seq[1].as_str()?)),
-        _ => None,
-    }
-}
-
-/// The template string of `!Sub "..."` or `!Sub ["...", {vars}]`.
-fn sub_string(v: &Value) -> Option<&str> {
-    match intrinsic(v, "Sub")? {
-        Value::String(s) => Some(s),
-        Value::Sequence(seq) => seq.first()?.as_str(),
-        _ => None,
-    }
-}
-
-/// Whether `v` evaluates to attribute `attr` of resource `name`: `!GetAtt name.attr` or a
-/// `!Sub` that is exactly `${name.attr}`.
-fn denotes_attr(v: &Value, name: &str, attr: &str) -> bool {
-    get_att(v) == Some((name, attr))
-        || sub_string(v) == Some(format!("${{{name}.{attr}}}").as_str())
-}
-
-/// The resource an `!Ref X`, `!GetAtt X.Attr` or `${X...}`-only `!Sub` points at.
-fn referenced(v: &Value) -> Option<&str> {
-    if let Some(name) = intrinsic(v, "Ref").and_then(Value::as_str) {
-        return Some(name);
-    }
-    if let Some((name, _)) = get_att(v) {
-        return Some(name);
-    }
-    let s = sub_string(v)?.strip_prefix("${")?.strip_suffix('}')?;
-    Some(s.split_once('.').map_or(s, |(n, _)| n))
-}
-
-/// The alternatives a value may take: both branches of an `!If`, recursively, without
-/// `AWS::NoValue`; otherwise the value itself.
-fn branches(v: &Value) -> Vec<&Value> {
-    if let Some(Value::Sequence(args)) = intrinsic(v, "If")
-        && args.len() == 3
-    {
-        return args[1..]
-            .iter()
-            .filter(|b| intrinsic(b, "Ref").and_then(Value::as_str) != Some("AWS::NoValue"))
-            .flat_map(branches)
-            .collect();
-    }
-    vec![v]
-}
-
-/// The literal strings a value can evaluate to or be built from: plain strings, the items of
-/// lists, both branches of `!If`, the pieces of `!Join` and the template of `!Sub`. References
-/// (`!Ref`, `!GetAtt`, `!ImportValue`) contribute nothing: their values are not in the file.
-fn literals<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
-    if let Some(s) = sub_string(v) {
-        out.push(s);
-        return;
-    }
-    if let Some(Value::Sequence(args)) = intrinsic(v, "Join") {
-        if let Some(pieces) = args.get(1) {
-            literals(pieces, out);
-        }
-        return;
-    }
-    if intrinsic(v, "If").is_some() {
-        for b in branches(v) {
-            if !std::ptr::eq(b, v) {
-                literals(b, out);
-            }
-        }
-        return;
-    }
-    match v {
-        Value::String(s) => out.push(s),
-        Value::Sequence(items) => items.iter().for_each(|i| literals(i, out)),
-        // Any other tag or one-key `Fn::` mapping is a reference or a function whose result
-        // is not written out.
-        _ => {}
-    }
-}
-
-fn as_number(v: &Value) -> Option<u64> {
-    v.as_u64().or_else(|| v.as_str()?.parse().ok())
+/// `DestinationConfig.OnFailure.Destination` of an event source written as a mapping.
+fn on_failure(config: Option<&Expr>) -> Option<&Expr> {
+    config?.get("OnFailure")?.get("Destination")
 }
 
 // ------------------------------------------------------------------------------ queues
@@ -271,43 +181,45 @@ fn as_number(v: &Value) -> Option<u64> {
 /// Queues that an event source (a SAM function's event, or an event source mapping) names as
 /// its on-failure destination: a stream source's dead-letter queue.
 fn on_failure_destinations<'a>(resources: &Resources<'a>) -> Vec<&'a str> {
-    let mut configs: Vec<&Value> = Vec::new();
-    for (_, function) in resources.of_type(SAM_FUNCTION) {
-        if let Some(events) = prop(function, "Events").and_then(Value::as_mapping) {
-            configs.extend(
-                events
-                    .values()
-                    .filter_map(|e| e.get("Properties")?.get("DestinationConfig")),
-            );
-        }
-    }
-    for (_, mapping) in resources.of_type(EVENT_SOURCE_MAPPING) {
-        configs.extend(prop(mapping, "DestinationConfig"));
-    }
-    configs
+    let events = resources.functions().flat_map(|(_, f)| &f.events);
+    let mut destinations: Vec<&Expr> = events
+        .filter_map(|(_, event)| match event {
+            Event::DynamoDb(stream) => stream
+                .destination_config
+                .as_ref()?
+                .on_failure
+                .as_ref()
+                .map(|o| &o.destination),
+            Event::Other { properties, .. } => on_failure(properties.get("DestinationConfig")),
+            _ => None,
+        })
+        .collect();
+    let mappings = resources.of_type(EVENT_SOURCE_MAPPING);
+    destinations.extend(mappings.filter_map(|(_, m)| on_failure(prop(m, "DestinationConfig"))));
+    destinations
         .into_iter()
-        .filter_map(|c| c.get("OnFailure")?.get("Destination").and_then(get_att))
-        .filter(|(queue, attr)| *attr == "Arn" && resources.is_type(queue, QUEUE))
-        .map(|(queue, _)| queue)
+        .filter_map(|d| resources.queue_of(d))
         .collect()
 }
 
-fn check_queues(resources: &Resources, findings: &mut Vec<Finding>) {
+/// The queues other queues redrive to, or that are on-failure destinations; a finding for
+/// each queue that redrives nowhere of this template.
+fn dead_letter_queues<'a>(
+    resources: &Resources<'a>,
+    findings: &mut Vec<Finding>,
+) -> BTreeSet<&'a str> {
     let mut dlqs: BTreeSet<&str> = on_failure_destinations(resources).into_iter().collect();
     let mut without_redrive = Vec::new();
-    for (name, queue) in resources.of_type(QUEUE) {
-        let Some(redrive) = prop(queue, "RedrivePolicy") else {
+    for (name, queue) in resources.0.iter().filter_map(|(n, r)| match &r.properties {
+        Properties::Queue(q) => Some((*n, q)),
+        _ => None,
+    }) {
+        let Some(redrive) = &queue.redrive_policy else {
             without_redrive.push(name);
             continue;
         };
-        let target = redrive
-            .get("deadLetterTargetArn")
-            .and_then(get_att)
-            .filter(|(t, attr)| *attr == "Arn" && resources.is_type(t, QUEUE));
-        match target {
-            Some((dlq, _)) => {
-                dlqs.insert(dlq);
-            }
+        match resources.queue_of(&redrive.dead_letter_target_arn) {
+            Some(dlq) => drop(dlqs.insert(dlq)),
             None => findings.push(Finding {
                 resource: name.to_owned(),
                 rule: Rule::QueueWithoutDlq,
@@ -317,30 +229,31 @@ fn check_queues(resources: &Resources, findings: &mut Vec<Finding>) {
             }),
         }
     }
-    for name in without_redrive {
-        if !dlqs.contains(name) {
-            findings.push(Finding {
-                resource: name.to_owned(),
-                rule: Rule::QueueWithoutDlq,
-                message: "has no RedrivePolicy: a message that keeps failing is retried until \
-                          it expires, then lost"
-                    .to_owned(),
-            });
-        }
+    for name in without_redrive.into_iter().filter(|n| !dlqs.contains(n)) {
+        findings.push(Finding {
+            resource: name.to_owned(),
+            rule: Rule::QueueWithoutDlq,
+            message: "has no RedrivePolicy: a message that keeps failing is retried until \
+                      it expires, then lost"
+                .to_owned(),
+        });
     }
+    dlqs
+}
 
-    let alarmed: Vec<&Value> = resources
+fn check_queues(resources: &Resources, findings: &mut Vec<Finding>) {
+    let dlqs = dead_letter_queues(resources, findings);
+    let alarmed: Vec<&Expr> = resources
         .of_type(ALARM)
         .flat_map(|(_, alarm)| queue_name_dimensions(alarm))
         .collect();
     for dlq in dlqs {
-        let literal_name = resources
-            .get(dlq)
-            .and_then(|q| prop(q, "QueueName"))
-            .and_then(Value::as_str);
+        let literal_name = match resources.0.get(dlq).map(|q| &q.properties) {
+            Some(Properties::Queue(queue)) => queue.queue_name.as_ref().and_then(Expr::as_str),
+            _ => None,
+        };
         let has_alarm = alarmed.iter().any(|v| {
-            denotes_attr(v, dlq, "QueueName")
-                || (literal_name.is_some() && v.as_str() == literal_name)
+            v.denotes(dlq, "QueueName") || (literal_name.is_some() && v.as_str() == literal_name)
         });
         if !has_alarm {
             findings.push(Finding {
@@ -356,21 +269,22 @@ fn check_queues(resources: &Resources, findings: &mut Vec<Finding>) {
 }
 
 /// Values of `QueueName` dimensions of an alarm, in `Dimensions` or in metric-math `Metrics`.
-fn queue_name_dimensions(alarm: &Value) -> Vec<&Value> {
+fn queue_name_dimensions(alarm: &Resource) -> Vec<&Expr> {
     let mut lists = vec![prop(alarm, "Dimensions")];
-    if let Some(Value::Sequence(metrics)) = prop(alarm, "Metrics") {
-        lists.extend(metrics.iter().map(|m| {
-            m.get("MetricStat")
-                .and_then(|s| s.get("Metric"))
-                .and_then(|m| m.get("Dimensions"))
-        }));
-    }
+    let metrics = prop(alarm, "Metrics")
+        .and_then(Expr::as_list)
+        .unwrap_or_default();
+    lists.extend(
+        metrics
+            .iter()
+            .map(|m| m.get("MetricStat")?.get("Metric")?.get("Dimensions")),
+    );
     lists
         .into_iter()
         .flatten()
-        .filter_map(Value::as_sequence)
+        .filter_map(Expr::as_list)
         .flatten()
-        .filter(|d| d.get("Name").and_then(Value::as_str) == Some("QueueName"))
+        .filter(|d| d.get("Name").and_then(Expr::as_str) == Some("QueueName"))
         .filter_map(|d| d.get("Value"))
         .collect()
 }
@@ -384,91 +298,67 @@ struct SqsSource<'a> {
     owner: &'a str,
     /// How the message names the source.
     label: String,
-    properties: Option<&'a Value>,
+    function_response_types: Option<&'a Expr>,
     queue: Option<&'a str>,
     /// The consuming function's timeout in seconds, when the template says it literally.
     timeout: Option<u64>,
     function: Option<&'a str>,
 }
 
-fn sqs_sources<'a>(template: &'a Value, resources: &Resources<'a>) -> Vec<SqsSource<'a>> {
-    let global_timeout = template
-        .get("Globals")
-        .and_then(|g| g.get("Function"))
-        .and_then(|f| f.get("Timeout"));
-    let timeout_of = |function: &Value| -> Option<u64> {
-        match prop(function, "Timeout") {
-            Some(t) => as_number(t),
-            None if type_of(function) == Some(SAM_FUNCTION) => {
-                global_timeout.map_or(Some(LAMBDA_DEFAULT_TIMEOUT), as_number)
-            }
-            None => Some(LAMBDA_DEFAULT_TIMEOUT),
-        }
-    };
-    let queue_of = |arn: Option<&'a Value>| -> Option<&'a str> {
-        let (name, attr) = arn.and_then(get_att)?;
-        (attr == "Arn" && resources.is_type(name, QUEUE)).then_some(name)
-    };
-
-    let mut sources = Vec::new();
-    for (name, function) in resources.of_type(SAM_FUNCTION) {
-        let Some(events) = prop(function, "Events").and_then(Value::as_mapping) else {
-            continue;
+fn sqs_sources<'a>(template: &'a Template, resources: &Resources<'a>) -> Vec<SqsSource<'a>> {
+    let global_timeout = template.globals.function.timeout.as_ref();
+    let timeout_of = |function: &str| -> Option<u64> {
+        let timeout = match &resources.0.get(function)?.properties {
+            Properties::Function(f) => f.timeout.as_ref().or(global_timeout),
+            _ => prop(resources.0.get(function)?, "Timeout"),
         };
-        for (event_name, event) in events {
-            if event.get("Type").and_then(Value::as_str) != Some("SQS") {
-                continue;
-            }
-            let properties = event.get("Properties");
+        timeout.map_or(Some(LAMBDA_DEFAULT_TIMEOUT), Expr::as_u64)
+    };
+    let mut sources = Vec::new();
+    for (name, function) in resources.functions() {
+        for (event_name, event) in &function.events {
+            let Event::Sqs(event) = event else { continue };
             sources.push(SqsSource {
                 owner: name,
-                label: format!("SQS event {}", event_name.as_str().unwrap_or("?")),
-                properties,
-                queue: queue_of(properties.and_then(|p| p.get("Queue"))),
-                timeout: timeout_of(function),
+                label: format!("SQS event {event_name}"),
+                function_response_types: event.function_response_types.as_ref(),
+                queue: resources.queue_of(&event.queue),
+                timeout: timeout_of(name),
                 function: Some(name),
             });
         }
     }
     for (name, mapping) in resources.of_type(EVENT_SOURCE_MAPPING) {
         let arn = prop(mapping, "EventSourceArn");
-        let queue = queue_of(arn);
-        let literal_sqs_arn = arn.is_some_and(|a| {
-            let mut lits = Vec::new();
-            literals(a, &mut lits);
-            lits.iter().any(|l| l.contains(":sqs:"))
-        });
+        let queue = arn.and_then(|a| resources.queue_of(a));
+        let literal_sqs_arn = arn.is_some_and(|a| a.literals().iter().any(|l| l.contains(":sqs:")));
         if queue.is_none() && !literal_sqs_arn {
             continue;
         }
         let function = prop(mapping, "FunctionName")
-            .and_then(referenced)
+            .and_then(Expr::referenced)
             .filter(|f| {
                 resources.is_type(f, SAM_FUNCTION) || resources.is_type(f, LAMBDA_FUNCTION)
             });
         sources.push(SqsSource {
             owner: name,
             label: "SQS event source mapping".to_owned(),
-            properties: props(mapping),
+            function_response_types: prop(mapping, "FunctionResponseTypes"),
             queue,
-            timeout: function.and_then(|f| timeout_of(resources.get(f)?)),
+            timeout: function.and_then(timeout_of),
             function,
         });
     }
     sources
 }
 
-fn check_sqs_event_sources(template: &Value, resources: &Resources, findings: &mut Vec<Finding>) {
+fn check_sqs_event_sources(
+    template: &Template,
+    resources: &Resources,
+    findings: &mut Vec<Finding>,
+) {
     for source in sqs_sources(template, resources) {
-        let reports_failures = source
-            .properties
-            .and_then(|p| p.get("FunctionResponseTypes"))
-            .is_some_and(|types| {
-                let mut lits = Vec::new();
-                literals(types, &mut lits);
-                lits.contains(&"ReportBatchItemFailures")
-            });
-        if !reports_failures {
+        if !reports_batch_item_failures(source.function_response_types) {
             findings.push(Finding {
                 resource: source.owner.to_owned(),
                 rule: Rule::NoPartialBatchResponse,
@@ -483,14 +373,11 @@ fn check_sqs_event_sources(template: &Value, resources: &Resources, findings: &m
         let (Some(queue), Some(timeout)) = (source.queue, source.timeout) else {
             continue;
         };
-        let visibility = match resources
-            .get(queue)
-            .and_then(|q| prop(q, "VisibilityTimeout"))
-        {
-            Some(v) => as_number(v),
-            None => Some(SQS_DEFAULT_VISIBILITY),
+        let visibility = match resources.0.get(queue).map(|q| &q.properties) {
+            Some(Properties::Queue(q)) => q.visibility_timeout.as_ref(),
+            _ => None,
         };
-        if let Some(visibility) = visibility
+        if let Some(visibility) = visibility.map_or(Some(SQS_DEFAULT_VISIBILITY), Expr::as_u64)
             && visibility < 6 * timeout
         {
             findings.push(Finding {
@@ -517,53 +404,58 @@ enum PolicyKind {
     Other,
 }
 
-/// Every policy document a resource declares, with where it sits (for messages).
-fn policy_documents(resource: &Value) -> Vec<(String, &Value, PolicyKind)> {
-    let mut docs = Vec::new();
-    let Some(ty) = type_of(resource) else {
-        return docs;
-    };
-    let Some(properties) = props(resource) else {
-        return docs;
-    };
-    let is_doc = |v: &Value| v.get("Statement").is_some();
+type PolicyDocument<'a> = (String, &'a Expr, PolicyKind);
 
-    if ty.starts_with("AWS::Serverless::") {
-        // SAM's Policies: a managed policy name, a policy template, a document, or a list of
-        // those. Names and templates are expanded by SAM, out of this check's sight.
-        if let Some(policies) = properties.get("Policies") {
-            match policies {
-                Value::Sequence(items) => {
-                    for (i, item) in items.iter().enumerate() {
-                        for b in branches(item) {
-                            if is_doc(b) {
-                                docs.push((format!("Policies[{i}]"), b, PolicyKind::Identity));
-                            }
-                        }
-                    }
-                }
-                v if is_doc(v) => docs.push(("Policies".to_owned(), v, PolicyKind::Identity)),
-                _ => {}
-            }
-        }
+fn is_document(v: &Expr) -> bool {
+    v.get("Statement").is_some()
+}
+
+/// SAM's `Policies`: a managed policy name, a policy template, a document, or a list of
+/// those. Names and templates are expanded by SAM, out of this check's sight.
+fn sam_policies(policies: &Expr) -> Vec<PolicyDocument<'_>> {
+    match policies {
+        Expr::List(items) => items
+            .iter()
+            .enumerate()
+            .flat_map(|(i, item)| item.alternatives().into_iter().map(move |b| (i, b)))
+            .filter(|(_, b)| is_document(b))
+            .map(|(i, b)| (format!("Policies[{i}]"), b, PolicyKind::Identity))
+            .collect(),
+        v if is_document(v) => vec![("Policies".to_owned(), v, PolicyKind::Identity)],
+        _ => Vec::new(),
     }
+}
 
+/// Every policy document a resource declares, with where it sits (for messages).
+fn policy_documents(resource: &Resource) -> Vec<PolicyDocument<'_>> {
+    let properties = match &resource.properties {
+        Properties::Function(f) => {
+            return f.policies.as_ref().map(sam_policies).unwrap_or_default();
+        }
+        Properties::Other(properties) => properties,
+        _ => return Vec::new(),
+    };
+    let ty = resource.kind.as_str();
+    let mut docs = Vec::new();
+    if ty.starts_with("AWS::Serverless::")
+        && let Some(policies) = properties.get("Policies")
+    {
+        docs.extend(sam_policies(policies));
+    }
     if matches!(ty, "AWS::IAM::Role" | "AWS::IAM::User" | "AWS::IAM::Group")
-        && let Some(Value::Sequence(policies)) = properties.get("Policies")
+        && let Some(Expr::List(policies)) = properties.get("Policies")
     {
         for (i, policy) in policies.iter().enumerate() {
-            for b in branches(policy) {
-                if let Some(doc) = b.get("PolicyDocument") {
-                    docs.push((
-                        format!("Policies[{i}].PolicyDocument"),
-                        doc,
-                        PolicyKind::Identity,
-                    ));
-                }
+            for doc in policy
+                .alternatives()
+                .into_iter()
+                .filter_map(|b| b.get("PolicyDocument"))
+            {
+                let path = format!("Policies[{i}].PolicyDocument");
+                docs.push((path, doc, PolicyKind::Identity));
             }
         }
     }
-
     let identity_document = matches!(
         ty,
         "AWS::IAM::Policy"
@@ -580,7 +472,7 @@ fn policy_documents(resource: &Value) -> Vec<(String, &Value, PolicyKind)> {
         "KeyPolicy",
         "ResourcePolicy",
     ] {
-        if let Some(doc) = properties.get(key).filter(|d| is_doc(d)) {
+        if let Some(doc) = properties.get(key).filter(|d| is_document(d)) {
             let kind = if identity_document && key == "PolicyDocument" {
                 PolicyKind::Identity
             } else {
@@ -598,21 +490,17 @@ fn check_policies(resources: &Resources, findings: &mut Vec<Finding>) {
             let Some(statement) = doc.get("Statement") else {
                 continue;
             };
-            let statements: Vec<&Value> = branches(statement)
+            let statements: Vec<&Expr> = statement
+                .alternatives()
                 .into_iter()
                 .flat_map(|s| match s {
-                    Value::Sequence(items) => items.iter().flat_map(branches).collect(),
+                    Expr::List(items) => items.iter().flat_map(Expr::alternatives).collect(),
                     other => vec![other],
                 })
                 .collect();
             for (i, stmt) in statements.into_iter().enumerate() {
-                check_statement(
-                    name,
-                    &format!("{path}.Statement[{i}]"),
-                    stmt,
-                    kind,
-                    findings,
-                );
+                let statement = Statement::new(name, &format!("{path}.Statement[{i}]"), stmt);
+                statement.check(kind, findings);
             }
         }
     }
@@ -632,166 +520,134 @@ fn is_star_only(action: &str) -> bool {
 }
 
 /// How many values a statement's `Action` has, written out or not (`!Ref`, `!If` branches).
-fn action_count(stmt: &Value) -> usize {
+fn action_count(stmt: &Expr) -> usize {
     match stmt.get("Action") {
-        Some(Value::Sequence(items)) => items.iter().map(|i| branches(i).len()).sum(),
-        Some(other) => branches(other).len(),
+        Some(Expr::List(items)) => items.iter().map(|i| i.alternatives().len()).sum(),
+        Some(other) => other.alternatives().len(),
         None => 0,
     }
 }
 
-fn check_statement(
-    resource: &str,
-    path: &str,
-    stmt: &Value,
-    kind: PolicyKind,
-    findings: &mut Vec<Finding>,
-) {
-    // A Deny with a wildcard takes permissions away; only what is allowed matters here.
-    if stmt.get("Effect").and_then(Value::as_str) == Some("Deny") {
-        return;
+/// One allowing statement of a policy document, and where it is (for messages).
+struct Statement<'a> {
+    resource: &'a str,
+    at: String,
+    statement: &'a Expr,
+}
+
+impl<'a> Statement<'a> {
+    fn new(resource: &'a str, path: &str, statement: &'a Expr) -> Self {
+        let at = match statement.get("Sid").and_then(Expr::as_str) {
+            Some(sid) => format!("{path} (Sid {sid})"),
+            None => path.to_owned(),
+        };
+        Statement {
+            resource,
+            at,
+            statement,
+        }
     }
-    let at = match stmt.get("Sid").and_then(Value::as_str) {
-        Some(sid) => format!("{path} (Sid {sid})"),
-        None => path.to_owned(),
-    };
-    let mut finding = |rule, message: String| {
-        findings.push(Finding {
-            resource: resource.to_owned(),
+
+    fn finding(&self, rule: Rule, message: &str) -> Finding {
+        Finding {
+            resource: self.resource.to_owned(),
             rule,
-            message: format!("{at} {message}"),
-        })
-    };
-
-    let mut actions = Vec::new();
-    if let Some(action) = stmt.get("Action") {
-        literals(action, &mut actions);
-        for &action in &actions {
-            if action.contains(['*', '?']) {
-                finding(
-                    Rule::WildcardAction,
-                    format!("allows wildcard action `{action}`: name each action"),
-                );
-            }
+            message: format!("{} {message}", self.at),
         }
     }
-    if stmt.get("NotAction").is_some() {
-        finding(
-            Rule::WildcardAction,
-            "allows NotAction, i.e. every action but those listed: name each action".to_owned(),
-        );
+
+    fn check(&self, kind: PolicyKind, findings: &mut Vec<Finding>) {
+        // A Deny with a wildcard takes permissions away; only what is allowed matters here.
+        if self.statement.get("Effect").and_then(Expr::as_str) == Some("Deny") {
+            return;
+        }
+        let actions = self
+            .statement
+            .get("Action")
+            .map(Expr::literals)
+            .unwrap_or_default();
+        for action in actions.iter().filter(|a| a.contains(['*', '?'])) {
+            let message = format!("allows wildcard action `{action}`: name each action");
+            findings.push(self.finding(Rule::WildcardAction, &message));
+        }
+        if self.statement.get("NotAction").is_some() {
+            findings.push(self.finding(
+                Rule::WildcardAction,
+                "allows NotAction, i.e. every action but those listed: name each action",
+            ));
+        }
+        if kind == PolicyKind::Identity {
+            findings.extend(self.wildcard_resource(&actions));
+        }
     }
 
-    if kind == PolicyKind::Identity {
-        if let Some(resources) = stmt.get("Resource") {
-            let mut lits = Vec::new();
-            literals(resources, &mut lits);
-            // Written-out actions only: one behind a !Ref could be anything.
-            let scoped: Vec<&str> = actions
-                .iter()
-                .copied()
-                .filter(|a| !is_star_only(a))
-                .collect();
-            let star_only =
-                !actions.is_empty() && scoped.is_empty() && action_count(stmt) == actions.len();
-            if lits.contains(&"*") && !star_only {
-                let message = if scoped.is_empty() {
-                    "allows Resource \"*\": scope it to the resource (!GetAtt / !Ref)".to_owned()
-                } else {
-                    format!(
-                        "allows Resource \"*\" for {}: scope it to the resource (!GetAtt / \
-                         !Ref); only actions AWS grants on \"*\" alone may have it",
-                        scoped
-                            .iter()
-                            .map(|a| format!("`{a}`"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                };
-                finding(Rule::WildcardResource, message);
-            }
+    /// `Resource: "*"` is for actions AWS grants on `"*"` alone; `NotResource` for none.
+    fn wildcard_resource(&self, actions: &[&str]) -> Vec<Finding> {
+        let mut findings = Vec::new();
+        let resources = self.statement.get("Resource").map(Expr::literals);
+        // Written-out actions only: one behind a !Ref could be anything.
+        let scoped: Vec<&str> = actions
+            .iter()
+            .copied()
+            .filter(|a| !is_star_only(a))
+            .collect();
+        let star_only = !actions.is_empty()
+            && scoped.is_empty()
+            && action_count(self.statement) == actions.len();
+        if resources.is_some_and(|r| r.contains(&"*")) && !star_only {
+            let message = if scoped.is_empty() {
+                "allows Resource \"*\": scope it to the resource (!GetAtt / !Ref)".to_owned()
+            } else {
+                let scoped: Vec<String> = scoped.iter().map(|a| format!("`{a}`")).collect();
+                format!(
+                    "allows Resource \"*\" for {}: scope it to the resource (!GetAtt / \
+                     !Ref); only actions AWS grants on \"*\" alone may have it",
+                    scoped.join(", ")
+                )
+            };
+            findings.push(self.finding(Rule::WildcardResource, &message));
         }
-        if stmt.get("NotResource").is_some() {
-            finding(
+        if self.statement.get("NotResource").is_some() {
+            findings.push(self.finding(
                 Rule::WildcardResource,
-                "allows NotResource, i.e. every resource but those listed".to_owned(),
-            );
+                "allows NotResource, i.e. every resource but those listed",
+            ));
         }
+        findings
     }
 }
 
 // ------------------------------------------------------------------------------ functions
 
-/// A SAM function's property as SAM deploys it: its own merged with `Globals.Function`'s.
-fn function_property(template: &Value, function: &Value, key: &str) -> Option<Value> {
-    let global = template
-        .get("Globals")
-        .and_then(|g| g.get("Function"))
-        .and_then(|f| f.get(key));
-    match (global, prop(function, key)) {
-        (Some(global), Some(local)) => Some(merge_globals(global, local)),
-        (global, local) => local.or(global).cloned(),
-    }
-}
-
-/// SAM's merge of a global value with a function's: mappings key by key, lists one after the
-/// other (global first), anything else (an intrinsic too) the function's own.
-fn merge_globals(global: &Value, local: &Value) -> Value {
-    match (global, local) {
-        (Value::Mapping(g), Value::Mapping(l)) if !is_intrinsic(global) && !is_intrinsic(local) => {
-            let mut merged = g.clone();
-            for (key, value) in l {
-                let value = match g.get(key) {
-                    Some(global) => merge_globals(global, value),
-                    None => value.clone(),
-                };
-                merged.insert(key.clone(), value);
-            }
-            Value::Mapping(merged)
-        }
-        (Value::Sequence(g), Value::Sequence(l)) => {
-            Value::Sequence(g.iter().chain(l).cloned().collect())
-        }
-        _ => local.clone(),
-    }
-}
-
-/// A long-form intrinsic (`{"Ref": ...}`, `{"Fn::If": ...}`): a value, not a mapping to merge.
-fn is_intrinsic(v: &Value) -> bool {
-    let Value::Mapping(m) = v else { return false };
-    m.len() == 1
-        && m.keys()
-            .next()
-            .and_then(Value::as_str)
-            .is_some_and(|k| k == "Ref" || k == "Condition" || k.starts_with("Fn::"))
-}
-
 /// The Lambda metric an alarm watches and the function its `FunctionName` dimension names:
 /// `("Errors", "OrdersApiFunction")`.
-fn lambda_alarm(alarm: &Value) -> Option<(&str, &str)> {
-    if prop(alarm, "Namespace").and_then(Value::as_str) != Some("AWS/Lambda") {
+fn lambda_alarm(alarm: &Resource) -> Option<(&str, &str)> {
+    if prop(alarm, "Namespace").and_then(Expr::as_str) != Some("AWS/Lambda") {
         return None;
     }
-    let metric = prop(alarm, "MetricName").and_then(Value::as_str)?;
+    let metric = prop(alarm, "MetricName").and_then(Expr::as_str)?;
     let function = prop(alarm, "Dimensions")?
-        .as_sequence()?
+        .as_list()?
         .iter()
-        .find(|d| d.get("Name").and_then(Value::as_str) == Some("FunctionName"))?
+        .find(|d| d.get("Name").and_then(Expr::as_str) == Some("FunctionName"))?
         .get("Value")
-        .and_then(referenced)?;
+        .and_then(Expr::referenced)?;
     Some((metric, function))
 }
 
-fn check_functions(template: &Value, resources: &Resources, findings: &mut Vec<Finding>) {
-    // (alarm, metric, function)
-    let alarms: Vec<(&str, &str, &str)> = resources
+/// (alarm, metric, function) of every alarm on a Lambda metric.
+type LambdaAlarm<'a> = (&'a str, &'a str, &'a str);
+
+fn check_functions(template: &Template, resources: &Resources, findings: &mut Vec<Finding>) {
+    let alarms: Vec<LambdaAlarm> = resources
         .of_type(ALARM)
         .filter_map(|(name, alarm)| {
             let (metric, function) = lambda_alarm(alarm)?;
             Some((name, metric, function))
         })
         .collect();
-    for (name, function) in resources.of_type(SAM_FUNCTION) {
+    for (name, function) in resources.functions() {
+        let function = function.with_globals(&template.globals.function);
         let mut finding = |rule, message: String| {
             findings.push(Finding {
                 resource: name.to_owned(),
@@ -799,9 +655,7 @@ fn check_functions(template: &Value, resources: &Resources, findings: &mut Vec<F
                 message,
             })
         };
-
-        let tracing = function_property(template, function, "Tracing");
-        if tracing.as_ref().and_then(Value::as_str) != Some("Active") {
+        if function.tracing.as_ref().and_then(Expr::as_str) != Some("Active") {
             finding(
                 Rule::NoTracing,
                 "has no Tracing: Active (its own or Globals.Function's): its invocations leave \
@@ -809,7 +663,6 @@ fn check_functions(template: &Value, resources: &Resources, findings: &mut Vec<F
                     .to_owned(),
             );
         }
-
         for metric in ["Errors", "Throttles"] {
             if !alarms.iter().any(|&(_, m, f)| m == metric && f == name) {
                 finding(
@@ -821,72 +674,77 @@ fn check_functions(template: &Value, resources: &Resources, findings: &mut Vec<F
                 );
             }
         }
-
-        if function_property(template, function, "AutoPublishAlias").is_none() {
-            finding(
-                Rule::UnsafeDeploy,
-                "has no AutoPublishAlias: a deploy replaces the code every caller runs at once, \
-                 with nothing to shift back to"
-                    .to_owned(),
-            );
-        }
-        let all_properties = function_property(template, function, "AutoPublishAliasAllProperties");
-        if all_properties.as_ref().and_then(Value::as_bool) != Some(true) {
-            finding(
-                Rule::UnsafeDeploy,
-                "has no AutoPublishAliasAllProperties: true: a change of its timeout, role or \
-                 tracing alone would publish no version, and the alias would keep the old ones"
-                    .to_owned(),
-            );
-        }
-        let preference = function_property(template, function, "DeploymentPreference");
-        let Some(preference) = preference.filter(|p| {
-            p.get("Enabled")
-                .and_then(|e| e.as_bool().or_else(|| e.as_str().map(|s| s != "false")))
-                != Some(false)
-        }) else {
-            finding(
-                Rule::UnsafeDeploy,
-                "has no enabled DeploymentPreference: a new version takes all traffic at once"
-                    .to_owned(),
-            );
-            continue;
-        };
-        if preference.get("Type").is_none() {
-            finding(
-                Rule::UnsafeDeploy,
-                "DeploymentPreference has no Type (e.g. Canary10Percent5Minutes)".to_owned(),
-            );
-        }
-        let named: Vec<&str> = preference
-            .get("Alarms")
-            .map(|a| -> Vec<&Value> {
-                match a {
-                    Value::Sequence(items) => items.iter().flat_map(branches).collect(),
-                    other => branches(other)
-                        .into_iter()
-                        .flat_map(|b| b.as_sequence().into_iter().flatten())
-                        .collect(),
-                }
-            })
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|a| intrinsic(a, "Ref").and_then(Value::as_str))
-            .collect();
-        let watches_it = named
-            .iter()
-            .any(|n| alarms.iter().any(|&(a, _, f)| a == *n && f == name));
-        if !watches_it {
-            finding(
-                Rule::UnsafeDeploy,
-                format!(
-                    "DeploymentPreference.Alarms names no alarm of this template on {name} \
-                     (!Ref <Alarm> with dimension FunctionName: !Ref {name}): a failing version \
-                     would not roll back"
-                ),
-            );
-        }
+        check_deploys(name, &function, &alarms, &mut finding);
     }
+}
+
+/// Safe deploys: a version per change, published to an alias, shifted to by canary, rolled
+/// back by an alarm on the function.
+fn check_deploys(
+    name: &str,
+    function: &FunctionProperties,
+    alarms: &[LambdaAlarm],
+    finding: &mut impl FnMut(Rule, String),
+) {
+    if function.auto_publish_alias.is_none() {
+        finding(
+            Rule::UnsafeDeploy,
+            "has no AutoPublishAlias: a deploy replaces the code every caller runs at once, \
+             with nothing to shift back to"
+                .to_owned(),
+        );
+    }
+    let all_properties = function.auto_publish_alias_all_properties.as_ref();
+    if all_properties.and_then(Expr::as_bool) != Some(true) {
+        finding(
+            Rule::UnsafeDeploy,
+            "has no AutoPublishAliasAllProperties: true: a change of its timeout, role or \
+             tracing alone would publish no version, and the alias would keep the old ones"
+                .to_owned(),
+        );
+    }
+    let preference = function.deployment_preference.as_ref();
+    let enabled = |p: &&Expr| p.get("Enabled").and_then(Expr::as_bool) != Some(false);
+    let Some(preference) = preference.filter(enabled) else {
+        finding(
+            Rule::UnsafeDeploy,
+            "has no enabled DeploymentPreference: a new version takes all traffic at once"
+                .to_owned(),
+        );
+        return;
+    };
+    if preference.get("Type").is_none() {
+        finding(
+            Rule::UnsafeDeploy,
+            "DeploymentPreference has no Type (e.g. Canary10Percent5Minutes)".to_owned(),
+        );
+    }
+    if !rolls_back(name, preference, alarms) {
+        finding(
+            Rule::UnsafeDeploy,
+            format!(
+                "DeploymentPreference.Alarms names no alarm of this template on {name} \
+                 (!Ref <Alarm> with dimension FunctionName: !Ref {name}): a failing version \
+                 would not roll back"
+            ),
+        );
+    }
+}
+
+/// Whether `DeploymentPreference.Alarms` names an alarm on function `name`. `Alarms` is a
+/// list, or an `!If` of lists; any item may be an `!If` too.
+fn rolls_back(name: &str, preference: &Expr, alarms: &[LambdaAlarm]) -> bool {
+    preference
+        .get("Alarms")
+        .into_iter()
+        .flat_map(Expr::alternatives)
+        .flat_map(|a| a.as_list().unwrap_or(std::slice::from_ref(a)))
+        .flat_map(Expr::alternatives)
+        .filter_map(|a| match a {
+            Expr::Ref(alarm) => Some(alarm.as_str()),
+            _ => None,
+        })
+        .any(|named| alarms.iter().any(|&(a, _, f)| a == named && f == name))
 }
 
 // ------------------------------------------------------------------------------ dashboards
@@ -894,33 +752,23 @@ fn check_functions(template: &Value, resources: &Resources, findings: &mut Vec<F
 /// A `!Sub` template with each `${Name}` replaced by `0` (valid inside a JSON string and as a
 /// bare number alike) and each `${!Literal}` by `${Literal}`, as CloudFormation writes it.
 fn substitute_placeholders(template: &str) -> String {
-    let mut out = String::with_capacity(template.len());
-    let mut rest = template;
-    while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        if let Some(literal) = after.strip_prefix('!') {
-            out.push_str("${");
-            rest = literal;
-        } else if let Some(end) = after.find('}') {
-            out.push('0');
-            rest = &after[end + 1..];
-        } else {
-            out.push_str("${");
-            rest = after;
-        }
+    let zero = |_: &Expr| Ok::<_, std::convert::Infallible>("0".to_owned());
+    let Ok(text) = substitute(template, &BTreeMap::new(), zero);
+    text
+}
+
+/// A dashboard's `DashboardBody`: a string, or a `!Sub` of one with placeholders for values.
+fn dashboard_body(dashboard: &Resource) -> Option<String> {
+    match prop(dashboard, "DashboardBody")? {
+        Expr::String(body) => Some(body.clone()),
+        Expr::Sub { template, .. } => Some(substitute_placeholders(template)),
+        _ => None,
     }
-    out.push_str(rest);
-    out
 }
 
 fn check_dashboards(resources: &Resources, findings: &mut Vec<Finding>) {
     for (name, dashboard) in resources.of_type(DASHBOARD) {
-        let body = match prop(dashboard, "DashboardBody") {
-            Some(Value::String(s)) => Some(s.clone()),
-            Some(other) => sub_string(other).map(substitute_placeholders),
-            None => None,
-        };
+        let body = dashboard_body(dashboard);
         let problem = match body
             .as_deref()
             .map(serde_json::from_str::<serde_json::Value>)

@@ -21,7 +21,7 @@ fn main() -> ExitCode {
     let findings = match template_lint::check_yaml(&text) {
         Ok(findings) => findings,
         Err(e) => {
-            eprintln!("template-lint: {path} is not valid YAML: {e}");
+            eprintln!("template-lint: {path} is not a valid template: {e}");
             return ExitCode::from(2);
         }
     };

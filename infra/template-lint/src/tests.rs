@@ -2,6 +2,23 @@
 
 use super::*;
 
+/// Checks a template planted with faults as YAML.
+fn check(template: &Value) -> Vec<Finding> {
+    super::check(&parse(template))
+}
+
+fn parse(template: &Value) -> Template {
+    Template::from_value(template).expect("a template")
+}
+
+/// The template string of `!Sub "..."`.
+fn sub_string(v: &Value) -> Option<&str> {
+    match v {
+        Value::Tagged(t) if t.tag == "Sub" => t.value.as_str(),
+        _ => None,
+    }
+}
+
 fn real_template() -> Value {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../template.yaml");
     let text = std::fs::read_to_string(path).expect("template.yaml at the repository root");
@@ -47,7 +64,7 @@ fn the_real_template_has_no_findings() {
 fn the_real_template_reads_as_intended() {
     // Guards against the check passing because it sees nothing: the template's queues, DLQs
     // and event sources are where the rules expect them.
-    let template = real_template();
+    let template = parse(&real_template());
     let resources = Resources::of(&template);
     assert_eq!(resources.of_type(QUEUE).count(), 9);
     // 5 DLQs, 3 queue ages, 6 x (errors, throttles), relay lag and unreadable events, payment
@@ -85,22 +102,25 @@ fn the_real_template_reads_as_intended() {
     assert_eq!(documents, 23);
 
     // Every function's rollback alarm is its Errors alarm, found through Globals' merge.
-    for (name, function) in resources.of_type(SAM_FUNCTION) {
-        let preference = function_property(&template, function, "DeploymentPreference").unwrap();
-        assert_eq!(preference["Type"], Value::from("Canary10Percent5Minutes"));
+    for (name, function) in resources.functions() {
+        let function = function.with_globals(&template.globals.function);
+        let preference = function.deployment_preference.unwrap();
+        assert_eq!(
+            preference.get("Type"),
+            Some(&Expr::String("Canary10Percent5Minutes".into()))
+        );
         let alarm = name.replace("Function", "ErrorsAlarm");
         assert_eq!(
-            preference["Alarms"],
-            yaml(&format!(
+            preference.get("Alarms"),
+            Some(&Expr::from(yaml(&format!(
                 "!If [RollsBackOnErrors, [!Ref {alarm}], [!Ref AWS::NoValue]]"
-            )),
+            )))),
             "{name}"
         );
     }
 
     let (_, dashboard) = resources.of_type(DASHBOARD).next().expect("a dashboard");
-    let body =
-        substitute_placeholders(sub_string(&dashboard["Properties"]["DashboardBody"]).unwrap());
+    let body = dashboard_body(dashboard).unwrap();
     let body: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(body["widgets"].as_array().unwrap().len(), 16);
 }
@@ -458,6 +478,8 @@ fn a_function_without_safe_deploys_is_found() {
 
 #[test]
 fn globals_merge_as_sam_merges_them() {
+    let merge_globals = |global: &Expr, local: &Expr| global.merge(local);
+    let yaml = |text: &str| Expr::from(yaml(text));
     let global = yaml("{Type: Canary10Percent5Minutes, Alarms: [!Ref A], Hooks: {Pre: x}}");
     let local = yaml("{Alarms: [!Ref B], Hooks: {Post: y}, Type: AllAtOnce}");
     assert_eq!(

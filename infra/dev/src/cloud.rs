@@ -21,7 +21,7 @@ use crate::emulator::{self, Emulator, EmulatorLog};
 use crate::environment::function_environment;
 use crate::event_source::{self, SqsSourceConfig};
 use crate::faults::{self, FaultReport, FaultSpec};
-use crate::gateway::{self, Routes};
+use crate::gateway::{self, Functions, Routes};
 use crate::issuer::{self, Issuer, LOCAL_AUDIENCE};
 use crate::logs::{LogOutput, Logs};
 use crate::provision::{ProvisionReport, provision};
@@ -346,19 +346,14 @@ impl LocalCloud {
             }
         }
 
-        gateway::serve_with_pages(
-            listener,
-            Routes::from_template(&template),
-            hosts.clone(),
-            authorizers(&template, &resources)?,
-            api_docs::router(repo_root.join("docs")).merge(dev_page::router(
-                logs.stats().clone(),
-                resources.clone(),
-                &config,
-            )),
-            shutdown.clone(),
-            &tasks,
-        );
+        let functions = Functions::new(hosts.clone(), authorizers(&template, &resources)?);
+        let pages = api_docs::router(repo_root.join("docs")).merge(dev_page::router(
+            logs.stats().clone(),
+            resources.clone(),
+            &config,
+        ));
+        let app = pages.merge(Routes::from_template(&template).router(functions));
+        gateway::serve(listener, app, shutdown.clone(), &tasks);
         let invoker = start_invoker(hosts, shutdown.clone(), &tasks);
         let failure = watch_emulator(&endpoint, shutdown.clone(), &tasks);
         stop_on_failure.disarm();

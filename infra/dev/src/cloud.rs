@@ -21,7 +21,7 @@ use crate::emulator::{self, Emulator, EmulatorLog};
 use crate::environment::function_environment;
 use crate::event_source::{self, SqsSourceConfig};
 use crate::faults::{self, FaultReport, FaultSpec};
-use crate::gateway::{self, Routes};
+use crate::gateway::{self, Functions, Routes};
 use crate::issuer::{self, Issuer, LOCAL_AUDIENCE};
 use crate::logs::{LogOutput, Logs};
 use crate::provision::{ProvisionReport, provision};
@@ -120,245 +120,37 @@ impl LocalCloud {
     /// provisioning and the sample catalog, the functions' processes, the SQS pollers and
     /// the HTTP gateway.
     pub async fn start(options: CloudOptions) -> Result<LocalCloud> {
-        let progress = options
-            .progress
-            .clone()
-            .unwrap_or_else(|| Arc::new(|_: &str| {}));
-        let shutdown = CancellationToken::new();
-        let tasks = TaskTracker::new();
+        let startup = Startup::new(options)?;
         // If a later step fails, what was already started stops (the emulator on drop).
-        let stop_on_failure = shutdown.clone().drop_guard();
-        let repo_root = match &options.repo_root {
-            Some(root) => root.clone(),
-            None => repo::repo_root()?,
-        };
-        let mut template = Template::load(&repo_root)?;
-        for warning in &template.warnings {
-            progress(&format!("warning: {warning}"));
-        }
+        let stop_on_failure = startup.shutdown.clone().drop_guard();
+        let mut template = startup.template()?;
         // Taken first: a busy port should fail before minutes of building.
-        let listener = TcpListener::bind(("127.0.0.1", options.port))
-            .await
-            .map_err(|e| match e.kind() {
-                std::io::ErrorKind::AddrInUse => anyhow!(
-                    "port {} is already in use (--port 0 picks a free one)",
-                    options.port
-                ),
-                _ => anyhow!("cannot listen on 127.0.0.1:{}: {e}", options.port),
-            })?;
+        let listener = listen(startup.options.port).await?;
         let url = format!("http://{}", listener.local_addr()?);
-        let log_dir = match &options.logs {
-            LogOutput::Dir(dir) => Some(dir.clone()),
-            LogOutput::Terminal => None,
-        };
-
-        let (endpoint, emulator) = match &options.endpoint {
-            Some(endpoint) => {
-                crate::aws::check_reachable(endpoint).await?;
-                (endpoint.trim_end_matches('/').to_owned(), None)
-            }
-            None => {
-                let root = repo_root.clone();
-                let progress = progress.clone();
-                let emulator = tokio::task::spawn_blocking(move || {
-                    emulator::ensure_venv(&root, &*progress)?;
-                    progress("starting emulator");
-                    let log = repo::dev_dir(&root).join("logs").join("emulator.log");
-                    Emulator::start_with(&root, 0, EmulatorLog::File(log), &*progress)
-                })
-                .await??;
-                (emulator.endpoint(), Some(emulator))
-            }
-        };
-        if options.faults.is_some() && emulator.is_none() {
-            bail!("--faults needs the local cloud's own emulator: leave out --endpoint");
-        }
+        let (endpoint, emulator) = startup.emulator().await?;
         let functions_endpoint = emulator
             .as_ref()
             .map_or_else(|| endpoint.clone(), Emulator::functions_endpoint);
         let settings = EmulatorSettings::new(&endpoint);
-        template.parameters.extend(options.parameters.clone());
-        let issuer = start_issuer(&mut template, &shutdown, &tasks).await?;
+        let issuer = start_issuer(&mut template, &startup.shutdown, &startup.tasks).await?;
         let resources = Resources::new(&template, &endpoint);
-
-        let binaries: Vec<String> = template
-            .functions
-            .iter()
-            .map(|f| f.binary.clone())
-            .collect();
-        let build_output = match &log_dir {
-            Some(dir) => BuildOutput::File(dir.join("build.log")),
-            None => BuildOutput::Terminal,
-        };
-        let executables = if let Some(built) = &options.executables {
-            if let Some(missing) = binaries.iter().find(|b| !built.contains_key(*b)) {
-                bail!("no executable given for {missing}");
-            }
-            built.clone()
-        } else {
-            progress("building functions");
-            let root = repo_root.clone();
-            let release = options.release;
-            tokio::task::spawn_blocking(move || {
-                binaries::build(&root, &binaries, release, &build_output)
-            })
-            .await??
-        };
-
-        progress("provisioning");
+        let executables = startup.executables(&template).await?;
         let config = settings.sdk_config().await;
-        let report = provision_all(&template, &resources, &config, &repo_root).await?;
-        for line in report.changes.iter().chain(&report.warnings) {
-            progress(&format!("  {line}"));
-        }
-
-        if let Some(spec) = options.faults.as_ref().filter(|s| !s.is_none()) {
-            faults::set_faults(&endpoint, spec).await?;
-            progress(&format!(
-                "injecting faults into the functions' AWS calls: {spec}"
-            ));
-        }
-
-        progress("starting functions");
-        let logs = Logs::new(options.logs.clone());
-        let mut hosts = HashMap::new();
-        let mut environments = BTreeMap::new();
-        for function in &template.functions {
-            let mut env = function_environment(function, &resources);
-            env.variables
-                .insert("AWS_ENDPOINT_URL".to_owned(), functions_endpoint.clone());
-            if let (Some(window), Some(value)) = (
-                options.payment_window,
-                env.variables.get_mut("PAYMENT_WINDOW"),
-            ) {
-                *value = format!("{}s", window.as_secs().max(1));
-            }
-            for dropped in &env.dropped {
-                progress(&format!("warning: {dropped}"));
-            }
-            let host = FunctionHost::new(
-                FunctionConfig {
-                    binary: function.binary.clone(),
-                    function_name: function.logical_id.clone(),
-                    function_arn: resources.function_arn(&function.logical_id),
-                    timeout: function.timeout,
-                    queue_timeout: QUEUE_TIMEOUT,
-                    environment: env.variables.clone(),
-                },
-                logs.clone(),
-                shutdown.clone(),
-                tasks.clone(),
-            );
-            let program = Program {
-                path: executables[&function.binary].clone(),
-                args: Vec::new(),
-            };
-            for _ in 0..options.concurrency.max(1) {
-                host.spawn(program.clone())
-                    .await
-                    .context("cannot open a Runtime API endpoint")?;
-            }
-            environments.insert(function.binary.clone(), env.variables);
-            hosts.insert(function.binary.clone(), host);
-        }
-
-        let sqs = aws_sdk_sqs::Client::new(&config);
-        for function in &template.functions {
-            for source in &function.sqs_sources {
-                let arn = resources
-                    .resolve(&source.queue)
-                    .map_err(|e| anyhow!("{}.{}: Queue: {e}", function.logical_id, source.name))?;
-                let Some(queue) = resources.queue_by_arn(&arn) else {
-                    bail!(
-                        "{}.{}: no queue in template.yaml has ARN {arn}",
-                        function.logical_id,
-                        source.name
-                    );
-                };
-                let config = SqsSourceConfig {
-                    queue_url: queue.url.clone(),
-                    queue_arn: arn,
-                    batch_size: source.batch_size as usize,
-                    batching_window: source.batching_window,
-                    report_batch_item_failures: source.report_batch_item_failures,
-                    retry_delay: options.retry_delay,
-                };
-                event_source::start(
-                    &sqs,
-                    &hosts[&function.binary],
-                    &config,
-                    options.concurrency,
-                    &logs,
-                    &shutdown,
-                    &tasks,
-                );
-            }
-        }
-
-        let clients = StreamClients {
-            dynamodb: aws_sdk_dynamodb::Client::new(&config),
-            streams: aws_sdk_dynamodbstreams::Client::new(&config),
-            sqs: sqs.clone(),
+        startup
+            .provision(&template, &resources, &config, &endpoint)
+            .await?;
+        let (hosts, environments) = startup
+            .functions(&template, &resources, &executables, &functions_endpoint)
+            .await?;
+        let sources = Sources {
+            template: &template,
+            resources: &resources,
+            hosts: &hosts,
         };
-        for function in &template.functions {
-            for source in &function.stream_sources {
-                let on_failure_queue_url = match &source.on_failure {
-                    Some(destination) => {
-                        let arn = resources.resolve(destination).map_err(|e| {
-                            anyhow!("{}.{}: OnFailure: {e}", function.logical_id, source.name)
-                        })?;
-                        let queue = resources.queue_by_arn(&arn).ok_or_else(|| {
-                            anyhow!(
-                                "{}.{}: OnFailure: only SQS destinations are run locally",
-                                function.logical_id,
-                                source.name
-                            )
-                        })?;
-                        Some(queue.url.clone())
-                    }
-                    None => None,
-                };
-                let config = StreamSourceConfig {
-                    table: resources
-                        .table(&source.table)
-                        .unwrap_or(&source.table)
-                        .to_owned(),
-                    starting_position: source.starting_position.as_str().into(),
-                    batch_size: source.batch_size as usize,
-                    batching_window: source.batching_window,
-                    maximum_retry_attempts: source.maximum_retry_attempts,
-                    bisect_batch_on_function_error: source.bisect_batch_on_function_error,
-                    report_batch_item_failures: source.report_batch_item_failures,
-                    filters: source.filters.clone(),
-                    on_failure_queue_url,
-                    retry_delay: options.retry_delay,
-                };
-                stream_source::start(
-                    &clients,
-                    &hosts[&function.binary],
-                    &config,
-                    &logs,
-                    &shutdown,
-                    &tasks,
-                )
-                .await
-                .with_context(|| format!("{}.{}", function.logical_id, source.name))?;
-            }
-        }
-
-        gateway::serve_with_pages(
-            listener,
-            Routes::from_template(&template),
-            hosts.clone(),
-            authorizers(&template, &resources)?,
-            api_docs::router(repo_root.join("docs")).merge(dev_page::router(
-                logs.stats().clone(),
-                resources.clone(),
-                &config,
-            )),
-            shutdown.clone(),
-            &tasks,
-        );
+        startup.sqs_sources(&sources, &config)?;
+        startup.stream_sources(&sources, &config).await?;
+        startup.gateway(listener, &sources, &config)?;
+        let (shutdown, tasks) = (startup.shutdown, startup.tasks);
         let invoker = start_invoker(hosts, shutdown.clone(), &tasks);
         let failure = watch_emulator(&endpoint, shutdown.clone(), &tasks);
         stop_on_failure.disarm();
@@ -371,7 +163,7 @@ impl LocalCloud {
             functions_endpoint,
             template,
             environments,
-            log_dir,
+            log_dir: startup.options.logs.dir().cloned(),
             invoker,
             failure,
             shutdown,
@@ -497,6 +289,305 @@ impl Drop for LocalCloud {
             .unwrap_or_else(|e| e.into_inner())
             .take();
     }
+}
+
+/// What the phases of [`LocalCloud::start`] share.
+struct Startup {
+    options: CloudOptions,
+    progress: Progress,
+    repo_root: PathBuf,
+    logs: Logs,
+    shutdown: CancellationToken,
+    tasks: TaskTracker,
+}
+
+/// What an event source needs to find its queue or table and its function.
+struct Sources<'a> {
+    template: &'a Template,
+    resources: &'a Resources,
+    hosts: &'a HashMap<String, FunctionHost>,
+}
+
+impl Startup {
+    fn new(options: CloudOptions) -> Result<Startup> {
+        let progress = options.progress.clone();
+        let repo_root = match &options.repo_root {
+            Some(root) => root.clone(),
+            None => repo::repo_root()?,
+        };
+        Ok(Startup {
+            logs: Logs::new(options.logs.clone()),
+            options,
+            progress: progress.unwrap_or_else(|| Arc::new(|_: &str| {})),
+            repo_root,
+            shutdown: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+        })
+    }
+
+    fn say(&self, line: &str) {
+        (self.progress)(line);
+    }
+
+    /// `template.yaml`, its warnings said, with the parameters of `options`.
+    fn template(&self) -> Result<Template> {
+        let mut template = Template::load(&self.repo_root)?;
+        for warning in &template.warnings {
+            self.say(&format!("warning: {warning}"));
+        }
+        template.parameters.extend(self.options.parameters.clone());
+        Ok(template)
+    }
+
+    /// The emulator's endpoint: `--endpoint`'s, else one started here (with its venv).
+    async fn emulator(&self) -> Result<(String, Option<Emulator>)> {
+        if let Some(endpoint) = &self.options.endpoint {
+            if self.options.faults.is_some() {
+                bail!("--faults needs the local cloud's own emulator: leave out --endpoint");
+            }
+            crate::aws::check_reachable(endpoint).await?;
+            return Ok((endpoint.trim_end_matches('/').to_owned(), None));
+        }
+        let root = self.repo_root.clone();
+        let progress = self.progress.clone();
+        let emulator = tokio::task::spawn_blocking(move || {
+            emulator::ensure_venv(&root, &*progress)?;
+            progress("starting emulator");
+            let log = repo::dev_dir(&root).join("logs").join("emulator.log");
+            Emulator::start_with(&root, 0, EmulatorLog::File(log), &*progress)
+        })
+        .await??;
+        Ok((emulator.endpoint(), Some(emulator)))
+    }
+
+    /// Every function's executable: the ones given, else `cargo build`'s.
+    async fn executables(&self, template: &Template) -> Result<HashMap<String, PathBuf>> {
+        let binaries: Vec<String> = template
+            .functions
+            .iter()
+            .map(|f| f.binary.clone())
+            .collect();
+        if let Some(built) = &self.options.executables {
+            if let Some(missing) = binaries.iter().find(|b| !built.contains_key(*b)) {
+                bail!("no executable given for {missing}");
+            }
+            return Ok(built.clone());
+        }
+        self.say("building functions");
+        let build_output = match self.options.logs.dir() {
+            Some(dir) => BuildOutput::File(dir.join("build.log")),
+            None => BuildOutput::Terminal,
+        };
+        let root = self.repo_root.clone();
+        let release = self.options.release;
+        tokio::task::spawn_blocking(move || {
+            binaries::build(&root, &binaries, release, &build_output)
+        })
+        .await?
+    }
+
+    /// Creates the template's resources and the catalog, and sets `--faults`.
+    async fn provision(
+        &self,
+        template: &Template,
+        resources: &Resources,
+        config: &SdkConfig,
+        endpoint: &str,
+    ) -> Result<()> {
+        self.say("provisioning");
+        let report = provision_all(template, resources, config, &self.repo_root).await?;
+        for line in report.changes.iter().chain(&report.warnings) {
+            self.say(&format!("  {line}"));
+        }
+        if let Some(spec) = self.options.faults.as_ref().filter(|s| !s.is_none()) {
+            faults::set_faults(endpoint, spec).await?;
+            self.say(&format!(
+                "injecting faults into the functions' AWS calls: {spec}"
+            ));
+        }
+        Ok(())
+    }
+
+    /// `--concurrency` processes of each function; the hosts and environments by binary.
+    async fn functions(
+        &self,
+        template: &Template,
+        resources: &Resources,
+        executables: &HashMap<String, PathBuf>,
+        functions_endpoint: &str,
+    ) -> Result<Hosts> {
+        self.say("starting functions");
+        let mut hosts = HashMap::new();
+        let mut environments = BTreeMap::new();
+        for function in &template.functions {
+            let mut env = function_environment(function, resources);
+            env.variables
+                .insert("AWS_ENDPOINT_URL".to_owned(), functions_endpoint.to_owned());
+            if let (Some(window), Some(value)) = (
+                self.options.payment_window,
+                env.variables.get_mut("PAYMENT_WINDOW"),
+            ) {
+                *value = format!("{}s", window.as_secs().max(1));
+            }
+            for dropped in &env.dropped {
+                self.say(&format!("warning: {dropped}"));
+            }
+            let host = FunctionHost::new(
+                FunctionConfig {
+                    binary: function.binary.clone(),
+                    function_name: function.logical_id.clone(),
+                    function_arn: resources.function_arn(&function.logical_id),
+                    timeout: function.timeout,
+                    queue_timeout: QUEUE_TIMEOUT,
+                    environment: env.variables.clone(),
+                },
+                self.logs.clone(),
+                self.shutdown.clone(),
+                self.tasks.clone(),
+            );
+            let program = Program {
+                path: executables[&function.binary].clone(),
+                args: Vec::new(),
+            };
+            for _ in 0..self.options.concurrency.max(1) {
+                host.spawn(program.clone())
+                    .await
+                    .context("cannot open a Runtime API endpoint")?;
+            }
+            environments.insert(function.binary.clone(), env.variables);
+            hosts.insert(function.binary.clone(), host);
+        }
+        Ok((hosts, environments))
+    }
+
+    /// The HTTP API, with the local cloud's own pages (`/docs`, `/_dev`).
+    fn gateway(
+        &self,
+        listener: TcpListener,
+        sources: &Sources<'_>,
+        config: &SdkConfig,
+    ) -> Result<()> {
+        let authorizers = authorizers(sources.template, sources.resources)?;
+        let functions = Functions::new(sources.hosts.clone(), authorizers);
+        let docs = api_docs::router(self.repo_root.join("docs"));
+        let stats = self.logs.stats().clone();
+        let pages = docs.merge(dev_page::router(stats, sources.resources.clone(), config));
+        let app = pages.merge(Routes::from_template(sources.template).router(functions));
+        gateway::serve(listener, app, self.shutdown.clone(), &self.tasks);
+        Ok(())
+    }
+
+    /// Pollers for the template's SQS events.
+    fn sqs_sources(&self, sources: &Sources<'_>, config: &SdkConfig) -> Result<()> {
+        let sqs = aws_sdk_sqs::Client::new(config);
+        let resources = sources.resources;
+        for function in &sources.template.functions {
+            for source in &function.sqs_sources {
+                let arn = resources
+                    .resolve(&source.queue)
+                    .map_err(|e| anyhow!("{}.{}: Queue: {e}", function.logical_id, source.name))?;
+                let Some(queue) = resources.queue_by_arn(&arn) else {
+                    bail!(
+                        "{}.{}: no queue in template.yaml has ARN {arn}",
+                        function.logical_id,
+                        source.name
+                    );
+                };
+                let config = SqsSourceConfig {
+                    queue_url: queue.url.clone(),
+                    queue_arn: arn,
+                    batch_size: source.batch_size as usize,
+                    batching_window: source.batching_window,
+                    report_batch_item_failures: source.report_batch_item_failures,
+                    retry_delay: self.options.retry_delay,
+                };
+                event_source::start(
+                    &sqs,
+                    &sources.hosts[&function.binary],
+                    &config,
+                    self.options.concurrency,
+                    &self.logs,
+                    &self.shutdown,
+                    &self.tasks,
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Readers of the tables' streams for the template's `DynamoDB` events.
+    async fn stream_sources(&self, sources: &Sources<'_>, config: &SdkConfig) -> Result<()> {
+        let clients = StreamClients {
+            dynamodb: aws_sdk_dynamodb::Client::new(config),
+            streams: aws_sdk_dynamodbstreams::Client::new(config),
+            sqs: aws_sdk_sqs::Client::new(config),
+        };
+        let resources = sources.resources;
+        for function in &sources.template.functions {
+            for source in &function.stream_sources {
+                let on_failure_queue_url = match &source.on_failure {
+                    Some(destination) => {
+                        let arn = resources.resolve(destination).map_err(|e| {
+                            anyhow!("{}.{}: OnFailure: {e}", function.logical_id, source.name)
+                        })?;
+                        let queue = resources.queue_by_arn(&arn).ok_or_else(|| {
+                            anyhow!(
+                                "{}.{}: OnFailure: only SQS destinations are run locally",
+                                function.logical_id,
+                                source.name
+                            )
+                        })?;
+                        Some(queue.url.clone())
+                    }
+                    None => None,
+                };
+                let config = StreamSourceConfig {
+                    table: resources
+                        .table(&source.table)
+                        .unwrap_or(&source.table)
+                        .to_owned(),
+                    starting_position: source.starting_position.as_str().into(),
+                    batch_size: source.batch_size as usize,
+                    batching_window: source.batching_window,
+                    maximum_retry_attempts: source.maximum_retry_attempts,
+                    bisect_batch_on_function_error: source.bisect_batch_on_function_error,
+                    report_batch_item_failures: source.report_batch_item_failures,
+                    filters: source.filters.clone(),
+                    on_failure_queue_url,
+                    retry_delay: self.options.retry_delay,
+                };
+                stream_source::start(
+                    &clients,
+                    &sources.hosts[&function.binary],
+                    &config,
+                    &self.logs,
+                    &self.shutdown,
+                    &self.tasks,
+                )
+                .await
+                .with_context(|| format!("{}.{}", function.logical_id, source.name))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The function hosts by binary, and the environment each runs with.
+type Hosts = (
+    HashMap<String, FunctionHost>,
+    BTreeMap<String, BTreeMap<String, String>>,
+);
+
+/// The gateway's listener on 127.0.0.1:`port`.
+async fn listen(port: u16) -> Result<TcpListener> {
+    TcpListener::bind(("127.0.0.1", port))
+        .await
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::AddrInUse => {
+                anyhow!("port {port} is already in use (--port 0 picks a free one)")
+            }
+            _ => anyhow!("cannot listen on 127.0.0.1:{port}: {e}"),
+        })
 }
 
 /// Starts the local OIDC issuer on a free port and points the template's issuer and audience

@@ -1,25 +1,25 @@
-//! The HTTP API: the template's `HttpApi` routes on `127.0.0.1:<port>`, each request turned
-//! into an API Gateway HTTP API event (payload format 2.0) and the function's answer into
-//! the HTTP response, as API Gateway does.
+//! The HTTP API: the template's `HttpApi` routes on `127.0.0.1:<port>`, routed by axum (which,
+//! like API Gateway, prefers a literal segment to a parameter to a greedy `{proxy+}`), each
+//! request turned into an API Gateway HTTP API event (payload format 2.0) and the function's
+//! answer into the HTTP response, as API Gateway does.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use aws_lambda_events::apigw::{
-    ApiGatewayV2httpRequest, ApiGatewayV2httpRequestContext,
-    ApiGatewayV2httpRequestContextHttpDescription, ApiGatewayV2httpResponse,
-};
+use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
 use aws_lambda_events::encodings::Body as LambdaBody;
-use aws_lambda_events::query_map::QueryMap;
+use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Path, Request};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodFilter, MethodRouter};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use percent_encoding::percent_decode_str;
-use serde_json::{Value, json};
+use futures::future::BoxFuture;
+use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use time::macros::format_description;
 use tokio::net::TcpListener;
@@ -34,38 +34,29 @@ use crate::template::{RouteAuth, Template};
 /// API Gateway's payload limit for HTTP APIs.
 const MAX_BODY: usize = 10 * 1024 * 1024;
 
+/// A route as API Gateway names it in the event, with the function that answers it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-enum Segment {
-    Literal(String),
-    Param(String),
-    /// `{proxy+}`: the rest of the path.
-    Greedy(String),
+pub struct Route {
+    /// `GET /products/{product_id}`, or `$default`.
+    pub key: String,
+    pub binary: String,
+    pub auth: RouteAuth,
 }
 
-#[derive(Clone, Debug)]
-struct Route {
-    /// `None` for `ANY`.
-    method: Option<Method>,
-    /// `None` for `$default`.
-    segments: Option<Vec<Segment>>,
-    key: String,
-    binary: String,
-    auth: RouteAuth,
-}
-
-/// The template's HTTP routes, matched the way API Gateway picks the most specific one.
+/// The template's HTTP routes: `method` (or `ANY`) and path (`None` for `$default`).
 #[derive(Clone, Debug, Default)]
 pub struct Routes {
-    routes: Vec<Route>,
+    routes: Vec<(String, Option<String>, Route)>,
 }
 
-/// A matched route: its key, the function and the path parameters.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RouteMatch {
-    pub route_key: String,
-    pub binary: String,
-    pub path_parameters: HashMap<String, String>,
-    pub auth: RouteAuth,
+/// What is done with a routed request: the gateway invokes the function; the bench keeps
+/// the event.
+pub trait Answer: Clone + Send + Sync + 'static {
+    fn answer(
+        &self,
+        route: Route,
+        request: IncomingRequest,
+    ) -> impl Future<Output = Response> + Send;
 }
 
 impl Routes {
@@ -91,95 +82,104 @@ impl Routes {
 
     /// Adds `method path`, guarded by `auth`'s authorizer.
     pub fn add_guarded(&mut self, method: &str, path: Option<&str>, binary: &str, auth: RouteAuth) {
-        let segments = path.map(|path| {
-            path.trim_start_matches('/')
-                .split('/')
-                .map(
-                    |segment| match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                        Some(name) => match name.strip_suffix('+') {
-                            Some(name) => Segment::Greedy(name.to_owned()),
-                            None => Segment::Param(name.to_owned()),
-                        },
-                        None => Segment::Literal(segment.to_owned()),
-                    },
-                )
-                .collect()
-        });
         let key = match path {
             Some(path) => format!("{method} {path}"),
             None => "$default".to_owned(),
         };
-        self.routes.push(Route {
-            method: (method != "ANY")
-                .then(|| Method::from_bytes(method.as_bytes()).ok())
-                .flatten(),
-            segments,
-            key,
-            binary: binary.to_owned(),
-            auth,
-        });
+        let binary = binary.to_owned();
+        let route = Route { key, binary, auth };
+        self.routes
+            .push((method.to_owned(), path.map(str::to_owned), route));
     }
 
-    /// The route for `method path` (`path` as sent, percent-encoded), if any.
-    pub fn find(&self, method: &Method, path: &str) -> Option<RouteMatch> {
-        let request: Vec<String> = path
-            .trim_start_matches('/')
-            .split('/')
-            .map(|s| percent_decode_str(s).decode_utf8_lossy().into_owned())
-            .collect();
-        self.routes
-            .iter()
-            .filter(|route| route.method.as_ref().is_none_or(|m| m == method))
-            .filter_map(|route| {
-                let (rank, path_parameters) = match &route.segments {
-                    None => (vec![0], HashMap::new()),
-                    Some(segments) => match_segments(segments, &request)?,
-                };
-                // Specific method beats ANY at the same path specificity.
-                let method_rank = u8::from(route.method.is_some());
-                Some((rank, method_rank, route, path_parameters))
-            })
-            .max_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)))
-            .map(|(_, _, route, path_parameters)| RouteMatch {
-                route_key: route.key.clone(),
-                binary: route.binary.clone(),
-                path_parameters,
-                auth: route.auth.clone(),
-            })
+    /// An axum router of these routes, giving each request to `answer`. A request no route
+    /// takes goes to `$default`, else is a 404, whether its path or only its method is unknown.
+    pub fn router<A: Answer>(&self, answer: A) -> Router {
+        let default = self.routes.iter().find(|(_, path, _)| path.is_none());
+        let default = default.map(|(_, _, route)| route.clone());
+        let mut by_path: BTreeMap<&str, Vec<(&str, &Route)>> = BTreeMap::new();
+        for (method, path, route) in &self.routes {
+            if let Some(path) = path {
+                by_path.entry(path).or_default().push((method, route));
+            }
+        }
+        let mut router = Router::new();
+        for (path, routes) in by_path {
+            let any = routes.iter().find(|(method, _)| *method == "ANY");
+            let otherwise = any.map(|(_, route)| (*route).clone()).or(default.clone());
+            let mut methods = MethodRouter::new().fallback(to(otherwise.clone(), &answer));
+            // axum would answer HEAD with the GET route; API Gateway does not.
+            if !routes.iter().any(|(method, _)| *method == "HEAD") {
+                methods = methods.on(MethodFilter::HEAD, to(otherwise, &answer));
+            }
+            for (method, route) in routes.iter().filter(|(method, _)| *method != "ANY") {
+                let filter = Method::from_bytes(method.as_bytes())
+                    .ok()
+                    .and_then(|method| MethodFilter::try_from(method).ok());
+                if let Some(filter) = filter {
+                    methods = methods.on(filter, to(Some((*route).clone()), &answer));
+                }
+            }
+            router = router.route(&axum_path(path), methods);
+        }
+        router.fallback(to(default, &answer))
     }
 }
 
-/// Ranks a match position by position: a literal beats a parameter beats a greedy tail.
-fn match_segments(
-    segments: &[Segment],
-    request: &[String],
-) -> Option<(Vec<u8>, HashMap<String, String>)> {
-    let mut rank = vec![1];
-    let mut parameters = HashMap::new();
-    for (i, segment) in segments.iter().enumerate() {
-        match segment {
-            Segment::Greedy(name) => {
-                let rest = request
-                    .get(i..)
-                    .filter(|rest| !rest.is_empty() && !rest[0].is_empty())?;
-                parameters.insert(name.clone(), rest.join("/"));
-                rank.push(1);
-                return Some((rank, parameters));
-            }
-            Segment::Literal(literal) => {
-                if request.get(i)? != literal {
-                    return None;
-                }
-                rank.push(3);
-            }
-            Segment::Param(name) => {
-                let value = request.get(i).filter(|v| !v.is_empty())?;
-                parameters.insert(name.clone(), value.clone());
-                rank.push(2);
-            }
-        }
+/// API Gateway's `{proxy+}` is axum's `{*proxy}`.
+fn axum_path(path: &str) -> String {
+    path.split('/')
+        .map(
+            |segment| match segment.strip_prefix('{').and_then(|s| s.strip_suffix("+}")) {
+                Some(name) => format!("{{*{name}}}"),
+                None => segment.to_owned(),
+            },
+        )
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+type Handler = BoxFuture<'static, Response>;
+
+/// The handler of `route`: the request, body read, to `answer`; no route is a 404.
+fn to<A: Answer>(
+    route: Option<Route>,
+    answer: &A,
+) -> impl Fn(ConnectInfo<SocketAddr>, Request) -> Handler + Clone + Send + Sync + 'static {
+    let answer = answer.clone();
+    move |ConnectInfo(peer), request| {
+        let (route, answer) = (route.clone(), answer.clone());
+        Box::pin(async move {
+            let (mut parts, body) = request.into_parts();
+            let Some(route) = route else {
+                let detail = format!("no route for {} {}", parts.method, parts.uri.path());
+                return problem(StatusCode::NOT_FOUND, &detail);
+            };
+            let path_parameters =
+                Path::<HashMap<String, String>>::from_request_parts(&mut parts, &())
+                    .await
+                    .map(|Path(parameters)| parameters)
+                    .unwrap_or_default();
+            let Ok(body) = axum::body::to_bytes(body, MAX_BODY).await else {
+                return problem(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "the request body is larger than API Gateway's 10 MB",
+                );
+            };
+            let request = IncomingRequest {
+                method: parts.method,
+                raw_path: parts.uri.path().to_owned(),
+                raw_query: parts.uri.query().unwrap_or_default().to_owned(),
+                path_parameters,
+                headers: parts.headers,
+                body,
+                source_ip: peer.ip().to_string(),
+                request_id: crate::runtime::request_id(),
+                time: OffsetDateTime::now_utc(),
+            };
+            answer.answer(route, request).await
+        })
     }
-    (request.len() == segments.len()).then_some((rank, parameters))
 }
 
 /// What the gateway saw of one request.
@@ -189,6 +189,8 @@ pub struct IncomingRequest {
     /// As sent, percent-encoded.
     pub raw_path: String,
     pub raw_query: String,
+    /// Decoded.
+    pub path_parameters: HashMap<String, String>,
     pub headers: HeaderMap,
     pub body: Bytes,
     pub source_ip: String,
@@ -199,129 +201,112 @@ pub struct IncomingRequest {
 /// The payload 2.0 event API Gateway sends for `request` on `route`.
 pub fn request_event(
     request: &IncomingRequest,
-    route: &RouteMatch,
+    route: &Route,
     authorized: Option<&Authorized>,
 ) -> Value {
-    let mut headers = HeaderMap::new();
-    let mut cookies = Vec::new();
-    for name in request.headers.keys() {
-        let values: Vec<&str> = request
-            .headers
-            .get_all(name)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .collect();
-        // API Gateway moves cookies out of the headers into their own list.
-        if name == "cookie" {
-            cookies.extend(
-                values
-                    .iter()
-                    .flat_map(|v| v.split(';'))
-                    .map(str::trim)
-                    .filter(|c| !c.is_empty())
-                    .map(str::to_owned),
-            );
-            continue;
-        }
-        if let Ok(joined) = HeaderValue::from_str(&values.join(",")) {
-            headers.insert(name.clone(), joined);
-        }
-    }
-    headers.entry("x-forwarded-for").or_insert_with(|| {
-        HeaderValue::from_str(&request.source_ip).unwrap_or(HeaderValue::from_static("127.0.0.1"))
+    let (headers, cookies) = headers_and_cookies(request);
+    let mut event = json!({
+        "version": "2.0",
+        "routeKey": route.key,
+        "rawPath": request.raw_path,
+        "rawQueryString": request.raw_query,
+        "headers": headers,
+        "requestContext": request_context(request, route),
+        "isBase64Encoded": false,
     });
-    headers
-        .entry("x-forwarded-proto")
-        .or_insert(HeaderValue::from_static("http"));
-
-    let mut query: HashMap<String, Vec<String>> = HashMap::new();
-    for (key, value) in form_urlencoded::parse(request.raw_query.as_bytes()) {
-        query
-            .entry(key.into_owned())
-            .or_default()
-            .push(value.into_owned());
+    let query = query_parameters(&request.raw_query);
+    let optional = [
+        ("cookies", (!cookies.is_empty()).then(|| json!(cookies))),
+        (
+            "queryStringParameters",
+            (!query.is_empty()).then(|| json!(query)),
+        ),
+        (
+            "pathParameters",
+            (!request.path_parameters.is_empty()).then(|| json!(request.path_parameters)),
+        ),
+    ];
+    for (name, value) in optional {
+        if let Some(value) = value {
+            event[name] = value;
+        }
     }
-
-    let (body, is_base64_encoded) = if request.body.is_empty() {
-        (None, false)
-    } else {
-        match std::str::from_utf8(&request.body) {
-            Ok(text) => (Some(text.to_owned()), false),
-            Err(_) => (Some(BASE64.encode(&request.body)), true),
-        }
-    };
-
-    let mut http = ApiGatewayV2httpRequestContextHttpDescription::default();
-    http.method = request.method.clone();
-    http.path = Some(request.raw_path.clone());
-    http.protocol = Some("HTTP/1.1".to_owned());
-    http.source_ip = Some(request.source_ip.clone());
-    http.user_agent = request
-        .headers
-        .get("user-agent")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-
-    let host = request
-        .headers
-        .get("host")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("localhost")
-        .to_owned();
-    let mut context = ApiGatewayV2httpRequestContext::default();
-    context.route_key = Some(route.route_key.clone());
-    context.account_id = Some(ACCOUNT_ID.to_owned());
-    context.stage = Some("$default".to_owned());
-    context.request_id = Some(request.request_id.clone());
-    context.apiid = Some("local".to_owned());
-    context.domain_prefix = Some(host.split('.').next().unwrap_or_default().to_owned());
-    context.domain_name = Some(host);
-    context.time = request
-        .time
-        .format(format_description!(
-            "[day]/[month repr:short]/[year]:[hour]:[minute]:[second] +0000"
-        ))
-        .ok();
-    context.time_epoch = (request.time.unix_timestamp_nanos() / 1_000_000) as i64;
-    context.http = http;
-
-    let mut event = ApiGatewayV2httpRequest::default();
-    event.version = Some("2.0".to_owned());
-    event.route_key = Some(route.route_key.clone());
-    event.raw_path = Some(request.raw_path.clone());
-    event.raw_query_string = Some(request.raw_query.clone());
-    event.cookies = (!cookies.is_empty()).then_some(cookies);
-    event.headers = headers;
-    event.query_string_parameters = QueryMap::from(query);
-    event.path_parameters = route.path_parameters.clone();
-    event.request_context = context;
-    event.body = body;
-    event.is_base64_encoded = is_base64_encoded;
-
-    let mut value = serde_json::to_value(&event).expect("an event serializes");
-    if let Value::Object(fields) = &mut value {
-        // Fields of the custom-authorizer payload that share the struct; HTTP API events
-        // do not have them.
-        for field in [
-            "type",
-            "methodArn",
-            "httpMethod",
-            "identitySource",
-            "authorizationToken",
-            "resource",
-        ] {
-            fields.remove(field);
-        }
-        if event.stage_variables.is_empty() {
-            fields.remove("stageVariables");
-        }
+    if !request.body.is_empty() {
+        event["body"] = match std::str::from_utf8(&request.body) {
+            Ok(text) => json!(text),
+            Err(_) => {
+                event["isBase64Encoded"] = json!(true);
+                json!(BASE64.encode(&request.body))
+            }
+        };
     }
     if let Some(authorized) = authorized {
-        value["requestContext"]["authorizer"] = json!({
+        event["requestContext"]["authorizer"] = json!({
             "jwt": {"claims": authorized.claims, "scopes": authorized.scopes}
         });
     }
-    value
+    event
+}
+
+/// Headers with repeated ones joined by commas, and the cookies, which API Gateway moves out
+/// of the headers into their own list.
+fn headers_and_cookies(request: &IncomingRequest) -> (Map<String, Value>, Vec<String>) {
+    let mut headers = Map::new();
+    let mut cookies = Vec::new();
+    for name in request.headers.keys() {
+        let values = request.headers.get_all(name).iter();
+        let values: Vec<&str> = values.filter_map(|v| v.to_str().ok()).collect();
+        if name == "cookie" {
+            let split = values.iter().flat_map(|v| v.split(';')).map(str::trim);
+            cookies.extend(split.filter(|c| !c.is_empty()).map(str::to_owned));
+        } else {
+            headers.insert(name.to_string(), json!(values.join(",")));
+        }
+    }
+    headers
+        .entry("x-forwarded-for")
+        .or_insert_with(|| json!(request.source_ip));
+    headers
+        .entry("x-forwarded-proto")
+        .or_insert_with(|| json!("http"));
+    (headers, cookies)
+}
+
+/// The query's parameters, repeated ones joined by commas.
+fn query_parameters(raw_query: &str) -> BTreeMap<String, String> {
+    let mut query: BTreeMap<String, String> = BTreeMap::new();
+    for (key, value) in form_urlencoded::parse(raw_query.as_bytes()) {
+        query
+            .entry(key.into_owned())
+            .and_modify(|joined| *joined = format!("{joined},{value}"))
+            .or_insert_with(|| value.into_owned());
+    }
+    query
+}
+
+fn request_context(request: &IncomingRequest, route: &Route) -> Value {
+    let header = |name| request.headers.get(name).and_then(|v| v.to_str().ok());
+    let host = header("host").unwrap_or("localhost");
+    let time =
+        format_description!("[day]/[month repr:short]/[year]:[hour]:[minute]:[second] +0000");
+    json!({
+        "accountId": ACCOUNT_ID,
+        "apiId": "local",
+        "domainName": host,
+        "domainPrefix": host.split('.').next().unwrap_or_default(),
+        "http": {
+            "method": request.method.as_str(),
+            "path": request.raw_path,
+            "protocol": "HTTP/1.1",
+            "sourceIp": request.source_ip,
+            "userAgent": header("user-agent"),
+        },
+        "requestId": request.request_id,
+        "routeKey": route.key,
+        "stage": "$default",
+        "time": request.time.format(time).ok(),
+        "timeEpoch": (request.time.unix_timestamp_nanos() / 1_000_000) as i64,
+    })
 }
 
 /// The HTTP response API Gateway makes of a function's answer. An answer without
@@ -391,149 +376,98 @@ pub fn problem(status: StatusCode, detail: &str) -> Response {
         .into_response()
 }
 
+/// The local cloud's functions behind the routes, and the authorizers that guard them.
 #[derive(Clone)]
-struct Gateway {
-    routes: Arc<Routes>,
+pub struct Functions {
     hosts: Arc<HashMap<String, FunctionHost>>,
     authorizers: Arc<HashMap<String, JwtAuthorizer>>,
 }
 
-/// Serves `routes` on `listener` until `shutdown`, invoking `hosts` by binary name; a guarded
-/// route's requests go through its authorizer (by name in `authorizers`) first.
-pub fn serve(
-    listener: TcpListener,
-    routes: Routes,
-    hosts: HashMap<String, FunctionHost>,
-    authorizers: HashMap<String, JwtAuthorizer>,
-    shutdown: CancellationToken,
-    tasks: &TaskTracker,
-) {
-    serve_with_pages(
-        listener,
-        routes,
-        hosts,
-        authorizers,
-        axum::Router::new(),
-        shutdown,
-        tasks,
-    );
+impl Functions {
+    /// `hosts` by binary name, `authorizers` by the template's name for them.
+    pub fn new(
+        hosts: HashMap<String, FunctionHost>,
+        authorizers: HashMap<String, JwtAuthorizer>,
+    ) -> Functions {
+        Functions {
+            hosts: Arc::new(hosts),
+            authorizers: Arc::new(authorizers),
+        }
+    }
+
+    /// Runs the route's authorizer, if it has one: the claims, or the 401/403 API Gateway answers.
+    async fn authorize(
+        &self,
+        route: &Route,
+        headers: &HeaderMap,
+    ) -> Result<Option<Authorized>, Response> {
+        let Some(name) = &route.auth.authorizer else {
+            return Ok(None);
+        };
+        let Some(authorizer) = self.authorizers.get(name) else {
+            return Err(problem(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &format!("authorizer {name} is not configured"),
+            ));
+        };
+        match authorizer.authorize(headers, &route.auth.scopes).await {
+            Ok(authorized) => Ok(Some(authorized)),
+            Err(Denied::Forbidden(detail)) => Err(problem(StatusCode::FORBIDDEN, &detail)),
+            Err(Denied::Unauthorized(detail)) => {
+                let mut response = problem(StatusCode::UNAUTHORIZED, &detail);
+                response
+                    .headers_mut()
+                    .insert("www-authenticate", HeaderValue::from_static("Bearer"));
+                Err(response)
+            }
+        }
+    }
 }
 
-/// [`serve`], with `pages` (the local cloud's own, such as `/docs`) answered before routing.
-pub fn serve_with_pages(
-    listener: TcpListener,
-    routes: Routes,
-    hosts: HashMap<String, FunctionHost>,
-    authorizers: HashMap<String, JwtAuthorizer>,
-    pages: axum::Router,
-    shutdown: CancellationToken,
-    tasks: &TaskTracker,
-) {
-    let gateway = Gateway {
-        routes: Arc::new(routes),
-        hosts: Arc::new(hosts),
-        authorizers: Arc::new(authorizers),
-    };
-    let app = pages.merge(axum::Router::new().fallback(handle).with_state(gateway));
+impl Answer for Functions {
+    async fn answer(&self, route: Route, request: IncomingRequest) -> Response {
+        let authorized = match self.authorize(&route, &request.headers).await {
+            Ok(authorized) => authorized,
+            Err(refused) => return refused,
+        };
+        let Some(host) = self.hosts.get(&route.binary) else {
+            let detail = format!("{} is not running", route.binary);
+            return problem(StatusCode::BAD_GATEWAY, &detail);
+        };
+        let event = request_event(&request, &route, authorized.as_ref());
+        match host.invoke(&event).await {
+            Ok(answer) => http_response(answer).unwrap_or_else(|reason| {
+                let detail = format!("{}: {reason}", route.binary);
+                problem(StatusCode::BAD_GATEWAY, &detail)
+            }),
+            Err(error @ InvokeError::Timeout { .. }) => {
+                problem(StatusCode::GATEWAY_TIMEOUT, &error.to_string())
+            }
+            Err(error @ InvokeError::NoEnvironment { .. }) => {
+                problem(StatusCode::SERVICE_UNAVAILABLE, &error.to_string())
+            }
+            Err(error) => problem(StatusCode::BAD_GATEWAY, &error.to_string()),
+        }
+    }
+}
+
+/// Serves `app` on `listener` until `shutdown`, with each request's peer address.
+pub fn serve(listener: TcpListener, app: Router, shutdown: CancellationToken, tasks: &TaskTracker) {
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     tasks.spawn(async move {
-        let _ = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await;
+        let serving = axum::serve(listener, app);
+        let _ = serving
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await;
     });
-}
-
-async fn handle(
-    State(gateway): State<Gateway>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: Request,
-) -> Response {
-    let (parts, body) = request.into_parts();
-    let raw_path = parts.uri.path().to_owned();
-    let Some(route) = gateway.routes.find(&parts.method, &raw_path) else {
-        return problem(
-            StatusCode::NOT_FOUND,
-            &format!("no route for {} {raw_path}", parts.method),
-        );
-    };
-    let authorized = match authorize(&gateway, &route, &parts.headers).await {
-        Ok(authorized) => authorized,
-        Err(refused) => return refused,
-    };
-    let Some(host) = gateway.hosts.get(&route.binary) else {
-        return problem(
-            StatusCode::BAD_GATEWAY,
-            &format!("{} is not running", route.binary),
-        );
-    };
-    let Ok(body) = axum::body::to_bytes(body, MAX_BODY).await else {
-        return problem(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "the request body is larger than API Gateway's 10 MB",
-        );
-    };
-    let request = IncomingRequest {
-        method: parts.method,
-        raw_path,
-        raw_query: parts.uri.query().unwrap_or_default().to_owned(),
-        headers: parts.headers,
-        body,
-        source_ip: peer.ip().to_string(),
-        request_id: crate::runtime::request_id(),
-        time: OffsetDateTime::now_utc(),
-    };
-    let event = request_event(&request, &route, authorized.as_ref());
-    match host.invoke(&event).await {
-        Ok(answer) => http_response(answer).unwrap_or_else(|reason| {
-            problem(
-                StatusCode::BAD_GATEWAY,
-                &format!("{}: {reason}", route.binary),
-            )
-        }),
-        Err(error @ InvokeError::Timeout { .. }) => {
-            problem(StatusCode::GATEWAY_TIMEOUT, &error.to_string())
-        }
-        Err(error @ InvokeError::NoEnvironment { .. }) => {
-            problem(StatusCode::SERVICE_UNAVAILABLE, &error.to_string())
-        }
-        Err(error) => problem(StatusCode::BAD_GATEWAY, &error.to_string()),
-    }
-}
-
-/// Runs the route's authorizer, if it has one: the claims, or the 401/403 API Gateway answers.
-async fn authorize(
-    gateway: &Gateway,
-    route: &RouteMatch,
-    headers: &HeaderMap,
-) -> Result<Option<Authorized>, Response> {
-    let Some(name) = &route.auth.authorizer else {
-        return Ok(None);
-    };
-    let Some(authorizer) = gateway.authorizers.get(name) else {
-        return Err(problem(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            &format!("authorizer {name} is not configured"),
-        ));
-    };
-    match authorizer.authorize(headers, &route.auth.scopes).await {
-        Ok(authorized) => Ok(Some(authorized)),
-        Err(Denied::Forbidden(detail)) => Err(problem(StatusCode::FORBIDDEN, &detail)),
-        Err(Denied::Unauthorized(detail)) => {
-            let mut response = problem(StatusCode::UNAUTHORIZED, &detail);
-            response
-                .headers_mut()
-                .insert("www-authenticate", HeaderValue::from_static("Bearer"));
-            Err(response)
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
     use time::macros::datetime;
+    use tower::ServiceExt;
 
     fn routes() -> Routes {
         let mut routes = Routes::default();
@@ -546,34 +480,68 @@ mod tests {
         routes
     }
 
-    #[test]
-    fn matches_the_most_specific_route() {
+    /// Says which route took the request instead of invoking anything.
+    #[derive(Clone)]
+    struct Echo;
+
+    impl Answer for Echo {
+        async fn answer(&self, route: Route, request: IncomingRequest) -> Response {
+            let parameters = request.path_parameters;
+            let found = json!({"key": route.key, "binary": route.binary, "parameters": parameters});
+            // In a header, which HEAD's responses keep.
+            [("x-found", found.to_string())].into_response()
+        }
+    }
+
+    struct Found {
+        route_key: String,
+        binary: String,
+        path_parameters: HashMap<String, String>,
+    }
+
+    async fn find(routes: &Routes, method: Method, path: &str) -> Option<Found> {
+        let mut request = Request::builder().method(method).uri(path);
+        let peer = ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 1)));
+        request = request.extension(peer);
+        let request = request.body(Body::empty()).unwrap();
+        let response = routes.router(Echo).oneshot(request).await.unwrap();
+        if response.status() == StatusCode::NOT_FOUND {
+            return None;
+        }
+        let found = response.headers()["x-found"].to_str().unwrap();
+        let found: Value = serde_json::from_str(found).unwrap();
+        Some(Found {
+            route_key: found["key"].as_str().unwrap().to_owned(),
+            binary: found["binary"].as_str().unwrap().to_owned(),
+            path_parameters: serde_json::from_value(found["parameters"].clone()).unwrap(),
+        })
+    }
+
+    #[tokio::test]
+    async fn matches_the_most_specific_route() {
         let routes = routes();
-        let m = routes.find(&Method::GET, "/products/p-0001").unwrap();
+        let m = find(&routes, Method::GET, "/products/p-0001")
+            .await
+            .unwrap();
         assert_eq!(m.route_key, "GET /products/{product_id}");
         assert_eq!(m.path_parameters["product_id"], "p-0001");
-        assert_eq!(
-            routes
-                .find(&Method::GET, "/products/featured")
-                .unwrap()
-                .binary,
-            "featured"
+        let featured = find(&routes, Method::GET, "/products/featured").await;
+        assert_eq!(featured.unwrap().binary, "featured");
+        let products = find(&routes, Method::GET, "/products").await;
+        assert_eq!(products.unwrap().binary, "reads");
+        let spaced = find(&routes, Method::GET, "/products/a%20b").await.unwrap();
+        assert_eq!(spaced.path_parameters["product_id"], "a b");
+        let dashed = find(&routes, Method::GET, "/products/p%2D1").await.unwrap();
+        assert_eq!(dashed.path_parameters["product_id"], "p-1");
+        assert!(find(&routes, Method::GET, "/orders").await.is_none());
+        assert!(
+            find(&routes, Method::GET, "/products/p/extra")
+                .await
+                .is_none()
         );
-        assert_eq!(
-            routes.find(&Method::GET, "/products").unwrap().binary,
-            "reads"
-        );
-        assert_eq!(
-            routes
-                .find(&Method::GET, "/products/a%20b")
-                .unwrap()
-                .path_parameters["product_id"],
-            "a b"
-        );
-        assert!(routes.find(&Method::GET, "/orders").is_none());
-        assert!(routes.find(&Method::GET, "/products/p/extra").is_none());
-        assert!(routes.find(&Method::GET, "/products/").is_none());
-        let files = routes.find(&Method::PUT, "/files/a/b.txt").unwrap();
+        assert!(find(&routes, Method::GET, "/products/").await.is_none());
+        assert!(find(&routes, Method::HEAD, "/products").await.is_none());
+        let files = find(&routes, Method::PUT, "/files/a/b.txt").await.unwrap();
         assert_eq!(
             (
                 files.binary.as_str(),
@@ -581,27 +549,30 @@ mod tests {
             ),
             ("files", "a/b.txt")
         );
-        assert_eq!(
-            routes.find(&Method::GET, "/files/a").unwrap().binary,
-            "files-get"
-        );
+        let one_file = find(&routes, Method::GET, "/files/a").await;
+        assert_eq!(one_file.unwrap().binary, "files-get");
+        let head = find(&routes, Method::HEAD, "/files/a").await;
+        assert_eq!(head.unwrap().binary, "files", "HEAD is not GET");
     }
 
-    #[test]
-    fn default_route_catches_the_rest() {
+    #[tokio::test]
+    async fn default_route_catches_the_rest() {
         let mut routes = routes();
         routes.add("ANY", None, "fallback");
-        assert_eq!(
-            routes
-                .find(&Method::DELETE, "/nothing/here")
-                .unwrap()
-                .route_key,
-            "$default"
-        );
-        assert_eq!(
-            routes.find(&Method::POST, "/orders").unwrap().binary,
-            "orders"
-        );
+        let nowhere = find(&routes, Method::DELETE, "/nothing/here").await;
+        assert_eq!(nowhere.unwrap().route_key, "$default");
+        let orders = find(&routes, Method::POST, "/orders").await;
+        assert_eq!(orders.unwrap().binary, "orders");
+        let wrong_method = find(&routes, Method::GET, "/orders").await;
+        assert_eq!(wrong_method.unwrap().route_key, "$default");
+    }
+
+    fn route(key: &str) -> Route {
+        Route {
+            key: key.to_owned(),
+            binary: "reads".to_owned(),
+            auth: RouteAuth::default(),
+        }
     }
 
     fn incoming(body: &[u8]) -> IncomingRequest {
@@ -619,6 +590,7 @@ mod tests {
             method: Method::GET,
             raw_path: "/products/p%2D1".to_owned(),
             raw_query: "limit=5&tag=a&tag=b&q=red+shoe".to_owned(),
+            path_parameters: HashMap::from([("product_id".to_owned(), "p-1".to_owned())]),
             headers,
             body: Bytes::copy_from_slice(body),
             source_ip: "127.0.0.1".to_owned(),
@@ -629,7 +601,7 @@ mod tests {
 
     #[test]
     fn builds_a_payload_2_event() {
-        let route = routes().find(&Method::GET, "/products/p%2D1").unwrap();
+        let route = route("GET /products/{product_id}");
         let event = request_event(&incoming(br#"{"a":1}"#), &route, None);
         assert_eq!(event["version"], "2.0");
         assert_eq!(event["routeKey"], "GET /products/{product_id}");
@@ -665,11 +637,14 @@ mod tests {
 
     #[test]
     fn binary_and_empty_bodies() {
-        let route = routes().find(&Method::GET, "/products").unwrap();
-        let event = request_event(&incoming(&[0xff, 0x00, 0x10]), &route, None);
+        let route = route("GET /products");
+        let mut request = incoming(&[0xff, 0x00, 0x10]);
+        request.path_parameters.clear();
+        let event = request_event(&request, &route, None);
         assert_eq!(event["isBase64Encoded"], true);
         assert_eq!(event["body"], BASE64.encode([0xff, 0x00, 0x10]));
-        let event = request_event(&incoming(b""), &route, None);
+        request.body = Bytes::new();
+        let event = request_event(&request, &route, None);
         assert!(event.get("body").is_none());
         assert!(event.get("pathParameters").is_none());
     }

@@ -166,11 +166,7 @@ pub fn serve(
         )
         .route("/token", post(token))
         .with_state(issuer);
-    tasks.spawn(async move {
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown.cancelled_owned())
-            .await;
-    });
+    crate::gateway::serve(listener, app, shutdown, tasks);
 }
 
 async fn token(State(issuer): State<Arc<Issuer>>, Json(request): Json<TokenRequest>) -> Response {

@@ -18,6 +18,16 @@ pub enum LogOutput {
     Dir(PathBuf),
 }
 
+impl LogOutput {
+    /// The directory of the log files, if there are any.
+    pub fn dir(&self) -> Option<&PathBuf> {
+        match self {
+            LogOutput::Dir(dir) => Some(dir),
+            LogOutput::Terminal => None,
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Logs {
     output: LogOutput,

@@ -324,12 +324,7 @@ impl FunctionHost {
             )
             .route("/2018-06-01/runtime/init/error", post(init_error))
             .with_state(state);
-        let shutdown = host.shutdown.clone();
-        host.tasks.spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown.cancelled_owned())
-                .await;
-        });
+        crate::gateway::serve(listener, app, host.shutdown.clone(), &host.tasks);
         Ok((Environment { id, addr }, slot))
     }
 }

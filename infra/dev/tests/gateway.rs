@@ -8,7 +8,7 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use dev::authorizer::JwtAuthorizer;
-use dev::gateway::{self, Routes};
+use dev::gateway::{self, Functions, Routes};
 use dev::issuer::{self, DEFAULT_TTL, Issuer, LOCAL_AUDIENCE};
 use dev::logs::{LogOutput, Logs};
 use dev::runtime::{FunctionConfig, FunctionHost};
@@ -110,14 +110,11 @@ async fn start_with_issuer() -> Started {
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    gateway::serve(
-        listener,
-        routes,
+    let functions = Functions::new(
         HashMap::from([("api".to_owned(), host)]),
         HashMap::from([("jwt".to_owned(), authorizer)]),
-        shutdown.clone(),
-        &tasks,
     );
+    gateway::serve(listener, routes.router(functions), shutdown.clone(), &tasks);
     Started {
         url,
         shutdown,

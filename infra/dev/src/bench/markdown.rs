@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::report::{CostTable, OpCount, Report, trim};
+use super::report::{CostTable, Memory, OpCount, Report, trim};
 use super::stats::Dist;
 
 /// Hand-written analysis of the last full run: what the figures mean and what holds back
@@ -36,23 +36,27 @@ fn dollars(value: f64) -> String {
 }
 
 fn cost_table(out: &mut String, table: &CostTable, per: &str) {
-    let _ = writeln!(out, "| item | per {per} | unit | $ per million |");
-    let _ = writeln!(out, "| --- | ---: | --- | ---: |");
-    for line in &table.lines {
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} |",
-            line.item,
-            format_quantity(line.quantity),
-            line.unit,
-            dollars(line.dollars_per_million)
-        );
+    let rows = table.lines.iter().map(|line| {
+        let quantity = format_quantity(line.quantity);
+        let dollars = dollars(line.dollars_per_million);
+        vec![line.item.clone(), quantity, line.unit.clone(), dollars]
+    });
+    let header = format!("| item | per {per} | unit | $ per million |");
+    self::table(out, &header, "| --- | ---: | --- | ---: |", rows);
+    let total = dollars(table.total_dollars);
+    let _ = writeln!(out, "| **total** | | | **{total}** |");
+}
+
+/// A Markdown table: its header and alignment lines, then a line a row.
+fn table(out: &mut String, header: &str, align: &str, rows: impl IntoIterator<Item = Vec<String>>) {
+    let _ = writeln!(out, "{header}\n{align}");
+    for row in rows {
+        let _ = writeln!(out, "| {} |", row.join(" | "));
     }
-    let _ = writeln!(
-        out,
-        "| **total** | | | **{}** |",
-        dollars(table.total_dollars)
-    );
+}
+
+fn yes_no(yes: bool) -> String {
+    (if yes { "yes" } else { "**no**" }).to_owned()
 }
 
 fn format_quantity(value: f64) -> String {
@@ -67,6 +71,19 @@ fn format_quantity(value: f64) -> String {
 
 pub fn render(report: &Report) -> String {
     let mut out = String::new();
+    heading(&mut out, report);
+    targets(&mut out, report);
+    let _ = writeln!(out, "## Findings\n\n{}\n", FINDINGS.trim());
+    cold_start(&mut out, report);
+    warm(&mut out, report);
+    requests_per_order(&mut out, report);
+    memory(&mut out, report);
+    throughput(&mut out, report);
+    cost(&mut out, report);
+    out
+}
+
+fn heading(out: &mut String, report: &Report) {
     let meta = &report.meta;
     let c = &meta.counts;
     let _ = writeln!(out, "# Benchmarks\n");
@@ -91,20 +108,20 @@ pub fn render(report: &Report) -> String {
          batches per batch size; {} orders end to end, {} in flight.\n",
         c.spawns, c.invocations, c.warmup, c.rss_after, c.batches, c.orders, c.in_flight
     );
+}
 
+fn targets(out: &mut String, report: &Report) {
     let _ = writeln!(out, "## Targets\n");
-    let _ = writeln!(out, "| target | limit | measured | met |");
-    let _ = writeln!(out, "| --- | --- | --- | --- |");
-    for t in &report.targets {
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} |",
-            t.name,
-            t.limit,
-            t.measured,
-            if t.met { "yes" } else { "**no**" }
-        );
-    }
+    let rows = report.targets.iter().map(|t| {
+        vec![
+            t.name.clone(),
+            t.limit.clone(),
+            t.measured.clone(),
+            yes_no(t.met),
+        ]
+    });
+    let header = "| target | limit | measured | met |";
+    table(out, header, "| --- | --- | --- | --- |", rows);
     let _ = writeln!(out);
     if !report.notes.is_empty() {
         for note in &report.notes {
@@ -112,9 +129,9 @@ pub fn render(report: &Report) -> String {
         }
         let _ = writeln!(out);
     }
+}
 
-    let _ = writeln!(out, "## Findings\n\n{}\n", FINDINGS.trim());
-
+fn cold_start(out: &mut String, report: &Report) {
     let cold = &report.cold_start;
     let _ = writeln!(out, "## Cold start\n");
     let _ = writeln!(
@@ -127,25 +144,23 @@ pub fn render(report: &Report) -> String {
          median / p90 / p99.\n",
         cold.spawns, cold.floor
     );
-    let _ = writeln!(
-        out,
-        "| binary | first event | init | init ÷ floor | first response | first response ÷ floor |"
-    );
-    let _ = writeln!(out, "| --- | --- | --- | ---: | --- | ---: |");
-    for f in &cold.functions {
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {:.2} | {} | {:.2} |",
-            f.binary,
-            f.event,
+    let rows = cold.functions.iter().map(|f| {
+        vec![
+            f.binary.clone(),
+            f.event.clone(),
             dist3(&f.first_request_ms),
-            f.first_request_ratio,
+            format!("{:.2}", f.first_request_ratio),
             dist3(&f.first_response_ms),
-            f.first_response_ratio
-        );
-    }
+            format!("{:.2}", f.first_response_ratio),
+        ]
+    });
+    let header =
+        "| binary | first event | init | init ÷ floor | first response | first response ÷ floor |";
+    table(out, header, "| --- | --- | --- | ---: | --- | ---: |", rows);
     let _ = writeln!(out, "\n![cold start](cold-start.svg)\n");
+}
 
+fn warm(out: &mut String, report: &Report) {
     let _ = writeln!(out, "## Warm latency\n");
     let _ = writeln!(
         out,
@@ -157,31 +172,27 @@ pub fn render(report: &Report) -> String {
          Runtime API host. Milliseconds, p50 / p90 / p99. *Emulator* is the time the emulator \
          itself spent on the function's requests, per invocation (from its request counts).\n"
     );
-    let _ = writeln!(
-        out,
-        "| function | event | duration | direct | added at p50 | invoke | emulator | AWS requests per invocation | direct made the same |"
-    );
-    let _ = writeln!(
-        out,
-        "| --- | --- | --- | --- | --- | --- | ---: | --- | --- |"
-    );
-    for w in &report.warm {
+    let rows = report.warm.iter().map(|w| {
         let emulator: f64 = w.requests.iter().map(|o| o.emulator_ms).sum();
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} | {} ms ({:+.1}%) | {} | {} | {} | {} |",
-            w.binary,
-            w.event,
+        vec![
+            w.binary.clone(),
+            w.event.clone(),
             dist3(&w.duration_ms),
             dist3(&w.direct_ms),
-            ms(w.added_p50_ms),
-            w.added_p50_percent,
+            format!("{} ms ({:+.1}%)", ms(w.added_p50_ms), w.added_p50_percent),
             dist3(&w.invoke_ms),
             ms(emulator),
             OpCount::describe(&w.requests),
-            if w.same_requests { "yes" } else { "**no**" }
-        );
-    }
+            yes_no(w.same_requests),
+        ]
+    });
+    let header = "| function | event | duration | direct | added at p50 | invoke | emulator | AWS requests per invocation | direct made the same |";
+    table(
+        out,
+        header,
+        "| --- | --- | --- | --- | --- | --- | ---: | --- | --- |",
+        rows,
+    );
     let _ = writeln!(
         out,
         "\nFor scale: the hello-world floor's warm duration, the Runtime API round trip with no \
@@ -189,7 +200,9 @@ pub fn render(report: &Report) -> String {
         dist3(&report.warm_floor_ms)
     );
     let _ = writeln!(out, "\n![warm latency](warm-latency.svg)\n");
+}
 
+fn requests_per_order(out: &mut String, report: &Report) {
     let _ = writeln!(out, "## AWS requests per processed order\n");
     let _ = writeln!(
         out,
@@ -197,57 +210,61 @@ pub fn render(report: &Report) -> String {
          function processed full batches of queued orders placed by the API path; the functions \
          are the only callers counted. Duration is the billed batch duration over its orders.\n"
     );
-    let _ = writeln!(
-        out,
-        "| function | batch size | orders | DynamoDB | SNS | SQS | by operation | ms per order |"
-    );
-    let _ = writeln!(
-        out,
-        "| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |"
-    );
-    for b in &report.requests_per_order {
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} |",
-            b.function,
-            b.batch_size,
-            b.orders,
+    let rows = report.requests_per_order.iter().map(|b| {
+        vec![
+            b.function.clone(),
+            b.batch_size.to_string(),
+            b.orders.to_string(),
             trim(b.dynamodb_per_order),
             trim(b.sns_per_order),
             trim(b.sqs_per_order),
             OpCount::describe(&b.per_order),
-            ms(b.duration_ms_per_order)
-        );
-    }
+            ms(b.duration_ms_per_order),
+        ]
+    });
+    let header =
+        "| function | batch size | orders | DynamoDB | SNS | SQS | by operation | ms per order |";
+    table(
+        out,
+        header,
+        "| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
+        rows,
+    );
     let _ = writeln!(out);
+}
 
+fn memory(out: &mut String, report: &Report) {
     let _ = writeln!(out, "## Memory and artifacts\n");
     let _ = writeln!(
         out,
         "Peak RSS is the process's `VmHWM` (`/proc/<pid>/status`). The zip is `bootstrap` alone, \
          deflated: the package Lambda runs.\n"
     );
-    let _ = writeln!(
-        out,
-        "| binary | peak RSS | after invocations | peak RSS at end | after | bootstrap | zip |"
-    );
-    let _ = writeln!(out, "| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
-    for a in &report.artifacts {
+    let rows = report.artifacts.iter().map(|a| {
         let memory = report.memory.iter().find(|m| m.binary == a.binary);
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} | {} | {} | {} |",
-            a.binary,
-            memory.map_or("-".to_owned(), |m| mib(m.peak_rss_bytes)),
-            memory.map_or("-".to_owned(), |m| m.invocations.to_string()),
-            memory.map_or("-".to_owned(), |m| mib(m.peak_rss_end_bytes)),
-            memory.map_or("-".to_owned(), |m| m.invocations_end.to_string()),
+        let or_dash = |f: fn(&Memory) -> String| memory.map_or("-".to_owned(), f);
+        vec![
+            a.binary.clone(),
+            or_dash(|m| mib(m.peak_rss_bytes)),
+            or_dash(|m| m.invocations.to_string()),
+            or_dash(|m| mib(m.peak_rss_end_bytes)),
+            or_dash(|m| m.invocations_end.to_string()),
             mib(a.bootstrap_bytes),
-            mib(a.zip_bytes)
-        );
-    }
+            mib(a.zip_bytes),
+        ]
+    });
+    let header =
+        "| binary | peak RSS | after invocations | peak RSS at end | after | bootstrap | zip |";
+    table(
+        out,
+        header,
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        rows,
+    );
     let _ = writeln!(out);
+}
 
+fn throughput(out: &mut String, report: &Report) {
     let t = &report.throughput;
     let _ = writeln!(out, "## End-to-end throughput\n");
     let _ = writeln!(
@@ -259,37 +276,38 @@ pub fn render(report: &Report) -> String {
          `order.rejected`, `order.cancelled`) appears there.\n",
         t.concurrency, t.in_flight
     );
-    let _ = writeln!(out, "| | |\n| --- | --- |");
-    let _ = writeln!(out, "| orders | {} |", t.orders);
-    let _ = writeln!(
-        out,
-        "| paid / rejected / cancelled / unfinished | {} / {} / {} / {} |",
-        t.paid, t.rejected, t.cancelled, t.unfinished
-    );
-    let _ = writeln!(out, "| POST /orders errors | {} |", t.post_errors);
-    let _ = writeln!(out, "| wall time | {:.1} s |", t.seconds);
-    let _ = writeln!(
-        out,
-        "| **orders per second** | **{:.1}** |",
-        t.orders_per_second
-    );
-    let _ = writeln!(
-        out,
-        "| POST to confirmed, ms (p50 / p90 / p99) | {} |",
-        dist3(&t.confirmed_ms)
-    );
-    let _ = writeln!(
-        out,
-        "| POST to terminal, ms (p50 / p90 / p99) | {} |",
-        dist3(&t.terminal_ms)
-    );
-    let _ = writeln!(
-        out,
-        "| AWS requests per order (functions and pollers) | {} |",
-        OpCount::describe(&t.requests_per_order)
-    );
+    let outcomes = [t.paid, t.rejected, t.cancelled, t.unfinished].map(|n| n.to_string());
+    let rows = [
+        ("orders", t.orders.to_string()),
+        (
+            "paid / rejected / cancelled / unfinished",
+            outcomes.join(" / "),
+        ),
+        ("POST /orders errors", t.post_errors.to_string()),
+        ("wall time", format!("{:.1} s", t.seconds)),
+        (
+            "**orders per second**",
+            format!("**{:.1}**", t.orders_per_second),
+        ),
+        (
+            "POST to confirmed, ms (p50 / p90 / p99)",
+            dist3(&t.confirmed_ms),
+        ),
+        (
+            "POST to terminal, ms (p50 / p90 / p99)",
+            dist3(&t.terminal_ms),
+        ),
+        (
+            "AWS requests per order (functions and pollers)",
+            OpCount::describe(&t.requests_per_order),
+        ),
+    ];
+    let rows = rows.map(|(name, value)| vec![name.to_owned(), value]);
+    table(out, "| | |", "| --- | --- |", rows);
     let _ = writeln!(out, "\n![end to end](throughput.svg)\n");
+}
 
+fn cost(out: &mut String, report: &Report) {
     let cost = &report.cost;
     let _ = writeln!(out, "## Cost model\n");
     let _ = writeln!(
@@ -298,17 +316,22 @@ pub fn render(report: &Report) -> String {
          the totals.\n",
         cost.region, cost.prices_as_of
     );
-    let _ = writeln!(out, "| item | unit | price |\n| --- | --- | ---: |");
-    for p in &cost.prices {
-        let _ = writeln!(out, "| {} | {} | ${} |", p.item, p.unit, p.dollars);
-    }
+    let prices = cost
+        .prices
+        .iter()
+        .map(|p| vec![p.item.clone(), p.unit.clone(), format!("${}", p.dollars)]);
+    table(
+        out,
+        "| item | unit | price |",
+        "| --- | --- | ---: |",
+        prices,
+    );
     let _ = writeln!(out, "\n### Per million orders\n");
-    cost_table(&mut out, &cost.per_million_orders, "order");
+    cost_table(out, &cost.per_million_orders, "order");
     let _ = writeln!(out, "\n### Per million product reads\n");
-    cost_table(&mut out, &cost.per_million_product_reads, "read");
+    cost_table(out, &cost.per_million_product_reads, "read");
     let _ = writeln!(out, "\nAssumptions:\n");
     for a in &cost.assumptions {
         let _ = writeln!(out, "- {a}");
     }
-    out
 }

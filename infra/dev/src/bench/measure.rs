@@ -88,8 +88,8 @@ impl Chain<'_> {
     async fn event(&mut self, binary: &str, round: usize) -> Result<Value> {
         Ok(match binary {
             HELLO => json!({"round": round}),
-            "product-reads" => self.events.get_product(round)?,
-            "orders-api" => self.events.place_order(round)?,
+            "product-reads" => self.events.get_product(round).await?,
+            "orders-api" => self.events.place_order(round).await?,
             "order-relay" => stream_event(&self.stream.events("order.placed", 1).await?),
             "order-processor" => {
                 let messages = self.next("OrdersQueue").await?;
@@ -100,7 +100,7 @@ impl Chain<'_> {
             "payment-webhook" => {
                 let id = self.order_id.clone().context("no order to pay")?;
                 let payment = payments_for(self.lab, &[id]).await?.remove(0);
-                self.events.webhook(&payment)?
+                self.events.webhook(&payment).await?
             }
             "order-payments" => {
                 let messages = self.next("PaymentEventsQueue").await?;
@@ -209,16 +209,16 @@ enum Input {
 }
 
 impl Input {
-    fn event(&self, lab: &Lab, events: &Events) -> Result<Value> {
+    async fn event(&self, lab: &Lab, events: &Events) -> Result<Value> {
         Ok(match self {
-            Input::Product(i) => events.get_product(*i)?,
-            Input::Order(i) => events.place_order(*i)?,
+            Input::Product(i) => events.get_product(*i).await?,
+            Input::Order(i) => events.place_order(*i).await?,
             Input::Committed(record) => stream_event(std::slice::from_ref(record)),
             Input::Orders(m) => {
                 workload::sqs(std::slice::from_ref(m), &lab.queue_arn("OrdersQueue")?)
             }
             // Signed now: signatures expire after five minutes.
-            Input::Payment(p) => events.webhook(p)?,
+            Input::Payment(p) => events.webhook(p).await?,
             Input::PaymentEvent(m) => workload::sqs(
                 std::slice::from_ref(m),
                 &lab.queue_arn("PaymentEventsQueue")?,
@@ -424,7 +424,7 @@ async fn warm_one(
             .zip(direct_inputs)
             .take(counts.warmup)
         {
-            invoke(&process, binary, &input.event(lab, events)?).await?;
+            invoke(&process, binary, &input.event(lab, events).await?).await?;
             direct_input.direct(direct, events).await?;
             if let Some(collect) = collect {
                 collect.one(&mut outputs).await?;
@@ -442,7 +442,7 @@ async fn warm_one(
             .zip(direct_inputs)
             .skip(counts.warmup);
         for (i, (input, direct_input)) in measured.enumerate() {
-            let payload = input.event(lab, events)?;
+            let payload = input.event(lab, events).await?;
             let started = Instant::now();
             let timing = invoke(&process, binary, &payload).await?;
             invoke_times.push(started.elapsed());

@@ -131,32 +131,11 @@ impl BenchOptions {
 /// `cargo dev bench`.
 pub async fn cli(args: BenchArgs) -> Result<()> {
     if let Some(json) = &args.render {
-        let text = std::fs::read_to_string(json)
-            .with_context(|| format!("cannot read {}", json.display()))?;
-        let report: Report = serde_json::from_str(&text)
-            .with_context(|| format!("{} is not a bench report", json.display()))?;
-        let out = json.with_file_name("benchmarks.md");
-        std::fs::write(&out, with_soak(&out, markdown::render(&report)))?;
-        println!("report: {}", out.display());
-        return Ok(());
+        return render(json);
     }
     let root = repo::repo_root()?;
     let progress: Progress = Arc::new(|line: &str| eprintln!("bench: {line}"));
-    let mut counts = if args.smoke {
-        BenchCounts::smoke()
-    } else {
-        BenchCounts::full()
-    };
-    if let Some(n) = args.spawns {
-        counts.spawns = n.max(1);
-    }
-    if let Some(n) = args.invocations {
-        counts.invocations = n.max(1);
-        counts.rss_after = counts.rss_after.min(n + counts.warmup);
-    }
-    if let Some(n) = args.orders {
-        counts.orders = n.max(1);
-    }
+    let counts = counts_of(&args);
     let out_dir = match &args.out {
         Some(dir) => dir.clone(),
         None if args.smoke => {
@@ -165,11 +144,7 @@ pub async fn cli(args: BenchArgs) -> Result<()> {
         None => root.join("docs"),
     };
     let mut executables = match &args.prebuilt {
-        Some(file) => {
-            let text = std::fs::read_to_string(file)
-                .with_context(|| format!("cannot read {}", file.display()))?;
-            Some(serde_json::from_str(&text)?)
-        }
+        Some(file) => Some(serde_json::from_str(&read(file)?)?),
         None => None,
     };
     if !args.smoke && executables.is_none() {
@@ -205,6 +180,40 @@ pub async fn cli(args: BenchArgs) -> Result<()> {
     Ok(())
 }
 
+/// `--render`: `benchmarks.md` again from a `benchmarks.json`.
+fn render(json: &Path) -> Result<()> {
+    let report: Report = serde_json::from_str(&read(json)?)
+        .with_context(|| format!("{} is not a bench report", json.display()))?;
+    let out = json.with_file_name("benchmarks.md");
+    std::fs::write(&out, with_soak(&out, markdown::render(&report)))?;
+    println!("report: {}", out.display());
+    Ok(())
+}
+
+fn read(file: &Path) -> Result<String> {
+    std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))
+}
+
+/// The mode's counts, with those the flags give.
+fn counts_of(args: &BenchArgs) -> BenchCounts {
+    let mut counts = if args.smoke {
+        BenchCounts::smoke()
+    } else {
+        BenchCounts::full()
+    };
+    if let Some(n) = args.spawns {
+        counts.spawns = n.max(1);
+    }
+    if let Some(n) = args.invocations {
+        counts.invocations = n.max(1);
+        counts.rss_after = counts.rss_after.min(n + counts.warmup);
+    }
+    if let Some(n) = args.orders {
+        counts.orders = n.max(1);
+    }
+    counts
+}
+
 /// Measures from the release build of the bench: a debug harness would slow the direct
 /// baseline (the SDK unoptimised) and the Runtime API host, and flatter the functions.
 fn hand_over(root: &Path, built: &HashMap<String, PathBuf>, progress: &Progress) -> Result<()> {
@@ -237,35 +246,10 @@ fn measured_binaries(root: &Path) -> Result<Vec<String>> {
 pub async fn run(options: BenchOptions) -> Result<Report> {
     let started = Instant::now();
     let progress = options.progress.clone();
-    let root = options.repo_root.clone();
-    let counts = options.counts.clone();
     let release = !options.smoke;
-    let log_dir = if options.smoke {
-        options.out_dir.join("logs")
-    } else {
-        repo::dev_dir(&root).join("logs").join("bench")
-    };
-    // Fresh logs: their growth is the functions' log volume.
-    let _ = std::fs::remove_dir_all(&log_dir);
-    std::fs::create_dir_all(&log_dir)?;
-    std::fs::create_dir_all(&options.out_dir)?;
-
-    let binaries = measured_binaries(&root)?;
-    let executables = match options.executables {
-        Some(built) => built,
-        None => {
-            progress(&format!(
-                "[build] {} builds of {}",
-                if release { "release" } else { "debug" },
-                binaries.join(", ")
-            ));
-            let output = BuildOutput::File(log_dir.join("build.log"));
-            let (root, names) = (root.clone(), binaries.clone());
-            tokio::task::spawn_blocking(move || binaries::build(&root, &names, release, &output))
-                .await??
-        }
-    };
-
+    let log_dir = fresh_log_dir(&options)?;
+    let binaries = measured_binaries(&options.repo_root)?;
+    let executables = executables(&options, &binaries, &log_dir).await?;
     progress("[1/6] artifact sizes");
     let mut artifacts = Vec::new();
     for binary in &binaries {
@@ -274,56 +258,17 @@ pub async fn run(options: BenchOptions) -> Result<Report> {
             .with_context(|| format!("no executable for {binary}"))?;
         artifacts.push(artifacts::measure(binary, path)?);
     }
-
     progress("[2/6] cold starts: starting the emulator");
-    let lab = lab::Lab::start(&root, executables.clone(), &log_dir, &progress).await?;
-    let measured = async {
-        measure::check_functions(&lab)?;
-        let events = workload::Events::new(&lab)?;
-        let cold = measure::cold_starts(&lab, &events, counts.spawns, &progress).await?;
-        progress("[3/6] warm latency, direct path and peak RSS");
-        let direct = workload::Direct::new(&lab, &lab.direct)?;
-        let warm_counts = measure::WarmCounts {
-            invocations: counts.invocations,
-            warmup: counts.warmup,
-            rss_after: counts.rss_after,
-        };
-        let warm = measure::warm(&lab, &events, &direct, &warm_counts, &progress).await?;
-        let warm_floor = measure::warm_floor(&lab, &warm_counts).await?;
-        progress("[4/6] AWS requests per processed order");
-        let batches = measure::batches(&lab, &BATCH_SIZES, counts.batches, &progress).await?;
-        anyhow::Ok((cold, warm, warm_floor, batches))
-    }
-    .await;
+    let lab = lab::Lab::start(&options.repo_root, executables.clone(), &log_dir, &progress);
+    let lab = lab.await?;
+    let measured = on_the_lab(&lab, &options.counts, &progress).await;
     let memory_of: HashMap<String, u32> = binaries
         .iter()
         .map(|b| (b.clone(), lab.memory_mb(b)))
         .collect();
     lab.stop().await;
     let (cold, warm, warm_floor_ms, batches) = measured?;
-
-    progress(&format!(
-        "[5/6] throughput: {} orders on the local cloud",
-        counts.orders
-    ));
-    let functions: HashMap<String, PathBuf> = executables
-        .iter()
-        .filter(|(name, _)| name.as_str() != lab::HELLO && name.as_str() != "dev")
-        .map(|(name, path)| (name.clone(), path.clone()))
-        .collect();
-    let (throughput, samples) = throughput::run(
-        throughput::ThroughputOptions {
-            root: root.clone(),
-            executables: functions,
-            release,
-            log_dir: log_dir.join("cloud"),
-            orders: counts.orders,
-            in_flight: counts.in_flight,
-            concurrency: THROUGHPUT_CONCURRENCY,
-        },
-        &progress,
-    )
-    .await?;
+    let (throughput, samples) = on_the_cloud(&options, &executables, &log_dir).await?;
 
     progress("[6/6] cost model and report");
     let warm_figures: Vec<report::Warm> = warm.iter().map(|w| w.warm.clone()).collect();
@@ -335,10 +280,10 @@ pub async fn run(options: BenchOptions) -> Result<Report> {
             generated_at: now(),
             mode: if options.smoke { "smoke" } else { "full" }.to_owned(),
             profile: if release { "release" } else { "debug" }.to_owned(),
-            git_commit: git_commit(&root),
+            git_commit: git_commit(&options.repo_root),
             cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
             memory_gib: memory_gib(),
-            counts,
+            counts: options.counts.clone(),
             seconds: started.elapsed().as_secs_f64(),
         },
         targets: Vec::new(),
@@ -356,6 +301,98 @@ pub async fn run(options: BenchOptions) -> Result<Report> {
     report.notes = targets::notes(&report);
     write(&options.out_dir, &report, &samples)?;
     Ok(report)
+}
+
+/// The run's log directory, emptied: its growth is the functions' log volume.
+fn fresh_log_dir(options: &BenchOptions) -> Result<PathBuf> {
+    let log_dir = if options.smoke {
+        options.out_dir.join("logs")
+    } else {
+        repo::dev_dir(&options.repo_root).join("logs").join("bench")
+    };
+    let _ = std::fs::remove_dir_all(&log_dir);
+    std::fs::create_dir_all(&log_dir)?;
+    std::fs::create_dir_all(&options.out_dir)?;
+    Ok(log_dir)
+}
+
+/// The binaries to measure: the ones given, else built now.
+async fn executables(
+    options: &BenchOptions,
+    binaries: &[String],
+    log_dir: &Path,
+) -> Result<HashMap<String, PathBuf>> {
+    if let Some(built) = &options.executables {
+        return Ok(built.clone());
+    }
+    let release = !options.smoke;
+    let profile = if release { "release" } else { "debug" };
+    (options.progress)(&format!(
+        "[build] {profile} builds of {}",
+        binaries.join(", ")
+    ));
+    let output = BuildOutput::File(log_dir.join("build.log"));
+    let (root, names) = (options.repo_root.clone(), binaries.to_vec());
+    tokio::task::spawn_blocking(move || binaries::build(&root, &names, release, &output)).await?
+}
+
+type LabFigures = (
+    report::ColdStart,
+    Vec<measure::WarmRun>,
+    stats::Dist,
+    Vec<report::BatchRequests>,
+);
+
+/// Steps 2 to 4, on the lab: cold starts, warm latency, AWS requests per order.
+async fn on_the_lab(
+    lab: &lab::Lab,
+    counts: &BenchCounts,
+    progress: &Progress,
+) -> Result<LabFigures> {
+    measure::check_functions(lab)?;
+    let events = workload::Events::new(lab)?;
+    let cold = measure::cold_starts(lab, &events, counts.spawns, progress).await?;
+    progress("[3/6] warm latency, direct path and peak RSS");
+    let direct = workload::Direct::new(lab, &lab.direct)?;
+    let warm_counts = measure::WarmCounts {
+        invocations: counts.invocations,
+        warmup: counts.warmup,
+        rss_after: counts.rss_after,
+    };
+    let warm = measure::warm(lab, &events, &direct, &warm_counts, progress).await?;
+    let warm_floor = measure::warm_floor(lab, &warm_counts).await?;
+    progress("[4/6] AWS requests per processed order");
+    let batches = measure::batches(lab, &BATCH_SIZES, counts.batches, progress).await?;
+    Ok((cold, warm, warm_floor, batches))
+}
+
+/// Step 5: end-to-end throughput on a local cloud of the functions.
+async fn on_the_cloud(
+    options: &BenchOptions,
+    executables: &HashMap<String, PathBuf>,
+    log_dir: &Path,
+) -> Result<(report::Throughput, throughput::Samples)> {
+    let counts = &options.counts;
+    let orders = counts.orders;
+    (options.progress)(&format!(
+        "[5/6] throughput: {orders} orders on the local cloud"
+    ));
+    let functions: HashMap<String, PathBuf> = executables
+        .iter()
+        .filter(|(name, _)| name.as_str() != lab::HELLO && name.as_str() != "dev")
+        .map(|(name, path)| (name.clone(), path.clone()))
+        .collect();
+    let progress = options.progress.clone();
+    let options = throughput::ThroughputOptions {
+        root: options.repo_root.clone(),
+        executables: functions,
+        release: !options.smoke,
+        log_dir: log_dir.join("cloud"),
+        orders,
+        in_flight: counts.in_flight,
+        concurrency: THROUGHPUT_CONCURRENCY,
+    };
+    throughput::run(options, &progress).await
 }
 
 /// The bench's report with the soak's section of the report it replaces (`cargo dev soak

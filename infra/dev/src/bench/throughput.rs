@@ -66,6 +66,9 @@ pub async fn run(options: ThroughputOptions, progress: &Progress) -> Result<(Thr
 /// A notification: (order id, event type, event data, when the bench saw it).
 type Seen = (String, String, Value, Instant);
 
+/// A POST's answer (the order id), when it was sent, and its place among those in flight.
+type Posted = (Result<String>, Instant, OwnedSemaphorePermit);
+
 struct Track {
     posted: Instant,
     confirmed: Option<Instant>,
@@ -82,126 +85,37 @@ async fn drive(
     let notifications = cloud
         .resources()
         .queue("NotificationsQueue")
-        .context("template.yaml has no NotificationsQueue")?
-        .url
-        .clone();
-    let http = reqwest::Client::new();
+        .context("template.yaml has no NotificationsQueue")?;
     let stop = CancellationToken::new();
     let _stop_watchers = stop.clone().drop_guard();
     let (seen_tx, mut seen_rx) = mpsc::unbounded_channel::<Seen>();
     for _ in 0..2 {
-        tokio::spawn(watch(
-            aws_sdk_sqs::Client::new(&bench),
-            notifications.clone(),
-            seen_tx.clone(),
-            stop.clone(),
-        ));
+        let sqs = aws_sdk_sqs::Client::new(&bench);
+        let url = notifications.url.clone();
+        tokio::spawn(watch(sqs, url, seen_tx.clone(), stop.clone()));
     }
-
     let before = fetch_all(cloud.endpoint())?;
-    let started = Instant::now();
+    let mut tally = Tally::new(cloud, options, progress);
     // Bounded in time as well as in count: a stuck order cannot hold the bench forever.
     let deadline = tokio::time::Instant::now()
         + Duration::from_secs(60)
         + Duration::from_millis(200) * options.orders as u32;
-    let permits = Arc::new(Semaphore::new(options.in_flight.max(1)));
-    let (posted_tx, mut posted_rx) = mpsc::unbounded_channel();
-    {
-        let http = http.clone();
-        let url = format!("{}/orders", cloud.url());
-        let permits = permits.clone();
-        let orders = options.orders;
-        let stop = stop.clone();
-        let events = OrderBodies;
-        // Each order's customer signs in first (tokens are minted before the clock matters).
-        let tokens = (0..orders)
-            .map(|i| cloud.token(&OrderBodies::customer(i), Duration::from_secs(3600)))
-            .collect::<Result<Vec<_>>>()?;
-        tokio::spawn(async move {
-            for (i, token) in tokens.into_iter().enumerate() {
-                let permit = tokio::select! {
-                    permit = permits.clone().acquire_owned() => permit,
-                    () = stop.cancelled() => return,
-                };
-                let Ok(permit) = permit else { return };
-                let (http, url, posted_tx) = (http.clone(), url.clone(), posted_tx.clone());
-                let body = events.body(i);
-                tokio::spawn(async move {
-                    let posted = Instant::now();
-                    let answer = post_order(&http, &url, &token, &body).await;
-                    let _ = posted_tx.send((answer, posted, permit));
-                });
-            }
-        });
-    }
-
-    let mut tracks: HashMap<String, Track> = HashMap::new();
-    let mut early: HashMap<String, Vec<Seen>> = HashMap::new();
-    let mut confirmed_ms = Vec::new();
-    let mut terminal_ms = Vec::new();
-    let (mut paid, mut rejected, mut cancelled, mut post_errors) = (0, 0, 0, 0);
-    let mut finished = 0;
-    let mut last_terminal = started;
-    let webhook_url = format!("{}/webhooks/payments", cloud.url());
+    let mut posted_rx = post_orders(cloud, options, &stop)?;
     // Closes once every POST has answered; the notifications go on.
     let mut posting = true;
-    while finished < options.orders {
+    while tally.finished < options.orders {
         tokio::select! {
-            posted = posted_rx.recv(), if posting => {
-                let Some((answer, posted, permit)) = posted else {
-                    posting = false;
-                    continue;
-                };
-                match answer {
-                    Ok(order_id) => {
-                        let buffered = early.remove(&order_id).unwrap_or_default();
-                        tracks.insert(order_id, Track { posted, confirmed: None, _permit: permit });
-                        for seen in buffered {
-                            let _ = seen_tx.send(seen);
-                        }
-                    }
-                    Err(e) => {
-                        post_errors += 1;
-                        finished += 1;
-                        if post_errors <= 3 {
-                            progress(&format!("throughput: POST /orders failed: {e:#}"));
-                        }
-                    }
-                }
-            }
-            seen = seen_rx.recv() => {
-                let Some((order_id, kind, data, at)) = seen else { break };
-                let Some(track) = tracks.get_mut(&order_id) else {
-                    early.entry(order_id.clone()).or_default().push((order_id, kind, data, at));
-                    continue;
-                };
-                match kind.as_str() {
-                    "order.confirmed" => {
-                        track.confirmed = Some(at);
-                        confirmed_ms.push((at - track.posted).as_secs_f64() * 1e3);
-                        let payment = payment_of(&order_id, &data)?;
-                        tokio::spawn(pay(http.clone(), webhook_url.clone(), payment, progress.clone()));
-                        continue;
-                    }
-                    "order.paid" => paid += 1,
-                    "order.rejected" => rejected += 1,
-                    "order.cancelled" => cancelled += 1,
-                    _ => continue,
-                }
-                let track = tracks.remove(&order_id).expect("tracked above");
-                terminal_ms.push((at - track.posted).as_secs_f64() * 1e3);
-                last_terminal = at;
-                finished += 1;
-                if finished % 500 == 0 {
-                    progress(&format!(
-                        "throughput: {finished}/{} orders done ({:.1}/s)",
-                        options.orders,
-                        finished as f64 / started.elapsed().as_secs_f64()
-                    ));
-                }
-            }
+            posted = posted_rx.recv(), if posting => match posted {
+                Some(posted) => tally.posted(posted, &seen_tx),
+                None => posting = false,
+            },
+            seen = seen_rx.recv() => match seen {
+                Some(seen) => tally.seen(seen)?,
+                None => break,
+            },
             () = tokio::time::sleep_until(deadline) => {
-                progress(&format!("throughput: stopped at the time limit with {} orders unfinished", options.orders - finished));
+                let unfinished = options.orders - tally.finished;
+                progress(&format!("throughput: stopped at the time limit with {unfinished} orders unfinished"));
                 break;
             }
         }
@@ -215,34 +129,179 @@ async fn drive(
             system.add(&counts.since(&before.get(caller).cloned().unwrap_or_default()));
         }
     }
-    let completed = paid + rejected + cancelled;
-    let seconds = (last_terminal - started).as_secs_f64();
-    let throughput = Throughput {
-        orders: options.orders,
-        in_flight: options.in_flight,
-        concurrency: options.concurrency,
-        paid,
-        rejected,
-        cancelled,
-        unfinished: options.orders - finished,
-        seconds,
-        orders_per_second: if seconds > 0.0 {
-            completed as f64 / seconds
-        } else {
-            0.0
-        },
-        confirmed_ms: Dist::of(&confirmed_ms),
-        terminal_ms: Dist::of(&terminal_ms),
-        post_errors,
-        requests_per_order: OpCount::per(&system, completed as f64),
-    };
-    Ok((
-        throughput,
-        Samples {
-            confirmed: confirmed_ms,
-            terminal: terminal_ms,
-        },
-    ))
+    Ok(tally.into_throughput(options, &system))
+}
+
+/// POSTs the orders, at most `in_flight` at a time, each answer to the returned channel.
+fn post_orders(
+    cloud: &LocalCloud,
+    options: &ThroughputOptions,
+    stop: &CancellationToken,
+) -> Result<mpsc::UnboundedReceiver<Posted>> {
+    let (posted_tx, posted_rx) = mpsc::unbounded_channel();
+    let http = reqwest::Client::new();
+    let url = format!("{}/orders", cloud.url());
+    let permits = Arc::new(Semaphore::new(options.in_flight.max(1)));
+    let stop = stop.clone();
+    // Each order's customer signs in first (tokens are minted before the clock matters).
+    let tokens = (0..options.orders)
+        .map(|i| cloud.token(&OrderBodies::customer(i), Duration::from_secs(3600)))
+        .collect::<Result<Vec<_>>>()?;
+    tokio::spawn(async move {
+        for (i, token) in tokens.into_iter().enumerate() {
+            let permit = tokio::select! {
+                permit = permits.clone().acquire_owned() => permit,
+                () = stop.cancelled() => return,
+            };
+            let Ok(permit) = permit else { return };
+            let (http, url, posted_tx) = (http.clone(), url.clone(), posted_tx.clone());
+            let body = OrderBodies.body(i);
+            tokio::spawn(async move {
+                let posted = Instant::now();
+                let answer = post_order(&http, &url, &token, &body).await;
+                let _ = posted_tx.send((answer, posted, permit));
+            });
+        }
+    });
+    Ok(posted_rx)
+}
+
+/// What the run saw so far: the orders in flight and the finished ones' latencies.
+struct Tally {
+    http: reqwest::Client,
+    webhook_url: String,
+    progress: Progress,
+    orders: usize,
+    started: Instant,
+    tracks: HashMap<String, Track>,
+    /// Notifications of orders whose POST has not answered yet.
+    early: HashMap<String, Vec<Seen>>,
+    confirmed_ms: Vec<f64>,
+    terminal_ms: Vec<f64>,
+    paid: usize,
+    rejected: usize,
+    cancelled: usize,
+    post_errors: usize,
+    finished: usize,
+    last_terminal: Instant,
+}
+
+impl Tally {
+    fn new(cloud: &LocalCloud, options: &ThroughputOptions, progress: &Progress) -> Tally {
+        let started = Instant::now();
+        Tally {
+            http: reqwest::Client::new(),
+            webhook_url: format!("{}/webhooks/payments", cloud.url()),
+            progress: progress.clone(),
+            orders: options.orders,
+            started,
+            tracks: HashMap::new(),
+            early: HashMap::new(),
+            confirmed_ms: Vec::new(),
+            terminal_ms: Vec::new(),
+            paid: 0,
+            rejected: 0,
+            cancelled: 0,
+            post_errors: 0,
+            finished: 0,
+            last_terminal: started,
+        }
+    }
+
+    /// A POST answered: the order is tracked, and what was seen of it early is seen again.
+    fn posted(&mut self, (answer, posted, permit): Posted, seen: &mpsc::UnboundedSender<Seen>) {
+        match answer {
+            Ok(order_id) => {
+                let buffered = self.early.remove(&order_id).unwrap_or_default();
+                let track = Track {
+                    posted,
+                    confirmed: None,
+                    _permit: permit,
+                };
+                self.tracks.insert(order_id, track);
+                for early in buffered {
+                    let _ = seen.send(early);
+                }
+            }
+            Err(e) => {
+                self.post_errors += 1;
+                self.finished += 1;
+                if self.post_errors <= 3 {
+                    (self.progress)(&format!("throughput: POST /orders failed: {e:#}"));
+                }
+            }
+        }
+    }
+
+    /// An order event: a confirmed order is paid; a terminal one is done.
+    fn seen(&mut self, (order_id, kind, data, at): Seen) -> Result<()> {
+        let Some(track) = self.tracks.get_mut(&order_id) else {
+            let early = self.early.entry(order_id.clone()).or_default();
+            early.push((order_id, kind, data, at));
+            return Ok(());
+        };
+        match kind.as_str() {
+            "order.confirmed" => {
+                track.confirmed = Some(at);
+                self.confirmed_ms
+                    .push((at - track.posted).as_secs_f64() * 1e3);
+                let payment = payment_of(&order_id, &data)?;
+                let (http, url) = (self.http.clone(), self.webhook_url.clone());
+                tokio::spawn(pay(http, url, payment, self.progress.clone()));
+                return Ok(());
+            }
+            "order.paid" => self.paid += 1,
+            "order.rejected" => self.rejected += 1,
+            "order.cancelled" => self.cancelled += 1,
+            _ => return Ok(()),
+        }
+        let track = self.tracks.remove(&order_id).expect("tracked above");
+        self.terminal_ms
+            .push((at - track.posted).as_secs_f64() * 1e3);
+        self.last_terminal = at;
+        self.finished += 1;
+        if self.finished.is_multiple_of(500) {
+            let rate = self.finished as f64 / self.started.elapsed().as_secs_f64();
+            let (finished, orders) = (self.finished, self.orders);
+            (self.progress)(&format!(
+                "throughput: {finished}/{orders} orders done ({rate:.1}/s)"
+            ));
+        }
+        Ok(())
+    }
+
+    fn into_throughput(
+        self,
+        options: &ThroughputOptions,
+        system: &Counts,
+    ) -> (Throughput, Samples) {
+        let completed = self.paid + self.rejected + self.cancelled;
+        let seconds = (self.last_terminal - self.started).as_secs_f64();
+        let throughput = Throughput {
+            orders: options.orders,
+            in_flight: options.in_flight,
+            concurrency: options.concurrency,
+            paid: self.paid,
+            rejected: self.rejected,
+            cancelled: self.cancelled,
+            unfinished: options.orders - self.finished,
+            seconds,
+            orders_per_second: if seconds > 0.0 {
+                completed as f64 / seconds
+            } else {
+                0.0
+            },
+            confirmed_ms: Dist::of(&self.confirmed_ms),
+            terminal_ms: Dist::of(&self.terminal_ms),
+            post_errors: self.post_errors,
+            requests_per_order: OpCount::per(system, completed as f64),
+        };
+        let samples = Samples {
+            confirmed: self.confirmed_ms,
+            terminal: self.terminal_ms,
+        };
+        (throughput, samples)
+    }
 }
 
 /// Order bodies for the throughput run, over the demo catalog's first products.

@@ -5,8 +5,12 @@
 use anyhow::{Context, Result, anyhow, bail};
 use aws_config::SdkConfig;
 use aws_sdk_sqs::types::Message;
-use axum::body::Bytes;
-use axum::http::{HeaderMap, HeaderValue, Method};
+use std::net::SocketAddr;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request};
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use shop::adapters::dynamodb::{DynamoCatalog, DynamoLedger, DynamoOrders, event_of_stream_image};
 use shop::adapters::order_message;
@@ -22,19 +26,39 @@ use shop::ordering::relay::Relay;
 use shop::ordering::saga::{PaymentSaga, SagaOutcome};
 use shop::ordering::{OrderLines, OrderRequest, RequestedLine};
 use shop::payments::webhook::{Received, WebhookReceiver};
-use time::OffsetDateTime;
+use tower::ServiceExt;
 
 use super::lab::Lab;
 use crate::LOCAL_WEBHOOK_SECRET;
 use crate::authorizer::Authorized;
 use crate::event_source::sqs_event;
-use crate::gateway::{IncomingRequest, Routes, request_event};
+use crate::gateway::{Answer, IncomingRequest, Route, Routes, request_event};
 use crate::webhook::{Outcome, local_signature, provider_event};
 
 /// Builds the functions' events.
 pub struct Events {
-    routes: Routes,
+    /// The template's routes, answering with the event the gateway would send.
+    router: axum::Router,
     products: Vec<String>,
+}
+
+/// Keeps the event instead of invoking the function. A guarded route gets the claims the
+/// authorizer would add: the customer of the body.
+#[derive(Clone)]
+struct KeepEvent;
+
+impl Answer for KeepEvent {
+    async fn answer(&self, route: Route, request: IncomingRequest) -> Response {
+        let authorized = route.auth.authorizer.as_ref().map(|_| {
+            let body = serde_json::from_slice::<Value>(&request.body).ok();
+            let customer = body.and_then(|b| b["customer_id"].as_str().map(str::to_owned));
+            Authorized {
+                claims: [("sub".to_owned(), customer.unwrap_or("c-bench".to_owned()))].into(),
+                scopes: Vec::new(),
+            }
+        });
+        axum::Json(request_event(&request, &route, authorized.as_ref())).into_response()
+    }
 }
 
 impl Events {
@@ -47,7 +71,7 @@ impl Events {
             bail!("the demo catalog needs at least two products");
         }
         Ok(Events {
-            routes: Routes::from_template(&lab.template),
+            router: Routes::from_template(&lab.template).router(KeepEvent),
             products,
         })
     }
@@ -58,58 +82,42 @@ impl Events {
     }
 
     /// An API Gateway (payload 2.0) event for `method path`, as the gateway makes it.
-    pub fn http(
+    pub async fn http(
         &self,
         method: Method,
         path: &str,
         body: Option<String>,
         headers: &[(&'static str, String)],
     ) -> Result<Value> {
-        let route = self
-            .routes
-            .find(&method, path)
-            .ok_or_else(|| anyhow!("template.yaml has no route for {method} {path}"))?;
-        let mut header_map = HeaderMap::new();
-        header_map.insert("host", HeaderValue::from_static("127.0.0.1"));
-        header_map.insert("user-agent", HeaderValue::from_static("cargo-dev-bench"));
+        let mut request = Request::builder().method(method.clone()).uri(path);
+        request = request.header("host", "127.0.0.1");
+        request = request.header("user-agent", "cargo-dev-bench");
         if body.is_some() {
-            header_map.insert("content-type", HeaderValue::from_static("application/json"));
+            request = request.header("content-type", "application/json");
         }
         for (name, value) in headers {
-            header_map.insert(*name, HeaderValue::from_str(value)?);
+            request = request.header(*name, value);
         }
-        // A guarded route gets the claims the authorizer would add: the customer of the body.
-        let authorized = route.auth.authorizer.as_ref().map(|_| {
-            let customer = body
-                .as_deref()
-                .and_then(|b| serde_json::from_str::<Value>(b).ok())
-                .and_then(|b| b["customer_id"].as_str().map(str::to_owned))
-                .unwrap_or_else(|| "c-bench".to_owned());
-            Authorized {
-                claims: [("sub".to_owned(), customer)].into(),
-                scopes: Vec::new(),
-            }
-        });
-        let request = IncomingRequest {
-            method,
-            raw_path: path.to_owned(),
-            raw_query: String::new(),
-            headers: header_map,
-            body: Bytes::from(body.unwrap_or_default()),
-            source_ip: "127.0.0.1".to_owned(),
-            request_id: ulid::Ulid::new().to_string(),
-            time: OffsetDateTime::now_utc(),
-        };
-        Ok(request_event(&request, &route, authorized.as_ref()))
+        let peer = ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 0)));
+        let request = request
+            .extension(peer)
+            .body(Body::from(body.unwrap_or_default()))?;
+        let response = self.router.clone().oneshot(request).await?;
+        if response.status() == StatusCode::NOT_FOUND {
+            bail!("template.yaml has no route for {method} {path}");
+        }
+        let event = axum::body::to_bytes(response.into_body(), usize::MAX).await?;
+        Ok(serde_json::from_slice(&event)?)
     }
 
-    pub fn get_product(&self, i: usize) -> Result<Value> {
+    pub async fn get_product(&self, i: usize) -> Result<Value> {
         self.http(
             Method::GET,
             &format!("/products/{}", self.product_id(i)),
             None,
             &[],
         )
+        .await
     }
 
     /// A place-order body: two lines of the catalog, one unit each.
@@ -125,17 +133,18 @@ impl Events {
         })
     }
 
-    pub fn place_order(&self, i: usize) -> Result<Value> {
+    pub async fn place_order(&self, i: usize) -> Result<Value> {
         self.http(
             Method::POST,
             "/orders",
             Some(self.order_body(i).to_string()),
             &[],
         )
+        .await
     }
 
     /// A provider's `payment_intent.succeeded` for the order, signed now.
-    pub fn webhook(&self, payment: &Payment) -> Result<Value> {
+    pub async fn webhook(&self, payment: &Payment) -> Result<Value> {
         let body = payment.body();
         let signature = local_signature(&body);
         self.http(
@@ -144,6 +153,7 @@ impl Events {
             Some(body),
             &[("stripe-signature", signature)],
         )
+        .await
     }
 }
 

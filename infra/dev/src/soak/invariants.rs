@@ -28,13 +28,15 @@ impl Invariants {
     pub fn passed(&self) -> bool {
         self.0.iter().all(|c| c.passed)
     }
+}
 
-    fn add(&mut self, name: &'static str, passed: bool, detail: String) {
-        self.0.push(Check {
+impl Check {
+    fn new(name: &'static str, passed: bool, detail: String) -> Check {
+        Check {
             name,
             passed,
             detail,
-        });
+        }
     }
 }
 
@@ -50,10 +52,18 @@ pub(super) async fn check(world: &World<'_>, figures: &Figures) -> Result<Invari
     let orders_table = world.table("OrdersTable")?;
     let orders = orders(&world.dynamodb, &orders_table).await?;
     let events = events(&world.dynamodb, &orders_table).await?;
-    let mut invariants = Invariants::default();
+    Ok(Invariants(vec![
+        nothing_stuck(&orders, figures),
+        stock_balances(world, &orders).await?,
+        events_heard(world, &events).await?,
+        webhooks_once(world, figures, &events).await?,
+        dead_letters_intact(world).await?,
+    ]))
+}
 
-    // 1. Nothing stuck: every order in the table (the accepted ones and those whose 202 was
-    //    lost) has left PENDING; each accepted one is there.
+/// Nothing stuck: every order in the table (the accepted ones and those whose 202 was
+/// lost) has left PENDING; each accepted one is there.
+fn nothing_stuck(orders: &[Order], figures: &Figures) -> Check {
     let ids: HashSet<&str> = orders.iter().map(|o| o.id().as_str()).collect();
     let missing = figures
         .accepted
@@ -64,7 +74,7 @@ pub(super) async fn check(world: &World<'_>, figures: &Figures) -> Result<Invari
         .iter()
         .filter(|o| o.status() == OrderStatus::Pending)
         .count();
-    invariants.add(
+    Check::new(
         "every accepted order, and every order in the table, left PENDING with no client retry",
         missing == 0 && pending == 0,
         format!(
@@ -72,9 +82,11 @@ pub(super) async fn check(world: &World<'_>, figures: &Figures) -> Result<Invari
             orders.len(),
             figures.accepted.len()
         ),
-    );
+    )
+}
 
-    // 2. Stock: never below zero, and what left the shelf is what CONFIRMED and PAID orders hold.
+/// Stock: never below zero, and what left the shelf is what CONFIRMED and PAID orders hold.
+async fn stock_balances(world: &World<'_>, orders: &[Order]) -> Result<Check> {
     let stock = stock(world).await?;
     let mut held: HashMap<&str, i64> = HashMap::new();
     for order in orders
@@ -94,7 +106,7 @@ pub(super) async fn check(world: &World<'_>, figures: &Figures) -> Result<Invari
         }
     }
     let units: i64 = held.values().sum();
-    invariants.add(
+    Ok(Check::new(
         "no stock below zero; initial − now = units held by CONFIRMED and PAID orders",
         broken.is_empty(),
         if broken.is_empty() {
@@ -105,9 +117,11 @@ pub(super) async fn check(world: &World<'_>, figures: &Figures) -> Result<Invari
         } else {
             broken.join("; ")
         },
-    );
+    ))
+}
 
-    // 3. Every committed order event reached the notifications subscriber.
+/// Every committed order event reached the notifications subscriber.
+async fn events_heard(world: &World<'_>, events: &[EventEnvelope]) -> Result<Check> {
     let committed: HashSet<&str> = events
         .iter()
         .filter(|e| ANNOUNCED.contains(&e.event_type.as_str()))
@@ -123,7 +137,7 @@ pub(super) async fn check(world: &World<'_>, figures: &Figures) -> Result<Invari
         .iter()
         .filter(|id| !notified.contains(**id))
         .count();
-    invariants.add(
+    Ok(Check::new(
         "every committed order event reached the notifications subscriber",
         unheard == 0,
         format!(
@@ -131,12 +145,18 @@ pub(super) async fn check(world: &World<'_>, figures: &Figures) -> Result<Invari
             committed.len(),
             notified.len()
         ),
-    );
+    ))
+}
 
-    // 4. Each acknowledged webhook took effect exactly once: one order event caused by it,
-    //    or (the order had expired or been cancelled first) one anomaly with its refund.
+/// Each acknowledged webhook took effect exactly once: one order event caused by it,
+/// or (the order had expired or been cancelled first) one anomaly with its refund.
+async fn webhooks_once(
+    world: &World<'_>,
+    figures: &Figures,
+    events: &[EventEnvelope],
+) -> Result<Check> {
     let mut caused: HashMap<&str, usize> = HashMap::new();
-    for event in &events {
+    for event in events {
         if let Some(cause) = &event.causation_id {
             *caused.entry(cause.as_str()).or_default() += 1;
         }
@@ -152,7 +172,7 @@ pub(super) async fn check(world: &World<'_>, figures: &Figures) -> Result<Invari
             wrong.push(format!("{event_id} (order {order_id}): {effects} effects"));
         }
     }
-    invariants.add(
+    Ok(Check::new(
         "every acknowledged webhook took effect exactly once",
         wrong.is_empty(),
         if wrong.is_empty() {
@@ -164,9 +184,11 @@ pub(super) async fn check(world: &World<'_>, figures: &Figures) -> Result<Invari
         } else {
             wrong.join("; ")
         },
-    );
+    ))
+}
 
-    // 5. Dead-letter queues hold the poison messages, intact, and nothing else.
+/// Dead-letter queues hold the poison messages, intact, and nothing else.
+async fn dead_letters_intact(world: &World<'_>) -> Result<Check> {
     let mut expected: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (queue, body) in &world.poison {
         expected
@@ -198,7 +220,7 @@ pub(super) async fn check(world: &World<'_>, figures: &Figures) -> Result<Invari
             bodies.iter().filter(|b| !poison.contains(b)).count()
         })
         .sum();
-    invariants.add(
+    Ok(Check::new(
         "no valid message in a dead-letter queue; the poison messages are there, intact",
         found == expected,
         format!(
@@ -206,9 +228,7 @@ pub(super) async fn check(world: &World<'_>, figures: &Figures) -> Result<Invari
             world.poison.len(),
             found.values().flatten().count() - valid_in_dlq
         ),
-    );
-
-    Ok(invariants)
+    ))
 }
 
 fn dead_letters_of(queue: &str) -> String {

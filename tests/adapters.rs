@@ -8,7 +8,7 @@ use shop::kernel::{EventEnvelope, SystemClock};
 use shop::ordering::ports::{CommitError, OrderCommit, OrderRepository};
 use shop::ordering::processing::{OrderProcessor, Processed};
 use shop::ordering::{Order, OrderStatus, PlaceOrder};
-use shop::payments::ports::{Recording, WebhookLedger};
+use shop::payments::ports::{LedgerEntry, WebhookLedger};
 
 async fn adapters() -> (DynamoOrders, DynamoCatalog) {
     let config = cloud().sdk_config().await;
@@ -105,7 +105,7 @@ async fn an_unreachable_store_fails_every_order_for_a_retry_without_crashing() {
     assert!(
         results
             .iter()
-            .all(|r| matches!(r, Err(CommitError::Store(_)))),
+            .all(|r| matches!(r, Err(CommitError::Infra(_)))),
         "{results:?}"
     );
 }
@@ -134,11 +134,11 @@ async fn the_webhook_ledger_records_an_event_once_and_remembers_publication() {
     let expires = time::OffsetDateTime::now_utc() + time::Duration::days(1);
     assert_eq!(
         ledger.record(&id, &envelope, expires).await.unwrap(),
-        Recording::New
+        LedgerEntry::New
     );
     assert_eq!(
         ledger.record(&id, &envelope, expires).await.unwrap(),
-        Recording::Seen {
+        LedgerEntry::Seen {
             envelope: Box::new(envelope.clone()),
             published: false
         }
@@ -146,7 +146,7 @@ async fn the_webhook_ledger_records_an_event_once_and_remembers_publication() {
     ledger.mark_published(&id).await.unwrap();
     assert!(matches!(
         ledger.record(&id, &envelope, expires).await.unwrap(),
-        Recording::Seen {
+        LedgerEntry::Seen {
             published: true,
             ..
         }

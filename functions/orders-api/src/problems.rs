@@ -49,7 +49,7 @@ pub fn placing(error: PlaceError, retry_after_seconds: u64) -> Problem {
             ),
         )
         .retry_after(retry_after_seconds),
-        PlaceError::Store(e) => Problem::unavailable(
+        PlaceError::Infra(e) => Problem::unavailable(
             &e,
             "the order could not be accepted; retry with the same Idempotency-Key",
         ),
@@ -79,14 +79,14 @@ pub fn cancelling(error: CancelError) -> Problem {
                 "a product of this order left the catalog; contact support",
             )
         }
-        CancelError::Commit(CommitError::Store(e)) => {
+        CancelError::Commit(CommitError::Infra(e)) => {
             Problem::unavailable(&e, "cancelling the order failed for now; retry shortly")
         }
     }
 }
 
 /// A read of the stores behind the API failed.
-pub fn unreadable(error: &shop::kernel::StoreError, what: &str) -> Problem {
+pub fn unreadable(error: &shop::kernel::InfraError, what: &str) -> Problem {
     Problem::unavailable(error, format!("{what} failed for now; retry shortly"))
 }
 

@@ -72,7 +72,7 @@ fn problem(error: WebhookError) -> Problem {
             tracing::warn!(error = %e, "webhook refused: body");
             Problem::bad_request("malformed-event", e)
         }
-        WebhookError::Store(e) => {
+        WebhookError::Infra(e) => {
             Problem::unavailable(&e, "the event was not recorded; retry later")
         }
     }

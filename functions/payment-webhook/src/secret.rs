@@ -4,7 +4,7 @@
 
 use aws_config::SdkConfig;
 use shop::aws::MissingEnv;
-use shop::kernel::StoreError;
+use shop::kernel::InfraError;
 use tokio::sync::OnceCell;
 
 pub enum EndpointSecret {
@@ -31,7 +31,7 @@ impl EndpointSecret {
     }
 
     /// Fetched lazily, so a cold start pays nothing before its first event.
-    pub async fn get(&self) -> Result<&str, StoreError> {
+    pub async fn get(&self) -> Result<&str, InfraError> {
         match self {
             Self::Local(secret) => Ok(secret),
             Self::Managed {

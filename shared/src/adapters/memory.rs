@@ -4,16 +4,16 @@
 use crate::catalog::ports::{ProductListing, ProductLookup, ProductPage};
 use crate::catalog::{Category, Product};
 use crate::kernel::{
-    CustomerId, EventEnvelope, EventPublisher, OrderId, ProductId, PublishReport, StoreError,
+    CustomerId, EventEnvelope, EventPublisher, InfraError, OrderId, ProductId, PublishReport,
     Timestamp,
 };
 use crate::ordering::ports::{
-    AnomalyRecording, CommitError, DeadlineTimer, IdempotencyKeys, IdempotencyRecord, OrderCommit,
+    AnomalyEntry, CommitError, DeadlineTimer, IdempotencyKeys, IdempotencyRecord, OrderCommit,
     OrderQueue, OrderRepository, PaymentAnomalies, PaymentAnomaly, Placement, PlacementError,
     StockMovement, StockRefused, UnpaidSlot,
 };
 use crate::ordering::{Order, PlaceOrder};
-use crate::payments::ports::{Recording, WebhookLedger};
+use crate::payments::ports::{LedgerEntry, WebhookLedger};
 use async_trait::async_trait;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -94,12 +94,12 @@ impl InMemoryStore {
 
 #[async_trait]
 impl OrderRepository for InMemoryStore {
-    async fn load(&self, id: &OrderId) -> Result<Option<Order>, StoreError> {
+    async fn load(&self, id: &OrderId) -> Result<Option<Order>, InfraError> {
         let state = self.state.lock().unwrap();
         Ok(state.orders.get(id).and_then(|s| s.state.clone()))
     }
 
-    async fn load_many(&self, ids: &[OrderId]) -> Result<HashMap<OrderId, Order>, StoreError> {
+    async fn load_many(&self, ids: &[OrderId]) -> Result<HashMap<OrderId, Order>, InfraError> {
         let state = self.state.lock().unwrap();
         Ok(ids
             .iter()
@@ -107,7 +107,7 @@ impl OrderRepository for InMemoryStore {
             .collect())
     }
 
-    async fn history(&self, id: &OrderId) -> Result<Vec<EventEnvelope>, StoreError> {
+    async fn history(&self, id: &OrderId) -> Result<Vec<EventEnvelope>, InfraError> {
         let state = self.state.lock().unwrap();
         Ok(state
             .orders
@@ -209,14 +209,14 @@ impl State {
 
 #[async_trait]
 impl IdempotencyKeys for InMemoryStore {
-    async fn find(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
+    async fn find(&self, key: &str) -> Result<Option<IdempotencyRecord>, InfraError> {
         Ok(self.state.lock().unwrap().keys.get(key).cloned())
     }
 }
 
 #[async_trait]
 impl ProductLookup for InMemoryStore {
-    async fn products(&self, ids: &[ProductId]) -> Result<HashMap<ProductId, Product>, StoreError> {
+    async fn products(&self, ids: &[ProductId]) -> Result<HashMap<ProductId, Product>, InfraError> {
         let state = self.state.lock().unwrap();
         Ok(ids
             .iter()
@@ -232,7 +232,7 @@ impl ProductListing for InMemoryStore {
         category: Option<&Category>,
         after: Option<&ProductId>,
         limit: u16,
-    ) -> Result<ProductPage, StoreError> {
+    ) -> Result<ProductPage, InfraError> {
         let state = self.state.lock().unwrap();
         let items = state
             .products
@@ -253,10 +253,10 @@ impl WebhookLedger for InMemoryStore {
         provider_event_id: &str,
         envelope: &EventEnvelope,
         _expires_at: Timestamp,
-    ) -> Result<Recording, StoreError> {
+    ) -> Result<LedgerEntry, InfraError> {
         let mut state = self.state.lock().unwrap();
         match state.webhooks.get(provider_event_id) {
-            Some((envelope, published)) => Ok(Recording::Seen {
+            Some((envelope, published)) => Ok(LedgerEntry::Seen {
                 envelope: Box::new(envelope.clone()),
                 published: *published,
             }),
@@ -264,12 +264,12 @@ impl WebhookLedger for InMemoryStore {
                 state
                     .webhooks
                     .insert(provider_event_id.to_owned(), (envelope.clone(), false));
-                Ok(Recording::New)
+                Ok(LedgerEntry::New)
             }
         }
     }
 
-    async fn mark_published(&self, provider_event_id: &str) -> Result<(), StoreError> {
+    async fn mark_published(&self, provider_event_id: &str) -> Result<(), InfraError> {
         let mut state = self.state.lock().unwrap();
         if let Some(entry) = state.webhooks.get_mut(provider_event_id) {
             entry.1 = true;
@@ -280,10 +280,10 @@ impl WebhookLedger for InMemoryStore {
 
 #[async_trait]
 impl PaymentAnomalies for InMemoryStore {
-    async fn record(&self, anomaly: &PaymentAnomaly) -> Result<AnomalyRecording, StoreError> {
+    async fn record(&self, anomaly: &PaymentAnomaly) -> Result<AnomalyEntry, InfraError> {
         let mut state = self.state.lock().unwrap();
         match state.anomalies.get(&anomaly.event_id) {
-            Some((first, refund_published)) => Ok(AnomalyRecording::Seen {
+            Some((first, refund_published)) => Ok(AnomalyEntry::Seen {
                 refund_published: *refund_published,
                 recorded_at: first.recorded_at,
             }),
@@ -291,12 +291,12 @@ impl PaymentAnomalies for InMemoryStore {
                 state
                     .anomalies
                     .insert(anomaly.event_id.clone(), (anomaly.clone(), false));
-                Ok(AnomalyRecording::New)
+                Ok(AnomalyEntry::New)
             }
         }
     }
 
-    async fn mark_refund_published(&self, event_id: &str) -> Result<(), StoreError> {
+    async fn mark_refund_published(&self, event_id: &str) -> Result<(), InfraError> {
         if let Some(entry) = self.state.lock().unwrap().anomalies.get_mut(event_id) {
             entry.1 = true;
         }
@@ -327,13 +327,13 @@ impl RecordingPublisher {
 
 #[async_trait]
 impl EventPublisher for RecordingPublisher {
-    async fn publish(&self, events: &[EventEnvelope]) -> Result<PublishReport, StoreError> {
+    async fn publish(&self, events: &[EventEnvelope]) -> Result<PublishReport, InfraError> {
         let failing = self
             .failures_left
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok();
         if failing {
-            return Err(StoreError::new("injected publish failure"));
+            return Err(InfraError::new("injected publish failure"));
         }
         self.published.lock().unwrap().extend_from_slice(events);
         Ok(PublishReport::default())
@@ -378,7 +378,7 @@ impl DeadlineTimer for RecordingTimer {
         &self,
         confirmed: &EventEnvelope,
         delay: std::time::Duration,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), InfraError> {
         self.rechecks
             .lock()
             .unwrap()

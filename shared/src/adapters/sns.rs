@@ -1,6 +1,6 @@
 //! Publishing domain events to the SNS topic, ten to a PublishBatch call.
 
-use crate::kernel::{EventEnvelope, EventPublisher, PublishReport, StoreError};
+use crate::kernel::{EventEnvelope, EventPublisher, InfraError, PublishReport};
 use async_trait::async_trait;
 use aws_sdk_sns::Client;
 use aws_sdk_sns::error::DisplayErrorContext;
@@ -21,16 +21,16 @@ impl SnsPublisher {
     }
 }
 
-fn attribute(value: &str) -> Result<MessageAttributeValue, StoreError> {
+fn attribute(value: &str) -> Result<MessageAttributeValue, InfraError> {
     MessageAttributeValue::builder()
         .data_type("String")
         .string_value(value)
         .build()
-        .map_err(|e| StoreError::new(DisplayErrorContext(e)))
+        .map_err(|e| InfraError::new(DisplayErrorContext(e)))
 }
 
-fn entry(index: usize, event: &EventEnvelope) -> Result<PublishBatchRequestEntry, StoreError> {
-    let body = serde_json::to_string(event).map_err(|e| StoreError::new(e.to_string()))?;
+fn entry(index: usize, event: &EventEnvelope) -> Result<PublishBatchRequestEntry, InfraError> {
+    let body = serde_json::to_string(event).map_err(|e| InfraError::new(e.to_string()))?;
     PublishBatchRequestEntry::builder()
         .id(index.to_string())
         .message(body)
@@ -39,12 +39,12 @@ fn entry(index: usize, event: &EventEnvelope) -> Result<PublishBatchRequestEntry
         .message_attributes("event_type", attribute(&event.event_type)?)
         .message_attributes("correlation_id", attribute(event.correlation_id.as_str())?)
         .build()
-        .map_err(|e| StoreError::new(DisplayErrorContext(e)))
+        .map_err(|e| InfraError::new(DisplayErrorContext(e)))
 }
 
 #[async_trait]
 impl EventPublisher for SnsPublisher {
-    async fn publish(&self, events: &[EventEnvelope]) -> Result<PublishReport, StoreError> {
+    async fn publish(&self, events: &[EventEnvelope]) -> Result<PublishReport, InfraError> {
         let mut report = PublishReport::default();
         for chunk in events.chunks(10) {
             let entries = chunk

@@ -1,7 +1,7 @@
 //! Queueing place-order commands for the processor, and payment deadlines for the saga.
 
 use super::order_message;
-use crate::kernel::{EventEnvelope, OrderId, StoreError};
+use crate::kernel::{EventEnvelope, InfraError, OrderId};
 use crate::ordering::PlaceOrder;
 use crate::ordering::ports::{DeadlineTimer, OrderQueue};
 use async_trait::async_trait;
@@ -110,8 +110,8 @@ impl DeadlineTimer for SqsDeadlineTimer {
         &self,
         confirmed: &EventEnvelope,
         delay: std::time::Duration,
-    ) -> Result<(), StoreError> {
-        let body = serde_json::to_string(confirmed).map_err(StoreError::new)?;
+    ) -> Result<(), InfraError> {
+        let body = serde_json::to_string(confirmed).map_err(InfraError::new)?;
         let seconds = delay.as_secs().clamp(1, MAX_DELAY_SECONDS);
         self.client
             .send_message()
@@ -120,7 +120,7 @@ impl DeadlineTimer for SqsDeadlineTimer {
             .delay_seconds(i32::try_from(seconds).unwrap_or(900))
             .send()
             .await
-            .map_err(|e| StoreError::new(DisplayErrorContext(e)))?;
+            .map_err(|e| InfraError::new(DisplayErrorContext(e)))?;
         Ok(())
     }
 }

@@ -1,16 +1,16 @@
 //! What the catalog needs from storage. Narrow traits: the product API only reads.
 
 use super::{Category, Product};
-use crate::kernel::{ProductId, StoreError};
+use crate::kernel::{InfraError, ProductId};
 use async_trait::async_trait;
 use std::collections::HashMap;
 
 #[async_trait]
 pub trait ProductLookup: Send + Sync {
     /// The products that exist among `ids` (unknown ids are simply absent).
-    async fn products(&self, ids: &[ProductId]) -> Result<HashMap<ProductId, Product>, StoreError>;
+    async fn products(&self, ids: &[ProductId]) -> Result<HashMap<ProductId, Product>, InfraError>;
 
-    async fn product(&self, id: &ProductId) -> Result<Option<Product>, StoreError> {
+    async fn product(&self, id: &ProductId) -> Result<Option<Product>, InfraError> {
         Ok(self.products(std::slice::from_ref(id)).await?.remove(id))
     }
 }
@@ -50,5 +50,5 @@ pub trait ProductListing: Send + Sync {
         category: Option<&Category>,
         after: Option<&ProductId>,
         limit: u16,
-    ) -> Result<ProductPage, StoreError>;
+    ) -> Result<ProductPage, InfraError>;
 }

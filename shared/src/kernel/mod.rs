@@ -19,9 +19,9 @@ pub use time::{Clock, FixedClock, SystemClock, Timestamp};
 /// Always worth a retry: business outcomes are never reported this way.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{0}")]
-pub struct StoreError(pub String);
+pub struct InfraError(pub String);
 
-impl StoreError {
+impl InfraError {
     pub fn new(message: impl std::fmt::Display) -> Self {
         Self(message.to_string())
     }

@@ -1,4 +1,4 @@
-use super::{EventEnvelope, StoreError};
+use super::{EventEnvelope, InfraError};
 use async_trait::async_trait;
 
 /// What did not get published.
@@ -12,5 +12,5 @@ pub struct PublishReport {
 #[async_trait]
 pub trait EventPublisher: Send + Sync {
     /// Publishes every event; the report names the event ids that failed.
-    async fn publish(&self, events: &[EventEnvelope]) -> Result<PublishReport, StoreError>;
+    async fn publish(&self, events: &[EventEnvelope]) -> Result<PublishReport, InfraError>;
 }

@@ -3,10 +3,11 @@
 //! compensation); a PENDING one has reserved nothing, and the processor will find it
 //! cancelled and leave it so.
 
-use super::order::{Cancel, Order, OrderState, TransitionError};
+use super::order::{Cancel, Order, TransitionError};
 use super::ports::{CommitError, OrderCommit, OrderRepository, StockMovement};
+use super::state::OrderState;
 use super::{CancellationReason, OrderStatus};
-use crate::kernel::{Clock, CustomerId, OrderId, StoreError, Timestamp};
+use crate::kernel::{Clock, CustomerId, InfraError, OrderId, Timestamp};
 
 /// How often a use case reads an order again after losing a race for it, before it gives the
 /// message (or the request) back to be retried later.
@@ -42,8 +43,8 @@ pub enum CancelError {
     Commit(#[from] CommitError),
 }
 
-impl From<StoreError> for CancelError {
-    fn from(e: StoreError) -> Self {
+impl From<InfraError> for CancelError {
+    fn from(e: InfraError) -> Self {
         CancelError::Commit(e.into())
     }
 }

@@ -7,8 +7,9 @@
 //! cancellation that commits first wins, and a check that runs twice changes nothing.
 
 use super::cancelling::{ATTEMPTS, cancellation};
-use super::order::{Cancel, OrderState};
+use super::order::Cancel;
 use super::ports::{CommitError, DeadlineTimer, OrderRepository};
+use super::state::OrderState;
 use super::{CancellationReason, OrderStatus};
 use crate::kernel::{Clock, EventEnvelope, OrderId};
 use std::time::Duration;

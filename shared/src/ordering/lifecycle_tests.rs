@@ -6,10 +6,8 @@ use super::deadline::{DeadlineOutcome, PaymentDeadline};
 use super::ports::OrderRepository;
 use super::processing::Processed;
 use super::saga::SagaOutcome;
-use super::tests::{
-    PAYMENT_WINDOW, cancellation, clock, command, confirmation, confirmed_order, pay,
-    payment_failed, payment_succeeded, process, shop, stranger,
-};
+use super::saga_tests::{confirmed_order, pay, payment_failed, payment_succeeded, stranger};
+use super::tests::{PAYMENT_WINDOW, cancellation, clock, command, confirmation, process, shop};
 use super::{CancellationReason, Order, OrderStatus};
 use crate::adapters::memory::{InMemoryStore, RecordingPublisher, RecordingTimer};
 use crate::kernel::{EventEnvelope, FixedClock, PaymentIntentId};

@@ -2,7 +2,8 @@
 //! takes a confirmed order to PAID or CANCELLED (payment failed, payment deadline, the
 //! customer).
 //!
-//! Modules depend one way: `lines` <- `events`, `pricing` <- `command` <- `order` <- `ports`
+//! Modules depend one way: `lines` <- `events`, `pricing` <- `command`, `state` <- `order` <-
+//! `ports`
 //! <- the use cases (`placing`, `processing`, `cancelling`, `deadline`, `saga`, `relay`).
 
 pub mod cancelling;
@@ -17,16 +18,17 @@ pub mod pricing;
 pub mod processing;
 pub mod relay;
 pub mod saga;
+mod state;
 
 pub use command::{LinesError, OrderLines, OrderRequest, PlaceOrder};
 pub use events::{CancellationReason, OrderEvent, RejectionReason};
 pub use lines::{PricedLine, RequestedLine, Totals};
-pub use order::{
-    Cancel, Cancellation, Confirmation, Order, OrderState, OrderStatus, Recorded, Rejection,
-    ReplayError, TransitionError,
-};
+pub use order::{Cancel, Order, ReplayError, Transition, TransitionError};
+pub use state::{Cancellation, Confirmation, OrderState, OrderStatus, Rejection};
 
 #[cfg(test)]
 mod lifecycle_tests;
+#[cfg(test)]
+mod saga_tests;
 #[cfg(test)]
 mod tests;

@@ -1,94 +1,14 @@
 //! The order aggregate. Its state only changes by applying one of its events, so replaying its
-//! history rebuilds it exactly; and each state carries its own data, so a confirmed order
-//! *has* its prices and a rejected one its reason.
+//! history rebuilds it exactly.
 
 use super::command::{OrderLines, PlaceOrder};
 use super::events::{CancellationReason, OrderEvent, RejectionReason};
-use super::lines::{PricedLine, RequestedLine, Totals};
+use super::lines::RequestedLine;
 use super::pricing::{DiscountCode, Priced};
+use super::state::{Cancellation, Confirmation, OrderState, OrderStatus, Rejection};
 use crate::kernel::{
     CorrelationId, Currency, CustomerId, EventEnvelope, OrderId, PaymentIntentId, Timestamp,
 };
-use serde::{Deserialize, Serialize};
-
-/// The lifecycle of the contract: PENDING -> CONFIRMED | REJECTED | CANCELLED (the customer);
-/// CONFIRMED -> PAID | CANCELLED (payment failed, payment timeout, the customer).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum OrderStatus {
-    Pending,
-    Confirmed,
-    Rejected,
-    Paid,
-    Cancelled,
-}
-
-/// Where an order is in its lifecycle, with what that state knows.
-#[derive(Debug, Clone, PartialEq)]
-pub enum OrderState {
-    /// Placed, waiting for the processor.
-    Pending,
-    Confirmed(Confirmation),
-    Rejected(Rejection),
-    Paid {
-        confirmation: Confirmation,
-        payment_intent_id: PaymentIntentId,
-    },
-    Cancelled(Cancellation),
-}
-
-/// What confirming an order fixed: its prices and its payment deadline.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Confirmation {
-    pub lines: Vec<PricedLine>,
-    pub totals: Totals,
-    /// Unpaid at this instant, the order is cancelled.
-    #[serde(with = "time::serde::rfc3339")]
-    pub payment_due_by: Timestamp,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Rejection {
-    pub reason: RejectionReason,
-    pub detail: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Cancellation {
-    pub reason: CancellationReason,
-    /// What the provider said of a failed payment.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-    /// The failed payment, when a payment caused the cancellation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_intent_id: Option<PaymentIntentId>,
-    /// The confirmation the cancellation undid; `None` for an order cancelled while PENDING.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub confirmation: Option<Confirmation>,
-}
-
-impl OrderState {
-    pub fn status(&self) -> OrderStatus {
-        match self {
-            OrderState::Pending => OrderStatus::Pending,
-            OrderState::Confirmed(_) => OrderStatus::Confirmed,
-            OrderState::Rejected(_) => OrderStatus::Rejected,
-            OrderState::Paid { .. } => OrderStatus::Paid,
-            OrderState::Cancelled(_) => OrderStatus::Cancelled,
-        }
-    }
-
-    /// The prices, once the order was confirmed (whatever happened next).
-    pub fn confirmation(&self) -> Option<&Confirmation> {
-        match self {
-            OrderState::Confirmed(confirmation) | OrderState::Paid { confirmation, .. } => {
-                Some(confirmation)
-            }
-            OrderState::Cancelled(cancellation) => cancellation.confirmation.as_ref(),
-            OrderState::Pending | OrderState::Rejected(_) => None,
-        }
-    }
-}
 
 /// An order: the placement it started from, and where it is now.
 #[derive(Debug, Clone, PartialEq)]
@@ -122,14 +42,14 @@ pub enum ReplayError {
 
 /// An event recorded against an order, with the state it leads to.
 #[derive(Debug, Clone)]
-pub struct Recorded {
+pub struct Transition {
     pub envelope: EventEnvelope,
     pub order: Order,
 }
 
 impl Order {
     /// The first event of every order, and the PENDING order it starts.
-    pub fn place(command: PlaceOrder) -> Recorded {
+    pub fn place(command: PlaceOrder) -> Transition {
         let event = OrderEvent::Placed {
             customer_id: command.customer_id.clone(),
             currency: command.currency,
@@ -151,7 +71,7 @@ impl Order {
             state: OrderState::Pending,
             version: 1,
         };
-        Recorded { envelope, order }
+        Transition { envelope, order }
     }
 
     /// An order as a store kept it (its latest state, not its history).
@@ -299,7 +219,7 @@ impl Order {
         event: OrderEvent,
         at: Timestamp,
         causation_id: Option<String>,
-    ) -> Result<Recorded, TransitionError> {
+    ) -> Result<Transition, TransitionError> {
         let envelope = EventEnvelope::wrap(
             &event,
             ulid::Ulid::new().to_string(),
@@ -315,7 +235,7 @@ impl Order {
             version: self.version + 1,
             updated_at: at,
         };
-        Ok(Recorded { envelope, order })
+        Ok(Transition { envelope, order })
     }
 
     /// Confirms the priced order; it must be paid within `payment_window`.
@@ -324,7 +244,7 @@ impl Order {
         priced: Priced,
         at: Timestamp,
         payment_window: time::Duration,
-    ) -> Result<Recorded, TransitionError> {
+    ) -> Result<Transition, TransitionError> {
         let event = OrderEvent::Confirmed {
             customer_id: self.customer().clone(),
             items: priced.lines,
@@ -339,7 +259,7 @@ impl Order {
         reason: RejectionReason,
         detail: String,
         at: Timestamp,
-    ) -> Result<Recorded, TransitionError> {
+    ) -> Result<Transition, TransitionError> {
         let event = OrderEvent::Rejected {
             customer_id: self.customer().clone(),
             reason,
@@ -354,7 +274,7 @@ impl Order {
         payment_intent_id: PaymentIntentId,
         at: Timestamp,
         causation_id: String,
-    ) -> Result<Recorded, TransitionError> {
+    ) -> Result<Transition, TransitionError> {
         let OrderState::Confirmed(confirmation) = &self.state else {
             return Err(self.refuse("mark as paid"));
         };
@@ -373,7 +293,7 @@ impl Order {
 
     /// Cancels the order. A CONFIRMED order gives its reserved stock back (the event lists
     /// it); a PENDING one has reserved nothing yet.
-    pub fn cancel(&self, cancel: Cancel, at: Timestamp) -> Result<Recorded, TransitionError> {
+    pub fn cancel(&self, cancel: Cancel, at: Timestamp) -> Result<Transition, TransitionError> {
         let event = OrderEvent::Cancelled {
             customer_id: self.customer().clone(),
             reason: cancel.reason,

@@ -6,7 +6,7 @@ use super::order::Order;
 use super::ports::{
     IdempotencyClaim, IdempotencyKeys, OrderCommit, OrderRepository, Placement, PlacementError,
 };
-use crate::kernel::{Clock, CorrelationId, CustomerId, StoreError};
+use crate::kernel::{Clock, CorrelationId, CustomerId, InfraError};
 
 crate::kernel::string_id!(
     /// The client's `Idempotency-Key`: a retry with the same key finds the order it placed.
@@ -27,7 +27,7 @@ pub enum PlaceError {
     #[error("the customer already holds {0} unpaid orders")]
     TooManyUnpaidOrders(u32),
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Infra(#[from] InfraError),
 }
 
 /// The outcome of a place-order request: the order, and whether this request created it.
@@ -91,9 +91,9 @@ impl Placing<'_> {
             // DynamoDB applied our write, its answer was lost, and the SDK's retry found it.
             Err(PlacementError::AlreadyRecorded) => match self.orders.load(order.id()).await? {
                 Some(order) => Ok(fresh(order)),
-                None => Err(StoreError::new("placing the order conflicted; retry").into()),
+                None => Err(InfraError::new("placing the order conflicted; retry").into()),
             },
-            Err(PlacementError::Store(e)) => Err(e.into()),
+            Err(PlacementError::Infra(e)) => Err(e.into()),
         }
     }
 
@@ -102,7 +102,7 @@ impl Placing<'_> {
             .keys
             .find(key)
             .await?
-            .ok_or_else(|| StoreError::new("idempotency record vanished; retry"))?;
+            .ok_or_else(|| InfraError::new("idempotency record vanished; retry"))?;
         if record.request_hash != fingerprint {
             return Err(PlaceError::KeyReused);
         }
@@ -110,7 +110,7 @@ impl Placing<'_> {
             .orders
             .load(&record.order_id)
             .await?
-            .ok_or_else(|| StoreError::new("idempotent order not found; retry"))?;
+            .ok_or_else(|| InfraError::new("idempotent order not found; retry"))?;
         Ok(Placed {
             order,
             replayed: true,

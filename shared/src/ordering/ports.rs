@@ -2,9 +2,9 @@
 
 use super::command::PlaceOrder;
 use super::lines::RequestedLine;
-use super::order::{Order, Recorded};
+use super::order::{Order, Transition};
 use crate::kernel::{
-    CustomerId, EventEnvelope, OrderId, PaymentIntentId, ProductId, Quantity, StoreError, Timestamp,
+    CustomerId, EventEnvelope, InfraError, OrderId, PaymentIntentId, ProductId, Quantity, Timestamp,
 };
 use async_trait::async_trait;
 use std::collections::HashMap;
@@ -76,7 +76,7 @@ pub struct OrderCommit {
 
 impl OrderCommit {
     /// A new order: its first event, and the unpaid slot it takes.
-    pub fn new_order(placed: Recorded) -> Self {
+    pub fn new_order(placed: Transition) -> Self {
         OrderCommit {
             unpaid: Some(UnpaidSlot::Take(placed.order.customer().clone())),
             order: placed.order,
@@ -99,7 +99,7 @@ impl OrderCommit {
 
     /// Moves the order on by one recorded event and the stock it moves. An order that stops
     /// being unpaid gives its customer's slot back (or never takes it, if it is new).
-    pub fn then(mut self, recorded: Recorded, stock: Vec<StockMovement>) -> Self {
+    pub fn then(mut self, recorded: Transition, stock: Vec<StockMovement>) -> Self {
         if self.order.is_unpaid() && !recorded.order.is_unpaid() {
             self.unpaid = match self.unpaid {
                 Some(UnpaidSlot::Take(_)) => None,
@@ -133,7 +133,7 @@ pub enum CommitError {
     /// The store failed, or stayed contended (DynamoDB's TransactionConflict) through the
     /// adapter's own retries: worth retrying later.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Infra(#[from] InfraError),
 }
 
 /// A stock movement the products refused.
@@ -159,18 +159,18 @@ pub enum PlacementError {
     #[error("the order is already recorded")]
     AlreadyRecorded,
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Infra(#[from] InfraError),
 }
 
 #[async_trait]
 pub trait OrderRepository: Send + Sync {
-    async fn load(&self, id: &OrderId) -> Result<Option<Order>, StoreError>;
+    async fn load(&self, id: &OrderId) -> Result<Option<Order>, InfraError>;
 
     /// Several orders at once (one round trip where the store allows it).
-    async fn load_many(&self, ids: &[OrderId]) -> Result<HashMap<OrderId, Order>, StoreError>;
+    async fn load_many(&self, ids: &[OrderId]) -> Result<HashMap<OrderId, Order>, InfraError>;
 
     /// The order's events, oldest first.
-    async fn history(&self, id: &OrderId) -> Result<Vec<EventEnvelope>, StoreError>;
+    async fn history(&self, id: &OrderId) -> Result<Vec<EventEnvelope>, InfraError>;
 
     /// All of the commit or none of it. A commit cancelled only because another writer held
     /// one of its items at that moment is retried by the adapter, with jittered backoff.
@@ -189,7 +189,7 @@ pub struct IdempotencyRecord {
 
 #[async_trait]
 pub trait IdempotencyKeys: Send + Sync {
-    async fn find(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError>;
+    async fn find(&self, key: &str) -> Result<Option<IdempotencyRecord>, InfraError>;
 }
 
 /// The queue of orders waiting to be processed.
@@ -211,7 +211,7 @@ pub trait DeadlineTimer: Send + Sync {
         &self,
         confirmed: &EventEnvelope,
         delay: std::time::Duration,
-    ) -> Result<(), StoreError>;
+    ) -> Result<(), InfraError>;
 }
 
 /// A payment the saga could not apply to an order.
@@ -231,10 +231,10 @@ pub struct PaymentAnomaly {
 
 /// What the ledger knew of an anomaly when it was recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AnomalyRecording {
-    /// Recorded now; its refund (if any) is this delivery's to publish.
+pub enum AnomalyEntry {
+    /// Transition now; its refund (if any) is this delivery's to publish.
     New,
-    /// Recorded by an earlier delivery (at `recorded_at`), which may still be publishing the
+    /// Transition by an earlier delivery (at `recorded_at`), which may still be publishing the
     /// refund, or may have died before it did.
     Seen {
         refund_published: bool,
@@ -242,12 +242,12 @@ pub enum AnomalyRecording {
     },
 }
 
-/// Where anomalies are kept for a person to look at (refunds, support). Recording the same
+/// Where anomalies are kept for a person to look at (refunds, support). LedgerEntry the same
 /// anomaly twice keeps the first.
 #[async_trait]
 pub trait PaymentAnomalies: Send + Sync {
-    async fn record(&self, anomaly: &PaymentAnomaly) -> Result<AnomalyRecording, StoreError>;
+    async fn record(&self, anomaly: &PaymentAnomaly) -> Result<AnomalyEntry, InfraError>;
 
     /// Notes that the anomaly's refund event was accepted by the bus.
-    async fn mark_refund_published(&self, event_id: &str) -> Result<(), StoreError>;
+    async fn mark_refund_published(&self, event_id: &str) -> Result<(), InfraError>;
 }

@@ -8,9 +8,10 @@
 //! ten costs about twelve DynamoDB requests.
 
 use super::command::PlaceOrder;
-use super::order::{Order, OrderState};
+use super::order::Order;
 use super::ports::{CommitError, OrderCommit, OrderRepository, StockMovement, StockRefused};
 use super::pricing::price_order;
+use super::state::OrderState;
 use super::{OrderStatus, RejectionReason};
 use crate::catalog::Product;
 use crate::catalog::ports::ProductLookup;

@@ -9,13 +9,14 @@
 //! payment) also publishes `payment.refund_required`, once per payment event.
 
 use super::cancelling::ATTEMPTS;
-use super::order::{Cancel, Order, OrderState};
+use super::order::{Cancel, Order};
 use super::ports::{
-    AnomalyRecording, CommitError, EventPublisher, OrderCommit, OrderRepository, PaymentAnomalies,
+    AnomalyEntry, CommitError, EventPublisher, OrderCommit, OrderRepository, PaymentAnomalies,
     PaymentAnomaly,
 };
+use super::state::OrderState;
 use super::{CancellationReason, OrderStatus};
-use crate::kernel::{Clock, EventEnvelope, Money, OrderId, StoreError, UnreadableEvent};
+use crate::kernel::{Clock, EventEnvelope, InfraError, Money, OrderId, Timestamp, UnreadableEvent};
 use crate::payments::{PaymentEvent, RefundEvent, RefundReason};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,8 +58,8 @@ pub enum SagaError {
 /// delivery is certainly over.
 const TAKE_OVER_AFTER: time::Duration = time::Duration::seconds(60);
 
-impl From<StoreError> for SagaError {
-    fn from(e: StoreError) -> Self {
+impl From<InfraError> for SagaError {
+    fn from(e: InfraError) -> Self {
         SagaError::Commit(e.into())
     }
 }
@@ -197,17 +198,6 @@ impl PaymentSaga<'_> {
         refund_reason: RefundReason,
     ) -> Result<SagaOutcome, SagaError> {
         let now = self.clock.now();
-        let refund = RefundEvent::of(payment, refund_reason).map(|refund| {
-            EventEnvelope::wrap(
-                &refund,
-                format!("{}.refund", envelope.event_id),
-                envelope.aggregate_id.clone(),
-                envelope.sequence,
-                now,
-                envelope.correlation_id.clone(),
-                Some(envelope.event_id.clone()),
-            )
-        });
         let anomaly = PaymentAnomaly {
             event_id: envelope.event_id.clone(),
             event_type: envelope.event_type.clone(),
@@ -215,9 +205,9 @@ impl PaymentSaga<'_> {
             payment_intent_id: payment.payment_intent_id().clone(),
             reason,
             recorded_at: now,
-            refund,
+            refund: refund_request(envelope, payment, refund_reason, now),
         };
-        let recording = self.anomalies.record(&anomaly).await?;
+        let entry = self.anomalies.record(&anomaly).await?;
         // The alarm field is what the CloudWatch metric filter matches.
         tracing::warn!(
             alarm = "payment_anomaly",
@@ -228,38 +218,71 @@ impl PaymentSaga<'_> {
             refund_required = anomaly.refund.is_some(),
             "payment not applied"
         );
-        // One publication per payment event, even when copies of it are handled at once:
-        // the delivery that recorded the anomaly publishes; a copy takes over only from one
-        // that died (`TAKE_OVER_AFTER`).
-        let refund_due = match recording {
-            AnomalyRecording::New => true,
-            AnomalyRecording::Seen {
-                refund_published: true,
-                ..
-            } => false,
-            AnomalyRecording::Seen { recorded_at, .. } if now - recorded_at < TAKE_OVER_AFTER => {
-                return match anomaly.refund {
-                    Some(_) => Err(SagaError::InFlight),
-                    None => Ok(SagaOutcome::Anomaly {
-                        reason: anomaly.reason,
-                        refund: false,
-                    }),
-                };
+        let refund = anomaly.refund.is_some();
+        match (&anomaly.refund, refund_due(entry, now)) {
+            (Some(_), RefundDue::InFlight) => return Err(SagaError::InFlight),
+            (Some(request), RefundDue::Yes) => {
+                let report = self
+                    .publisher
+                    .publish(std::slice::from_ref(request))
+                    .await?;
+                if !report.failed.is_empty() {
+                    return Err(SagaError::RefundNotPublished);
+                }
+                self.anomalies
+                    .mark_refund_published(&anomaly.event_id)
+                    .await?;
             }
-            AnomalyRecording::Seen { .. } => true,
-        };
-        if let Some(refund) = anomaly.refund.as_ref().filter(|_| refund_due) {
-            let report = self.publisher.publish(std::slice::from_ref(refund)).await?;
-            if !report.failed.is_empty() {
-                return Err(SagaError::RefundNotPublished);
-            }
-            self.anomalies
-                .mark_refund_published(&anomaly.event_id)
-                .await?;
+            _ => {}
         }
         Ok(SagaOutcome::Anomaly {
             reason: anomaly.reason,
-            refund: anomaly.refund.is_some(),
+            refund,
         })
+    }
+}
+
+/// The `payment.refund_required` of a payment that took money (`None` for a failed one).
+fn refund_request(
+    envelope: &EventEnvelope,
+    payment: &PaymentEvent,
+    reason: RefundReason,
+    now: Timestamp,
+) -> Option<EventEnvelope> {
+    RefundEvent::of(payment, reason).map(|refund| {
+        EventEnvelope::wrap(
+            &refund,
+            format!("{}.refund", envelope.event_id),
+            envelope.aggregate_id.clone(),
+            envelope.sequence,
+            now,
+            envelope.correlation_id.clone(),
+            Some(envelope.event_id.clone()),
+        )
+    })
+}
+
+/// Whether this delivery publishes the anomaly's refund request.
+enum RefundDue {
+    Yes,
+    No,
+    /// Another delivery recorded it moments ago and may be publishing it now.
+    InFlight,
+}
+
+/// One publication per payment event, even when copies of it are handled at once: the
+/// delivery that recorded the anomaly publishes; a copy takes over only from one that died
+/// (`TAKE_OVER_AFTER`).
+fn refund_due(entry: AnomalyEntry, now: Timestamp) -> RefundDue {
+    match entry {
+        AnomalyEntry::New => RefundDue::Yes,
+        AnomalyEntry::Seen {
+            refund_published: true,
+            ..
+        } => RefundDue::No,
+        AnomalyEntry::Seen { recorded_at, .. } if now - recorded_at < TAKE_OVER_AFTER => {
+            RefundDue::InFlight
+        }
+        AnomalyEntry::Seen { .. } => RefundDue::Yes,
     }
 }

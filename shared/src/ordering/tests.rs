@@ -5,18 +5,14 @@ use super::placing::{IdempotencyKey, PlaceError, Placing};
 use super::ports::OrderRepository;
 use super::processing::{OrderProcessor, ProcessResult, Processed};
 use super::relay::Relay;
-use super::saga::{PaymentSaga, SagaError, SagaOutcome};
+use super::saga_tests::{pay, payment_succeeded};
 use super::{
-    Cancellation, CancellationReason, Confirmation, LinesError, Order, OrderLines, OrderRequest,
-    OrderState, OrderStatus, PlaceOrder, Rejection, RejectionReason, RequestedLine,
+    Cancellation, Confirmation, LinesError, Order, OrderLines, OrderRequest, OrderState,
+    OrderStatus, PlaceOrder, Rejection, RejectionReason, RequestedLine,
 };
 use crate::adapters::memory::{InMemoryStore, RecordingPublisher, RecordingQueue};
 use crate::catalog::test_product;
-use crate::kernel::{
-    CorrelationId, Currency, CustomerId, EventEnvelope, FixedClock, Money, PaymentIntentId,
-    ProductId, Quantity,
-};
-use crate::payments::PaymentEvent;
+use crate::kernel::{CorrelationId, Currency, CustomerId, FixedClock, Money, ProductId, Quantity};
 use serde_json::json;
 
 pub(super) const PAYMENT_WINDOW: time::Duration = time::Duration::minutes(15);
@@ -33,7 +29,7 @@ pub(super) fn customer(id: &str) -> CustomerId {
     CustomerId::parse(id).unwrap()
 }
 
-fn corr() -> CorrelationId {
+pub(super) fn corr() -> CorrelationId {
     CorrelationId::parse("corr").unwrap()
 }
 
@@ -363,166 +359,4 @@ async fn replaying_the_history_gives_the_stored_order() {
     );
     assert_eq!(Order::replay(&history).unwrap(), stored);
     assert_eq!(stored.status(), OrderStatus::Paid);
-}
-
-fn payment(order: &Order, provider_event_id: &str, event: PaymentEvent) -> EventEnvelope {
-    EventEnvelope::wrap(
-        &event,
-        provider_event_id.into(),
-        "pi_1".into(),
-        1,
-        clock().0,
-        order.correlation_id().clone(),
-        None,
-    )
-}
-
-fn pi_1() -> PaymentIntentId {
-    PaymentIntentId::parse("pi_1").unwrap()
-}
-
-/// `payment.succeeded` of `amount` euro cents for `order`, by the payment intent `pi_1`.
-pub(super) fn payment_succeeded(order: &Order, id: &str, amount: i64) -> EventEnvelope {
-    payment(
-        order,
-        id,
-        PaymentEvent::Succeeded {
-            order_id: order.id().clone(),
-            payment_intent_id: pi_1(),
-            amount: Money::new(amount, Currency::Eur),
-            provider_event_id: id.into(),
-        },
-    )
-}
-
-pub(super) fn payment_failed(order: &Order, id: &str, amount: i64) -> EventEnvelope {
-    payment(
-        order,
-        id,
-        PaymentEvent::Failed {
-            order_id: order.id().clone(),
-            payment_intent_id: pi_1(),
-            amount: Money::new(amount, Currency::Eur),
-            provider_event_id: id.into(),
-            failure_message: Some("card declined".into()),
-        },
-    )
-}
-
-pub(super) async fn pay(
-    store: &InMemoryStore,
-    publisher: &RecordingPublisher,
-    event: &EventEnvelope,
-) -> Result<SagaOutcome, SagaError> {
-    let clock = clock();
-    PaymentSaga {
-        orders: store,
-        publisher,
-        anomalies: store,
-        clock: &clock,
-    }
-    .handle(event)
-    .await
-}
-
-pub(super) async fn confirmed_order(store: &InMemoryStore, quantity: i64) -> Order {
-    let order = command(&[("p-1", quantity)]);
-    process(store, std::slice::from_ref(&order)).await;
-    store.load(&order.order_id).await.unwrap().unwrap()
-}
-
-/// An order the store has never heard of.
-pub(super) fn stranger() -> Order {
-    Order::place(command(&[("p-1", 1)])).order
-}
-
-#[tokio::test]
-async fn a_successful_payment_pays_once_and_a_late_failure_changes_nothing() {
-    let store = shop();
-    let publisher = RecordingPublisher::default();
-    let order = confirmed_order(&store, 2).await;
-    let total = confirmation(&order).totals.total.amount;
-    let succeeded = payment_succeeded(&order, "evt_ok", total);
-    assert_eq!(
-        pay(&store, &publisher, &succeeded).await.unwrap(),
-        SagaOutcome::Paid(confirmation(&order).totals.total)
-    );
-    assert_eq!(
-        pay(&store, &publisher, &succeeded).await.unwrap(),
-        SagaOutcome::AlreadyApplied
-    );
-    let late_failure = pay(
-        &store,
-        &publisher,
-        &payment_failed(&order, "evt_late", total),
-    )
-    .await
-    .unwrap();
-    assert!(matches!(late_failure, SagaOutcome::Anomaly { .. }));
-    let stored = store.load(order.id()).await.unwrap().unwrap();
-    assert_eq!(stored.status(), OrderStatus::Paid);
-    assert_eq!(store.stock("p-1"), 3);
-    assert_eq!(store.announced_types(), ["order.confirmed", "order.paid"]);
-}
-
-#[tokio::test]
-async fn a_failed_payment_cancels_and_gives_the_stock_back() {
-    let store = shop();
-    let publisher = RecordingPublisher::default();
-    let order = confirmed_order(&store, 4).await;
-    assert_eq!(store.stock("p-1"), 1);
-    let failed = payment_failed(&order, "evt_ko", confirmation(&order).totals.total.amount);
-    assert_eq!(
-        pay(&store, &publisher, &failed).await.unwrap(),
-        SagaOutcome::Cancelled
-    );
-    assert_eq!(
-        pay(&store, &publisher, &failed).await.unwrap(),
-        SagaOutcome::AlreadyApplied
-    );
-    assert_eq!(store.stock("p-1"), 5);
-    let stored = store.load(order.id()).await.unwrap().unwrap();
-    assert_eq!(stored.status(), OrderStatus::Cancelled);
-    assert_eq!(
-        cancellation(&stored).reason,
-        CancellationReason::PaymentFailed
-    );
-}
-
-#[tokio::test]
-async fn a_wrong_amount_or_unknown_order_is_an_anomaly_not_a_change() {
-    let store = shop();
-    let publisher = RecordingPublisher::default();
-    let order = confirmed_order(&store, 1).await;
-    let short = payment_succeeded(&order, "evt_short", 1);
-    assert!(matches!(
-        pay(&store, &publisher, &short).await.unwrap(),
-        SagaOutcome::Anomaly { .. }
-    ));
-    let unknown = payment_succeeded(&stranger(), "evt_stranger", 1);
-    assert!(matches!(
-        pay(&store, &publisher, &unknown).await.unwrap(),
-        SagaOutcome::Anomaly { .. }
-    ));
-    assert_eq!(
-        store.load(order.id()).await.unwrap().unwrap().status(),
-        OrderStatus::Confirmed
-    );
-    assert_eq!(store.anomalies().len(), 2);
-}
-
-#[tokio::test]
-async fn a_payment_for_an_order_still_pending_is_retried_later() {
-    let store = shop();
-    let publisher = RecordingPublisher::default();
-    let clock = clock();
-    let placed = placing(&store, &clock)
-        .place(request(&[("p-1", 1)]), None, corr())
-        .await
-        .unwrap();
-    let early = payment_succeeded(&placed.order, "evt_early", 1);
-    assert!(matches!(
-        pay(&store, &publisher, &early).await,
-        Err(SagaError::NotYetConfirmed(_))
-    ));
 }

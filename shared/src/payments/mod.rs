@@ -3,6 +3,7 @@
 
 mod events;
 pub mod ports;
+mod provider;
 pub mod signature;
 pub mod webhook;
 

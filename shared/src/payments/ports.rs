@@ -1,11 +1,11 @@
 //! What the payments context needs from storage.
 
-use crate::kernel::{EventEnvelope, StoreError, Timestamp};
+use crate::kernel::{EventEnvelope, InfraError, Timestamp};
 use async_trait::async_trait;
 
 /// What the ledger knew of a provider event when it was recorded.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Recording {
+pub enum LedgerEntry {
     /// First delivery: the event is now recorded, still to publish.
     New,
     /// Seen before. `published` is false when an earlier delivery died before publishing.
@@ -24,7 +24,7 @@ pub trait WebhookLedger: Send + Sync {
         provider_event_id: &str,
         envelope: &EventEnvelope,
         expires_at: Timestamp,
-    ) -> Result<Recording, StoreError>;
+    ) -> Result<LedgerEntry, InfraError>;
 
-    async fn mark_published(&self, provider_event_id: &str) -> Result<(), StoreError>;
+    async fn mark_published(&self, provider_event_id: &str) -> Result<(), InfraError>;
 }

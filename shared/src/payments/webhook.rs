@@ -1,67 +1,12 @@
 //! Receiving a payment webhook: verify, translate, record once, publish.
 
-use super::ports::{Recording, WebhookLedger};
+use super::ports::{LedgerEntry, WebhookLedger};
+use super::provider::{ProviderEvent, Translated, translate};
 use super::signature::{self, SignatureError};
-use super::{PaymentEvent, ProviderAmount, RefundEvent};
-use crate::kernel::{
-    Clock, CorrelationId, Currency, EventEnvelope, EventPublisher, Money, OrderId, PaymentIntentId,
-    StoreError,
-};
-use serde::Deserialize;
-use std::collections::HashMap;
+use crate::kernel::{Clock, EventEnvelope, EventPublisher, InfraError};
 
 /// Provider events are remembered this long: Stripe retries for up to three days.
 pub const LEDGER_TTL: time::Duration = time::Duration::days(30);
-
-/// A provider's identifier (`evt_...`, `pi_...`): 1 to 255 printable ASCII characters. It
-/// keys a DynamoDB item, so a longer one is refused here, as a malformed event (400), and never
-/// reaches DynamoDB, which would refuse it forever while the provider retried for days.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(try_from = "String")]
-struct ProviderId(String);
-
-impl TryFrom<String> for ProviderId {
-    type Error = String;
-
-    fn try_from(id: String) -> Result<Self, Self::Error> {
-        let printable = id.bytes().all(|b| b.is_ascii_graphic());
-        if (1..=255).contains(&id.len()) && printable {
-            Ok(ProviderId(id))
-        } else {
-            Err("an id must be 1 to 255 printable ASCII characters".to_owned())
-        }
-    }
-}
-
-#[derive(Debug, Deserialize)]
-struct ProviderEvent {
-    id: ProviderId,
-    #[serde(rename = "type")]
-    kind: String,
-    created: i64,
-    data: ProviderEventData,
-}
-
-#[derive(Debug, Deserialize)]
-struct ProviderEventData {
-    object: serde_json::Value,
-}
-
-#[derive(Debug, Deserialize)]
-struct PaymentIntent {
-    id: PaymentIntentId,
-    amount: i64,
-    currency: String,
-    #[serde(default)]
-    metadata: HashMap<String, String>,
-    #[serde(default)]
-    last_payment_error: Option<PaymentError>,
-}
-
-#[derive(Debug, Deserialize)]
-struct PaymentError {
-    message: Option<String>,
-}
 
 /// What a delivery amounted to. Each is answered 200.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,7 +27,7 @@ pub enum WebhookError {
     Malformed(String),
     /// Transient: the provider should retry (answered 5xx).
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Infra(#[from] InfraError),
 }
 
 pub struct WebhookReceiver<'a> {
@@ -111,20 +56,20 @@ impl WebhookReceiver<'_> {
             .record(&event.id.0, &envelope, now + LEDGER_TTL)
             .await?
         {
-            Recording::New => {
+            LedgerEntry::New => {
                 self.publish(&event.id.0, &envelope).await?;
                 Ok(Received::Processed {
                     event_type: envelope.event_type,
                 })
             }
-            Recording::Seen {
+            LedgerEntry::Seen {
                 envelope,
                 published: false,
             } => {
                 self.publish(&event.id.0, &envelope).await?;
                 Ok(Received::Duplicate)
             }
-            Recording::Seen { .. } => Ok(Received::Duplicate),
+            LedgerEntry::Seen { .. } => Ok(Received::Duplicate),
         }
     }
 
@@ -132,119 +77,15 @@ impl WebhookReceiver<'_> {
         &self,
         provider_event_id: &str,
         envelope: &EventEnvelope,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), InfraError> {
         let report = self
             .publisher
             .publish(std::slice::from_ref(envelope))
             .await?;
         if !report.failed.is_empty() {
-            return Err(StoreError::new("the payment event was not published"));
+            return Err(InfraError::new("the payment event was not published"));
         }
         self.ledger.mark_published(provider_event_id).await
-    }
-}
-
-enum Translated {
-    /// A payment event, or the refund of a payment the shop cannot attribute to an order.
-    Event(EventEnvelope),
-    Ignored(String),
-}
-
-/// The shop's event for a provider event, if it is one the shop acts on.
-fn translate(event: &ProviderEvent) -> Result<Translated, WebhookError> {
-    let succeeded = match event.kind.as_str() {
-        "payment_intent.succeeded" => true,
-        "payment_intent.payment_failed" => false,
-        other => {
-            return Ok(Translated::Ignored(format!(
-                "event type {other} is not acted on"
-            )));
-        }
-    };
-    let intent: PaymentIntent = serde_json::from_value(event.data.object.clone())
-        .map_err(|e| WebhookError::Malformed(format!("data.object: {e}")))?;
-    let Some(order_ref) = intent.metadata.get("order_id") else {
-        return Ok(Translated::Ignored(
-            "the payment intent names no order (metadata.order_id)".into(),
-        ));
-    };
-    let occurred_at = time::OffsetDateTime::from_unix_timestamp(event.created)
-        .map_err(|_| WebhookError::Malformed("created is not a valid time".into()))?;
-    let correlation_id = ["correlation_id", "order_id"]
-        .iter()
-        .find_map(|key| CorrelationId::parse(intent.metadata.get(*key)?.as_str()).ok())
-        .unwrap_or_else(CorrelationId::generate);
-    // The provider's event id is the event id: stable across redeliveries, so consumers
-    // deduplicate a republished event. Its `created` second orders an intent's events.
-    let envelope = EventEnvelopeParts {
-        event_id: event.id.0.clone(),
-        aggregate_id: intent.id.to_string(),
-        sequence: u64::try_from(event.created).unwrap_or_default(),
-        occurred_at,
-        correlation_id,
-    };
-    let order_id = OrderId::parse(order_ref.as_str());
-    let currency = Currency::parse(&intent.currency);
-    let (Ok(order_id), Ok(currency)) = (order_id, currency) else {
-        if !succeeded {
-            return Ok(Translated::Ignored(
-                "a failed payment for no order of this shop".into(),
-            ));
-        }
-        tracing::warn!(
-            alarm = "payment_anomaly",
-            payment_intent_id = %intent.id,
-            "a payment for no order of this shop (order id or currency): refund requested"
-        );
-        let amount = ProviderAmount {
-            amount: intent.amount,
-            currency: intent.currency.to_ascii_uppercase(),
-        };
-        let refund =
-            RefundEvent::unattributable(order_ref.clone(), &intent.id, amount, event.id.0.clone());
-        return Ok(Translated::Event(envelope.wrap(&refund)));
-    };
-    let amount = Money::new(intent.amount, currency);
-    let payment = if succeeded {
-        PaymentEvent::Succeeded {
-            order_id,
-            payment_intent_id: intent.id.clone(),
-            amount,
-            provider_event_id: event.id.0.clone(),
-        }
-    } else {
-        PaymentEvent::Failed {
-            order_id,
-            payment_intent_id: intent.id.clone(),
-            amount,
-            provider_event_id: event.id.0.clone(),
-            failure_message: intent.last_payment_error.and_then(|e| e.message),
-        }
-    };
-    Ok(Translated::Event(envelope.wrap(&payment)))
-}
-
-/// Everything of an envelope but its event.
-struct EventEnvelopeParts {
-    event_id: String,
-    aggregate_id: String,
-    sequence: u64,
-    occurred_at: time::OffsetDateTime,
-    correlation_id: CorrelationId,
-}
-
-impl EventEnvelopeParts {
-    fn wrap<E: crate::kernel::DomainEvent>(self, event: &E) -> EventEnvelope {
-        let causation = Some(self.event_id.clone());
-        EventEnvelope::wrap(
-            event,
-            self.event_id,
-            self.aggregate_id,
-            self.sequence,
-            self.occurred_at,
-            self.correlation_id,
-            causation,
-        )
     }
 }
 
@@ -313,7 +154,7 @@ mod tests {
         publisher.fail_next(1);
         assert!(matches!(
             deliver(&store, &publisher, &body).await,
-            Err(WebhookError::Store(_))
+            Err(WebhookError::Infra(_))
         ));
         assert_eq!(
             deliver(&store, &publisher, &body).await.unwrap(),

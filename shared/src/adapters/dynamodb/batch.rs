@@ -2,7 +2,7 @@
 //! retry does not resend.
 
 use super::{back_off, store_error};
-use crate::kernel::StoreError;
+use crate::kernel::InfraError;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use std::collections::HashMap;
@@ -16,7 +16,7 @@ pub async fn get_all(
     table: &str,
     keys: Vec<Item>,
     consistent: bool,
-) -> Result<Vec<Item>, StoreError> {
+) -> Result<Vec<Item>, InfraError> {
     let mut found = Vec::with_capacity(keys.len());
     for chunk in keys.chunks(100) {
         let mut pending = Some(
@@ -45,7 +45,7 @@ pub async fn get_all(
             if pending.is_some() {
                 round += 1;
                 if round > MAX_ROUNDS {
-                    return Err(StoreError::new(
+                    return Err(InfraError::new(
                         "BatchGetItem kept leaving keys unprocessed",
                     ));
                 }

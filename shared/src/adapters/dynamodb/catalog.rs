@@ -5,7 +5,7 @@ use super::batch::{self, Item};
 use super::{item_error, store_error};
 use crate::catalog::ports::{ProductListing, ProductLookup, ProductPage};
 use crate::catalog::{Category, Product};
-use crate::kernel::{ProductId, StoreError};
+use crate::kernel::{InfraError, ProductId};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -37,7 +37,7 @@ impl DynamoCatalog {
         self
     }
 
-    fn decode(items: Vec<Item>) -> Result<Vec<Product>, StoreError> {
+    fn decode(items: Vec<Item>) -> Result<Vec<Product>, InfraError> {
         items
             .into_iter()
             .map(|i| serde_dynamo::from_item(i).map_err(item_error))
@@ -51,7 +51,7 @@ fn product_key(id: &ProductId) -> Item {
 
 #[async_trait]
 impl ProductLookup for DynamoCatalog {
-    async fn products(&self, ids: &[ProductId]) -> Result<HashMap<ProductId, Product>, StoreError> {
+    async fn products(&self, ids: &[ProductId]) -> Result<HashMap<ProductId, Product>, InfraError> {
         let keys = ids.iter().map(product_key).collect();
         let items = batch::get_all(&self.client, &self.table, keys, self.consistent_reads).await?;
         Ok(Self::decode(items)?
@@ -60,7 +60,7 @@ impl ProductLookup for DynamoCatalog {
             .collect())
     }
 
-    async fn product(&self, id: &ProductId) -> Result<Option<Product>, StoreError> {
+    async fn product(&self, id: &ProductId) -> Result<Option<Product>, InfraError> {
         let out = self
             .client
             .get_item()
@@ -83,7 +83,7 @@ impl ProductListing for DynamoCatalog {
         category: Option<&Category>,
         after: Option<&ProductId>,
         limit: u16,
-    ) -> Result<ProductPage, StoreError> {
+    ) -> Result<ProductPage, InfraError> {
         // One more than asked: see ProductPage::from_overfetch.
         let fetch = i32::from(limit) + 1;
         let items = match category {

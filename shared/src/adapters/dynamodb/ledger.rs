@@ -2,9 +2,9 @@
 //! payment anomalies. Every record expires through the table's TTL on `expires_at`.
 
 use super::{item_error, store_error};
-use crate::kernel::{EventEnvelope, StoreError, Timestamp};
-use crate::ordering::ports::{AnomalyRecording, PaymentAnomalies, PaymentAnomaly};
-use crate::payments::ports::{Recording, WebhookLedger};
+use crate::kernel::{EventEnvelope, InfraError, Timestamp};
+use crate::ordering::ports::{AnomalyEntry, PaymentAnomalies, PaymentAnomaly};
+use crate::payments::ports::{LedgerEntry, WebhookLedger};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
@@ -53,7 +53,7 @@ impl DynamoLedger {
         }
     }
 
-    async fn read(&self, pk: String) -> Result<Option<WebhookItem>, StoreError> {
+    async fn read(&self, pk: String) -> Result<Option<WebhookItem>, InfraError> {
         let out = self
             .client
             .get_item()
@@ -76,7 +76,7 @@ impl WebhookLedger for DynamoLedger {
         provider_event_id: &str,
         envelope: &EventEnvelope,
         expires_at: Timestamp,
-    ) -> Result<Recording, StoreError> {
+    ) -> Result<LedgerEntry, InfraError> {
         let pk = webhook_pk(provider_event_id);
         let item = serde_dynamo::to_item(WebhookItem {
             pk: pk.clone(),
@@ -95,7 +95,7 @@ impl WebhookLedger for DynamoLedger {
             .send()
             .await;
         let error = match result {
-            Ok(_) => return Ok(Recording::New),
+            Ok(_) => return Ok(LedgerEntry::New),
             Err(error) => error,
         };
         let Some(PutItemError::ConditionalCheckFailedException(seen)) = error.as_service_error()
@@ -108,14 +108,14 @@ impl WebhookLedger for DynamoLedger {
             None => self.read(pk).await?,
         };
         let existing: WebhookItem =
-            existing.ok_or_else(|| StoreError::new("webhook record vanished; retry"))?;
-        Ok(Recording::Seen {
+            existing.ok_or_else(|| InfraError::new("webhook record vanished; retry"))?;
+        Ok(LedgerEntry::Seen {
             envelope: Box::new(existing.envelope),
             published: existing.published,
         })
     }
 
-    async fn mark_published(&self, provider_event_id: &str) -> Result<(), StoreError> {
+    async fn mark_published(&self, provider_event_id: &str) -> Result<(), InfraError> {
         self.client
             .update_item()
             .table_name(&self.table)
@@ -131,7 +131,7 @@ impl WebhookLedger for DynamoLedger {
 
 #[async_trait]
 impl PaymentAnomalies for DynamoLedger {
-    async fn record(&self, anomaly: &PaymentAnomaly) -> Result<AnomalyRecording, StoreError> {
+    async fn record(&self, anomaly: &PaymentAnomaly) -> Result<AnomalyEntry, InfraError> {
         let item = serde_dynamo::to_item(AnomalyItem {
             pk: anomaly_pk(&anomaly.event_id),
             anomaly,
@@ -149,10 +149,10 @@ impl PaymentAnomalies for DynamoLedger {
             .send()
             .await;
         let error = match result {
-            Ok(_) => return Ok(AnomalyRecording::New),
+            Ok(_) => return Ok(AnomalyEntry::New),
             Err(error) => error,
         };
-        // Recorded by an earlier delivery: keep the first, and say whether its refund went out.
+        // Transition by an earlier delivery: keep the first, and say whether its refund went out.
         let Some(PutItemError::ConditionalCheckFailedException(seen)) = error.as_service_error()
         else {
             return Err(store_error(error));
@@ -167,13 +167,13 @@ impl PaymentAnomalies for DynamoLedger {
             .and_then(|v| v.as_s().ok())
             .and_then(|t| Timestamp::parse(t, &time::format_description::well_known::Rfc3339).ok())
             .unwrap_or(anomaly.recorded_at);
-        Ok(AnomalyRecording::Seen {
+        Ok(AnomalyEntry::Seen {
             refund_published,
             recorded_at,
         })
     }
 
-    async fn mark_refund_published(&self, event_id: &str) -> Result<(), StoreError> {
+    async fn mark_refund_published(&self, event_id: &str) -> Result<(), InfraError> {
         self.client
             .update_item()
             .table_name(&self.table)

@@ -11,16 +11,16 @@ pub use catalog::DynamoCatalog;
 pub use ledger::DynamoLedger;
 pub use orders::{DynamoOrders, event_of_stream_image, order_of_item};
 
-use crate::kernel::StoreError;
+use crate::kernel::InfraError;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 
 /// The SDK's errors, with their whole cause chain, as a store error.
-fn store_error(error: impl std::error::Error) -> StoreError {
-    StoreError::new(DisplayErrorContext(error))
+fn store_error(error: impl std::error::Error) -> InfraError {
+    InfraError::new(DisplayErrorContext(error))
 }
 
-fn item_error(error: serde_dynamo::Error) -> StoreError {
-    StoreError::new(format!("item does not match its type: {error}"))
+fn item_error(error: serde_dynamo::Error) -> InfraError {
+    InfraError::new(format!("item does not match its type: {error}"))
 }
 
 /// Waits before try `attempt` + 1 of something DynamoDB turned away for now (unprocessed batch

@@ -6,7 +6,7 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::Value;
-use shop::catalog::{Category, Product};
+use shop::catalog::{Category, Price, Product, ProductName, Stock};
 use shop::kernel::{Currency, Money, ProductId, Sku};
 use std::collections::HashMap;
 
@@ -71,11 +71,11 @@ pub async fn seed_product(category: &str, price: i64, stock: i64) -> ProductId {
     let product = Product {
         product_id: id.clone(),
         sku: Sku::parse(format!("SKU-{}", &id.as_str()[2..14])).unwrap(),
-        name: format!("Test product {id}"),
+        name: ProductName::parse(format!("Test product {id}")).unwrap(),
         description: "made by a test".into(),
         category: Category::parse(category).unwrap(),
-        price: Money::new(price, Currency::Eur),
-        stock,
+        price: Price::new(Money::new(price, Currency::Eur)).unwrap(),
+        stock: Stock::new(stock).unwrap(),
         updated_at: time::OffsetDateTime::now_utc(),
     };
     dynamodb()

@@ -2,6 +2,8 @@
 //! payment deadlines of confirmed orders (SNS to SQS).
 
 mod handler;
+#[cfg(test)]
+mod tests;
 
 use lambda_runtime::{Error, service_fn};
 use shop::adapters::dynamodb::{DynamoLedger, DynamoOrders};

@@ -1,6 +1,8 @@
 //! `order-processor`: the orders queue's consumer (SQS, partial batch responses).
 
 mod handler;
+#[cfg(test)]
+mod tests;
 
 use lambda_runtime::{Error, service_fn};
 use shop::adapters::dynamodb::{DynamoCatalog, DynamoOrders};

@@ -3,6 +3,8 @@
 //! order event is published on the event bus.
 
 mod handler;
+#[cfg(test)]
+mod tests;
 
 use lambda_runtime::{Error, service_fn};
 use shop::adapters::sns::SnsPublisher;

@@ -2,6 +2,7 @@
 //! so that the aggregate and its storage can change without changing the API.
 
 use serde::Serialize;
+use shop::catalog::ProductName;
 use shop::kernel::{
     CorrelationId, Currency, CustomerId, Money, OrderId, PaymentIntentId, ProductId, Quantity, Sku,
     Timestamp,
@@ -46,7 +47,7 @@ struct LineView<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     sku: Option<&'a Sku>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    name: Option<&'a str>,
+    name: Option<&'a ProductName>,
     #[serde(skip_serializing_if = "Option::is_none")]
     unit_price: Option<Money>,
     #[serde(skip_serializing_if = "Option::is_none")]

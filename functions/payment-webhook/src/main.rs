@@ -2,6 +2,8 @@
 
 mod handler;
 mod secret;
+#[cfg(test)]
+mod tests;
 
 use lambda_http::{Error, service_fn};
 use shop::adapters::dynamodb::DynamoLedger;

@@ -1,6 +1,8 @@
 //! `product-reads`: the catalog API (`GET /products`, `GET /products/{product_id}`).
 
 mod handler;
+#[cfg(test)]
+mod tests;
 
 use lambda_http::{Error, service_fn};
 use shop::adapters::dynamodb::DynamoCatalog;

@@ -17,8 +17,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use futures::{StreamExt, TryStreamExt};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use shop::catalog::{Category, Product};
-use shop::kernel::{Money, ProductId, Sku};
+use shop::catalog::{Category, Price, Product, ProductName, Stock};
+use shop::kernel::{ProductId, Sku};
 
 /// A row of a catalog file as written; `updated_at` defaults to the time of the import.
 #[derive(Deserialize)]
@@ -30,8 +30,8 @@ struct Row {
     #[serde(default)]
     description: String,
     category: Category,
-    price: Money,
-    stock: i64,
+    price: Price,
+    stock: Stock,
     #[serde(default, with = "time::serde::rfc3339::option")]
     updated_at: Option<time::OffsetDateTime>,
 }
@@ -58,20 +58,12 @@ pub struct Parsed {
 
 fn product(row: Value, now: time::OffsetDateTime) -> Result<Product, String> {
     let row: Row = serde_json::from_value(row).map_err(|e| e.to_string())?;
-    let name = row.name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err("name must be 1 to 200 characters".into());
-    }
-    if row.price.amount <= 0 {
-        return Err("price.amount must be a positive number of minor units".into());
-    }
-    if row.stock < 0 {
-        return Err("stock cannot be negative".into());
-    }
+    // The product's own types refuse a bad price or stock as the row is read.
+    let name = ProductName::parse(row.name.trim()).map_err(|e| e.0)?;
     Ok(Product {
         product_id: row.product_id,
         sku: row.sku,
-        name: name.to_owned(),
+        name,
         description: row.description,
         category: row.category,
         price: row.price,
@@ -344,11 +336,11 @@ mod tests {
         let categories: std::collections::BTreeSet<_> =
             products.iter().map(|p| p.category.as_str()).collect();
         assert_eq!(categories.len(), 4, "{categories:?}");
-        assert!(products.iter().filter(|p| p.stock == 0).count() >= 2);
+        assert!(products.iter().filter(|p| p.stock.units() == 0).count() >= 2);
         assert!(
             products
                 .iter()
-                .filter(|p| (1..=3).contains(&p.stock))
+                .filter(|p| (1..=3).contains(&p.stock.units()))
                 .count()
                 >= 2
         );

@@ -2,7 +2,7 @@
 //! and end-to-end tests use the real emulator.
 
 use crate::catalog::ports::{ProductListing, ProductLookup, ProductPage};
-use crate::catalog::{Category, Product};
+use crate::catalog::{Category, Product, Stock};
 use crate::kernel::{
     CustomerId, EventEnvelope, EventPublisher, InfraError, OrderId, ProductId, PublishReport,
     Timestamp,
@@ -56,7 +56,7 @@ impl InMemoryStore {
 
     pub fn stock(&self, id: &str) -> i64 {
         let state = self.state.lock().unwrap();
-        state.products[&ProductId::parse(id).unwrap()].stock
+        state.products[&ProductId::parse(id).unwrap()].stock.units()
     }
 
     pub fn anomalies(&self) -> Vec<PaymentAnomaly> {
@@ -165,7 +165,7 @@ impl State {
         for movement in &commit.stock {
             match (movement, self.products.get(movement.product())) {
                 (StockMovement::Reserve(p, q), found)
-                    if found.map_or(0, |p| p.stock) < i64::from(q.get()) =>
+                    if found.map_or(0, |p| p.stock.units()) < i64::from(q.get()) =>
                 {
                     short.push(p.clone())
                 }
@@ -197,7 +197,8 @@ impl State {
                 StockMovement::Release(_, q) => i64::from(q.get()),
             };
             if let Some(product) = self.products.get_mut(movement.product()) {
-                product.stock += delta;
+                // The checks above keep it at zero or more, as DynamoDB's conditions do.
+                product.stock = Stock::new(product.stock.units() + delta).unwrap_or(product.stock);
             }
         }
         self.committed.extend(commit.events.iter().cloned());

@@ -5,7 +5,9 @@ pub mod ports;
 mod product;
 
 pub use cursor::{Cursor, InvalidCursor};
-pub use product::{Availability, AvailabilityStatus, Category, Product, ProductView};
+pub use product::{
+    Availability, AvailabilityStatus, Category, Price, Product, ProductName, ProductView, Stock,
+};
 
 #[cfg(any(test, feature = "test-util"))]
 pub use product::test_product;

@@ -1,6 +1,7 @@
 //! What an order is made of: the lines the customer asked for, and once priced, the lines
 //! with their prices and the order's totals.
 
+use crate::catalog::ProductName;
 use crate::kernel::{Money, ProductId, Quantity, Sku};
 use serde::{Deserialize, Serialize};
 
@@ -17,7 +18,7 @@ pub struct PricedLine {
     pub product_id: ProductId,
     pub quantity: Quantity,
     pub sku: Sku,
-    pub name: String,
+    pub name: ProductName,
     pub unit_price: Money,
     pub line_total: Money,
 }

@@ -132,26 +132,24 @@ pub fn price_order(
             reason: RejectionReason::UnknownProduct,
             detail: format!("product {} does not exist", line.product_id),
         })?;
-        if product.price.currency != currency {
+        let price = product.price.money();
+        if price.currency != currency {
             return Err(Unpriceable {
                 reason: RejectionReason::CurrencyNotOffered,
                 detail: format!(
                     "product {} is sold in {}, not {currency}",
-                    line.product_id, product.price.currency
+                    line.product_id, price.currency
                 ),
             });
         }
-        let line_total = product
-            .price
-            .times(line.quantity.get())
-            .map_err(too_large)?;
+        let line_total = price.times(line.quantity.get()).map_err(too_large)?;
         subtotal = subtotal.checked_add(line_total).map_err(too_large)?;
         items.push(PricedLine {
             product_id: line.product_id.clone(),
             quantity: line.quantity,
             sku: product.sku.clone(),
             name: product.name.clone(),
-            unit_price: product.price,
+            unit_price: price,
             line_total,
         });
     }

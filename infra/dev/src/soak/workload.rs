@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use futures::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use shop::catalog::{Category, Product};
+use shop::catalog::{Category, Price, Product, ProductName, Stock};
 use shop::kernel::{Currency, Money, ProductId, Sku};
 
 use super::SoakOptions;
@@ -96,11 +96,11 @@ impl<'a> World<'a> {
                 product_id: ProductId::parse(id.clone()).map_err(|e| anyhow::anyhow!("{e}"))?,
                 sku: Sku::parse(format!("SOAK-{}", id.rsplit('-').next().unwrap_or("0")))
                     .map_err(|e| anyhow::anyhow!("{e}"))?,
-                name: format!("Soak product {id}"),
+                name: ProductName::parse(format!("Soak product {id}"))?,
                 description: "sold by cargo dev soak".into(),
                 category: Category::parse("soak").map_err(|e| anyhow::anyhow!("{e}"))?,
-                price: Money::new(1_250, Currency::Eur),
-                stock: *stock,
+                price: Price::new(Money::new(1_250, Currency::Eur))?,
+                stock: Stock::new(*stock)?,
                 updated_at: time::OffsetDateTime::now_utc(),
             };
             self.dynamodb

@@ -153,7 +153,7 @@ async fn new_event_items_are_queued_or_published_and_other_records_are_ignored()
         .await;
     assert!(failed_sequences(&response).is_empty(), "{response:?}");
     assert_eq!(world.queue.sent(), [commands[0].clone()]);
-    assert_eq!(world.publisher.published(), [confirmed.clone()]);
+    assert_eq!(world.publisher.published(), std::slice::from_ref(confirmed));
 }
 
 #[tokio::test]

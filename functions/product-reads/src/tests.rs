@@ -3,7 +3,7 @@
 
 use crate::handler::handle;
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
-use lambda_http::http::HeaderValue;
+use lambda_http::http::{HeaderName, HeaderValue};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt};
 use serde_json::Value;
@@ -55,9 +55,10 @@ async fn call(
         .with_path_parameters(owned(path))
         .with_query_string_parameters(owned(query));
     for (name, value) in headers {
-        request
-            .headers_mut()
-            .append(*name, HeaderValue::from_str(value).unwrap());
+        request.headers_mut().append(
+            HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            HeaderValue::from_str(value).unwrap(),
+        );
     }
     let response = handle(catalog, request).await.unwrap();
     Answer {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow};
 use aws_config::{AppName, SdkConfig};
 use aws_sdk_dynamodb::types::AttributeValue;
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -23,7 +23,7 @@ use crate::emulator::{self, Emulator, EmulatorLog};
 use crate::environment::function_environment;
 use crate::logs::{LogOutput, Logs};
 use crate::resources::{REGION, Resources};
-use crate::runtime::{FunctionConfig, FunctionHost, QUEUE_TIMEOUT};
+use crate::runtime::{FunctionConfig, FunctionHost, QUEUE_TIMEOUT, function_command};
 use crate::template::Template;
 
 /// The floor's binary: `infra/hello`.
@@ -206,23 +206,12 @@ impl Lab {
                 .open(&log)
                 .with_context(|| format!("cannot open {}", log.display()))
         };
-        let mut command = Command::new(&path);
+        let log_stream = format!("bench/{binary}/{}", environment.id);
+        let runtime_api = environment.runtime_api();
+        let mut command = function_command(&path, &config.environment, &runtime_api, &log_stream);
         command
-            .env_clear()
-            .envs(&config.environment)
-            .env("AWS_LAMBDA_RUNTIME_API", environment.runtime_api())
-            .env(
-                "AWS_LAMBDA_LOG_STREAM_NAME",
-                format!("bench/{binary}/{}", environment.id),
-            )
-            .stdin(Stdio::null())
             .stdout(Stdio::from(open()?))
-            .stderr(Stdio::from(open()?))
-            .kill_on_drop(true)
-            .process_group(0);
-        if let Some(paths) = std::env::var_os("PATH") {
-            command.env("PATH", paths);
-        }
+            .stderr(Stdio::from(open()?));
         let spawned = Instant::now();
         let child = command
             .spawn()
@@ -235,6 +224,18 @@ impl Lab {
             child,
             token,
         })
+    }
+
+    /// Runs `work` with a new process of `binary`, and stops the process however it went.
+    pub async fn with_process<T>(
+        &self,
+        binary: &str,
+        work: impl AsyncFnOnce(&Process) -> Result<T>,
+    ) -> Result<T> {
+        let process = self.spawn(binary).await?;
+        let result = work(&process).await;
+        process.stop().await;
+        result
     }
 
     /// Bytes the function's log file holds (its stdout and stderr), for log costs.

@@ -26,7 +26,7 @@ use crate::issuer::{self, Issuer, LOCAL_AUDIENCE};
 use crate::logs::{LogOutput, Logs};
 use crate::provision::{ProvisionReport, provision};
 use crate::resources::Resources;
-use crate::runtime::{FunctionConfig, FunctionHost, InvokeError, Program, QUEUE_TIMEOUT};
+use crate::runtime::{FunctionConfig, FunctionHost, InvokeError, Program};
 use crate::stream_source::{self, StreamClients, StreamSourceConfig};
 use crate::template::Template;
 use crate::{api_docs, catalog, dev_page, repo};
@@ -433,14 +433,7 @@ impl Startup {
                 self.say(&format!("warning: {dropped}"));
             }
             let host = FunctionHost::new(
-                FunctionConfig {
-                    binary: function.binary.clone(),
-                    function_name: function.logical_id.clone(),
-                    function_arn: resources.function_arn(&function.logical_id),
-                    timeout: function.timeout,
-                    queue_timeout: QUEUE_TIMEOUT,
-                    environment: env.variables.clone(),
-                },
+                FunctionConfig::of(function, resources, env.variables.clone()),
                 self.logs.clone(),
                 self.shutdown.clone(),
                 self.tasks.clone(),

@@ -35,6 +35,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::logs::Logs;
+use crate::resources::Resources;
+use crate::template::Function;
 
 /// How long an invocation waits for a free execution environment by default: API
 /// Gateway's integration timeout.
@@ -81,6 +83,24 @@ pub struct FunctionConfig {
     /// Every process gets exactly this environment, plus `AWS_LAMBDA_RUNTIME_API`,
     /// `AWS_LAMBDA_LOG_STREAM_NAME` and the caller's `PATH`.
     pub environment: BTreeMap<String, String>,
+}
+
+impl FunctionConfig {
+    /// The template's `function`, as the local cloud runs it, with `environment`.
+    pub fn of(
+        function: &Function,
+        resources: &Resources,
+        environment: BTreeMap<String, String>,
+    ) -> FunctionConfig {
+        FunctionConfig {
+            binary: function.binary.clone(),
+            function_name: function.logical_id.clone(),
+            function_arn: resources.function_arn(&function.logical_id),
+            timeout: function.timeout,
+            queue_timeout: QUEUE_TIMEOUT,
+            environment,
+        }
+    }
 }
 
 /// The program an execution environment runs: the function's bootstrap binary, or in

@@ -22,7 +22,7 @@ use crate::cloud::{Progress, provision_all};
 use crate::emulator::{self, Emulator, EmulatorLog};
 use crate::environment::function_environment;
 use crate::logs::{LogOutput, Logs};
-use crate::resources::{REGION, Resources};
+use crate::resources::{QueueRef, REGION, Resources};
 use crate::runtime::{FunctionConfig, FunctionHost, QUEUE_TIMEOUT, function_command};
 use crate::template::Template;
 
@@ -171,14 +171,8 @@ impl Lab {
             .template
             .function_by_binary(binary)
             .ok_or_else(|| anyhow!("no function with binary {binary} in template.yaml"))?;
-        Ok(FunctionConfig {
-            binary: binary.to_owned(),
-            function_name: function.logical_id.clone(),
-            function_arn: self.resources.function_arn(&function.logical_id),
-            timeout: function.timeout,
-            queue_timeout: QUEUE_TIMEOUT,
-            environment: function_environment(function, &self.resources).variables,
-        })
+        let environment = function_environment(function, &self.resources).variables;
+        Ok(FunctionConfig::of(function, &self.resources, environment))
     }
 
     /// Starts one process of `binary` behind a new Runtime API endpoint. The endpoint is
@@ -244,21 +238,16 @@ impl Lab {
     }
 
     pub fn queue_url(&self, logical_id: &str) -> Result<String> {
-        Ok(self
-            .resources
-            .queue(logical_id)
-            .ok_or_else(|| anyhow!("template.yaml has no queue {logical_id}"))?
-            .url
-            .clone())
+        Ok(self.queue(logical_id)?.url.clone())
     }
 
     pub fn queue_arn(&self, logical_id: &str) -> Result<String> {
-        Ok(self
-            .resources
-            .queue(logical_id)
-            .ok_or_else(|| anyhow!("template.yaml has no queue {logical_id}"))?
-            .arn
-            .clone())
+        Ok(self.queue(logical_id)?.arn.clone())
+    }
+
+    fn queue(&self, logical_id: &str) -> Result<&QueueRef> {
+        let queue = self.resources.queue(logical_id);
+        queue.ok_or_else(|| anyhow!("template.yaml has no queue {logical_id}"))
     }
 
     pub fn table(&self, logical_id: &str) -> Result<String> {

@@ -26,6 +26,38 @@ pub fn build(
     release: bool,
     output: &BuildOutput,
 ) -> Result<HashMap<String, PathBuf>> {
+    let mut command = cargo_build(repo_root, binaries, release, output)?;
+    let mut child = command.spawn().context("cannot run cargo")?;
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let executables = executables(BufReader::new(stdout), binaries)?;
+    let status = child.wait().context("cannot wait for cargo")?;
+    if !status.success() {
+        match output {
+            BuildOutput::Terminal => {
+                bail!("the functions did not build (cargo's errors are above)")
+            }
+            BuildOutput::File(path) => bail!(
+                "the functions did not build; cargo said:\n{}\n(full output: {})",
+                tail(path, 30),
+                path.display()
+            ),
+        }
+    }
+    if let Some(missing) = binaries.iter().find(|b| !executables.contains_key(*b)) {
+        bail!(
+            "cargo built no binary named {missing}: template.yaml names it as a function's Binary"
+        );
+    }
+    Ok(executables)
+}
+
+/// `cargo build` of `binaries`, its messages as JSON on stdout, its own output to `output`.
+fn cargo_build(
+    repo_root: &Path,
+    binaries: &[String],
+    release: bool,
+    output: &BuildOutput,
+) -> Result<Command> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command.current_dir(repo_root).args([
@@ -51,45 +83,24 @@ pub fn build(
             command.stderr(file)
         }
     };
-    let mut child = command.spawn().context("cannot run cargo")?;
-    let stdout = child.stdout.take().expect("stdout is piped");
+    Ok(command)
+}
 
+/// The executables of `binaries` in cargo's `compiler-artifact` messages.
+fn executables(messages: impl BufRead, binaries: &[String]) -> Result<HashMap<String, PathBuf>> {
     let mut executables = HashMap::new();
-    for line in BufReader::new(stdout).lines() {
+    for line in messages.lines() {
         let line = line.context("cannot read cargo's output")?;
         let Ok(message) = serde_json::from_str::<Value>(&line) else {
             continue;
         };
-        if message["reason"] != "compiler-artifact" {
-            continue;
-        }
-        let (Some(name), Some(executable)) = (
-            message["target"]["name"].as_str(),
-            message["executable"].as_str(),
-        ) else {
-            continue;
-        };
-        if binaries.iter().any(|b| b == name) {
+        let name = message["target"]["name"].as_str().unwrap_or_default();
+        if message["reason"] == "compiler-artifact"
+            && binaries.iter().any(|b| b == name)
+            && let Some(executable) = message["executable"].as_str()
+        {
             executables.insert(name.to_owned(), PathBuf::from(executable));
         }
-    }
-    let status = child.wait().context("cannot wait for cargo")?;
-    if !status.success() {
-        match output {
-            BuildOutput::Terminal => {
-                bail!("the functions did not build (cargo's errors are above)")
-            }
-            BuildOutput::File(path) => bail!(
-                "the functions did not build; cargo said:\n{}\n(full output: {})",
-                tail(path, 30),
-                path.display()
-            ),
-        }
-    }
-    if let Some(missing) = binaries.iter().find(|b| !executables.contains_key(*b)) {
-        bail!(
-            "cargo built no binary named {missing}: template.yaml names it as a function's Binary"
-        );
     }
     Ok(executables)
 }

@@ -26,7 +26,7 @@ use crate::issuer::{self, Issuer, LOCAL_AUDIENCE};
 use crate::logs::{LogOutput, Logs};
 use crate::provision::{ProvisionReport, provision};
 use crate::resources::Resources;
-use crate::runtime::{FunctionConfig, FunctionHost, InvokeError, Program, QUEUE_TIMEOUT};
+use crate::runtime::{FunctionConfig, FunctionHost, InvokeError, Program};
 use crate::stream_source::{self, StreamClients, StreamSourceConfig};
 use crate::template::Template;
 use crate::{api_docs, catalog, dev_page, repo};
@@ -433,14 +433,7 @@ impl Startup {
                 self.say(&format!("warning: {dropped}"));
             }
             let host = FunctionHost::new(
-                FunctionConfig {
-                    binary: function.binary.clone(),
-                    function_name: function.logical_id.clone(),
-                    function_arn: resources.function_arn(&function.logical_id),
-                    timeout: function.timeout,
-                    queue_timeout: QUEUE_TIMEOUT,
-                    environment: env.variables.clone(),
-                },
+                FunctionConfig::of(function, resources, env.variables.clone()),
                 self.logs.clone(),
                 self.shutdown.clone(),
                 self.tasks.clone(),
@@ -482,25 +475,16 @@ impl Startup {
         let sqs = aws_sdk_sqs::Client::new(config);
         let resources = sources.resources;
         for function in &sources.template.functions {
-            for source in &function.sqs_sources {
+            for (name, event) in &function.sqs_events {
+                let id = &function.logical_id;
                 let arn = resources
-                    .resolve(&source.queue)
-                    .map_err(|e| anyhow!("{}.{}: Queue: {e}", function.logical_id, source.name))?;
+                    .resolve(&event.queue)
+                    .map_err(|e| anyhow!("{id}.{name}: Queue: {e}"))?;
                 let Some(queue) = resources.queue_by_arn(&arn) else {
-                    bail!(
-                        "{}.{}: no queue in template.yaml has ARN {arn}",
-                        function.logical_id,
-                        source.name
-                    );
+                    bail!("{id}.{name}: no queue in template.yaml has ARN {arn}");
                 };
-                let config = SqsSourceConfig {
-                    queue_url: queue.url.clone(),
-                    queue_arn: arn,
-                    batch_size: source.batch_size as usize,
-                    batching_window: source.batching_window,
-                    report_batch_item_failures: source.report_batch_item_failures,
-                    retry_delay: self.options.retry_delay,
-                };
+                let config =
+                    SqsSourceConfig::new(event, queue.url.clone(), arn, self.options.retry_delay);
                 event_source::start(
                     &sqs,
                     &sources.hosts[&function.binary],
@@ -524,38 +508,29 @@ impl Startup {
         };
         let resources = sources.resources;
         for function in &sources.template.functions {
-            for source in &function.stream_sources {
-                let on_failure_queue_url = match &source.on_failure {
+            for (name, event) in &function.stream_events {
+                let id = &function.logical_id;
+                let on_failure_queue_url = match event.on_failure() {
                     Some(destination) => {
-                        let arn = resources.resolve(destination).map_err(|e| {
-                            anyhow!("{}.{}: OnFailure: {e}", function.logical_id, source.name)
-                        })?;
+                        let arn = resources
+                            .resolve(destination)
+                            .map_err(|e| anyhow!("{id}.{name}: OnFailure: {e}"))?;
                         let queue = resources.queue_by_arn(&arn).ok_or_else(|| {
-                            anyhow!(
-                                "{}.{}: OnFailure: only SQS destinations are run locally",
-                                function.logical_id,
-                                source.name
-                            )
+                            anyhow!("{id}.{name}: OnFailure: only SQS destinations are run locally")
                         })?;
                         Some(queue.url.clone())
                     }
                     None => None,
                 };
-                let config = StreamSourceConfig {
-                    table: resources
-                        .table(&source.table)
-                        .unwrap_or(&source.table)
-                        .to_owned(),
-                    starting_position: source.starting_position.as_str().into(),
-                    batch_size: source.batch_size as usize,
-                    batching_window: source.batching_window,
-                    maximum_retry_attempts: source.maximum_retry_attempts,
-                    bisect_batch_on_function_error: source.bisect_batch_on_function_error,
-                    report_batch_item_failures: source.report_batch_item_failures,
-                    filters: source.filters.clone(),
+                // The template is checked: the event reads a table's stream.
+                let table = event.table().unwrap_or_default();
+                let table = resources.table(table).unwrap_or(table).to_owned();
+                let config = StreamSourceConfig::new(
+                    event,
+                    table,
                     on_failure_queue_url,
-                    retry_delay: self.options.retry_delay,
-                };
+                    self.options.retry_delay,
+                )?;
                 stream_source::start(
                     &clients,
                     &sources.hosts[&function.binary],
@@ -565,7 +540,7 @@ impl Startup {
                     &self.tasks,
                 )
                 .await
-                .with_context(|| format!("{}.{}", function.logical_id, source.name))?;
+                .with_context(|| format!("{id}.{name}"))?;
             }
         }
         Ok(())

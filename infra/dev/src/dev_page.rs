@@ -231,7 +231,17 @@ pub fn render(report: &DevReport) -> String {
          margin-bottom:1.5em}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}\
          td.n{text-align:right}.dlq{color:#a00}</style></head><body><h1>Local cloud</h1>",
     );
-    let funnel = &report.stats.funnel;
+    orders(&mut html, &report.stats);
+    functions(&mut html, &report.stats);
+    queues(&mut html, &report.queues);
+    last_orders(&mut html, &report.last_orders);
+    html.push_str("</table></body></html>");
+    html
+}
+
+/// The order funnel and the revenue by currency.
+fn orders(html: &mut String, stats: &Snapshot) {
+    let funnel = &stats.funnel;
     html.push_str("<h2>Orders</h2><table><tr><th>placed</th><th>confirmed</th><th>rejected</th><th>paid</th><th>cancelled</th></tr><tr>");
     for (id, value) in [
         ("placed", funnel.placed),
@@ -244,15 +254,18 @@ pub fn render(report: &DevReport) -> String {
     }
     html.push_str("</tr></table>");
     html.push_str("<h2>Revenue</h2><table><tr><th>currency</th><th>minor units</th></tr>");
-    for (currency, amount) in &report.stats.revenue {
+    for (currency, amount) in &stats.revenue {
         let currency = escape(currency);
         let _ = write!(
             html,
             "<tr><td>{currency}</td><td class=\"n\" id=\"revenue-{currency}\">{amount}</td></tr>"
         );
     }
+}
+
+fn functions(html: &mut String, stats: &Snapshot) {
     html.push_str("</table><h2>Functions</h2><table><tr><th>function</th><th>invocations</th><th>p50 ms</th><th>p99 ms</th></tr>");
-    for f in &report.stats.functions {
+    for f in &stats.functions {
         let name = escape(&f.function);
         let _ = write!(
             html,
@@ -262,8 +275,11 @@ pub fn render(report: &DevReport) -> String {
             f.invocations, f.p50_ms, f.p99_ms
         );
     }
+}
+
+fn queues(html: &mut String, queues: &[QueueDepth]) {
     html.push_str("</table><h2>Queues</h2><table><tr><th>queue</th><th>visible</th><th>in flight</th><th>delayed</th></tr>");
-    for q in &report.queues {
+    for q in queues {
         let name = escape(&q.queue);
         let class = if q.dead_letters { " class=\"dlq\"" } else { "" };
         let _ = write!(
@@ -273,10 +289,13 @@ pub fn render(report: &DevReport) -> String {
             q.visible, q.in_flight, q.delayed
         );
     }
+}
+
+fn last_orders(html: &mut String, orders: &[RecentOrder]) {
     html.push_str(
         "</table><h2>Last orders</h2><table><tr><th>order</th><th>status</th><th>events</th></tr>",
     );
-    for order in &report.last_orders {
+    for order in orders {
         let id = escape(&order.order_id);
         let timeline: Vec<String> = order
             .events
@@ -290,6 +309,4 @@ pub fn render(report: &DevReport) -> String {
             timeline.join(" → ")
         );
     }
-    html.push_str("</table></body></html>");
-    html
 }

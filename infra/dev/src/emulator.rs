@@ -12,7 +12,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, ErrorKind};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -85,25 +85,9 @@ impl Emulator {
         progress: &dyn Fn(&str),
     ) -> Result<Emulator, EmulatorError> {
         let python = ensure_venv(repo_root, progress)?;
-        let launcher = repo_root.join("infra/emulator/moto_launcher.py");
-        let stderr = match &log {
-            EmulatorLog::Inherit => Stdio::inherit(),
-            EmulatorLog::File(path) => {
-                if let Some(dir) = path.parent() {
-                    fs::create_dir_all(dir)
-                        .map_err(io(format!("cannot create {}", dir.display())))?;
-                }
-                let file = OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)
-                    .map_err(io(format!("cannot open {}", path.display())))?;
-                Stdio::from(file)
-            }
-        };
         let mut command = Command::new(&python);
         command
-            .arg(&launcher)
+            .arg(repo_root.join("infra/emulator/moto_launcher.py"))
             .args(["--host", "127.0.0.1", "--port", &port.to_string()]);
         // A log file keeps what needs reading later; each request would drown it.
         if matches!(log, EmulatorLog::File(_)) {
@@ -112,28 +96,14 @@ impl Emulator {
         let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(stderr)
+            .stderr(log.stdio()?)
             // Its own process group: a Ctrl-C in the terminal reaches only `cargo dev`,
             // which then stops everything in order.
             .process_group(0)
             .spawn()
             .map_err(io(format!("cannot run {}", python.display())))?;
         let stdin = child.stdin.take().expect("stdin is piped");
-        let stdout = child.stdout.take().expect("stdout is piped");
-
-        // Two lines say where it listens (`listening on URL`, `functions on URL`), or one
-        // line why it cannot (`error: reason`).
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut stdout = BufReader::new(stdout);
-            let mut first = String::new();
-            let mut second = String::new();
-            let _ = stdout.read_line(&mut first);
-            if first.starts_with("listening on ") {
-                let _ = stdout.read_line(&mut second);
-            }
-            let _ = tx.send((first, second));
-        });
+        let report = first_lines(child.stdout.take().expect("stdout is piped"));
         let mut emulator = Emulator {
             child,
             _stdin: stdin,
@@ -141,38 +111,33 @@ impl Emulator {
             functions_port: 0,
             log,
         };
-        let (first, second) = match rx.recv_timeout(START_TIMEOUT) {
-            Ok(lines) => lines,
-            Err(_) => {
-                return Err(EmulatorError::Start(format!(
-                    "moto did not report ready within {}s{}",
-                    START_TIMEOUT.as_secs(),
-                    emulator.log_hint()
-                )));
-            }
+        let Ok((first, second)) = report.recv_timeout(START_TIMEOUT) else {
+            let timeout = START_TIMEOUT.as_secs();
+            return Err(emulator.failed(&format!("moto did not report ready within {timeout}s")));
         };
-        let (first, second) = (first.trim(), second.trim());
-        if let Some(url) = first.strip_prefix("listening on ") {
-            let Some(functions) = second.strip_prefix("functions on ") else {
-                if let Some(reason) = second.strip_prefix("error: ") {
-                    return Err(EmulatorError::Start(reason.to_owned()));
-                }
-                return Err(EmulatorError::Start(format!(
-                    "the launcher named no port for the functions{}",
-                    emulator.log_hint()
-                )));
-            };
-            emulator.port = port_of(url, first)?;
-            emulator.functions_port = port_of(functions, second)?;
-            return Ok(emulator);
-        }
-        if let Some(reason) = first.strip_prefix("error: ") {
-            return Err(EmulatorError::Start(reason.to_owned()));
-        }
-        Err(EmulatorError::Start(format!(
-            "moto exited before it was ready{}",
-            emulator.log_hint()
-        )))
+        emulator.read_ports(first.trim(), second.trim())?;
+        Ok(emulator)
+    }
+
+    /// Takes the ports from the launcher's two lines (`listening on URL`, `functions on
+    /// URL`), or says why it did not start (`error: reason`).
+    fn read_ports(&mut self, first: &str, second: &str) -> Result<(), EmulatorError> {
+        let error = |line: &str| {
+            let reason = line.strip_prefix("error: ")?;
+            Some(EmulatorError::Start(reason.to_owned()))
+        };
+        let Some(url) = first.strip_prefix("listening on ") else {
+            return Err(
+                error(first).unwrap_or_else(|| self.failed("moto exited before it was ready"))
+            );
+        };
+        let Some(functions) = second.strip_prefix("functions on ") else {
+            return Err(error(second)
+                .unwrap_or_else(|| self.failed("the launcher named no port for the functions")));
+        };
+        self.port = port_of(url, first)?;
+        self.functions_port = port_of(functions, second)?;
+        Ok(())
     }
 
     /// `http://127.0.0.1:<port>`: the local cloud's own port, which never injects faults.
@@ -199,12 +164,49 @@ impl Emulator {
         self.child.wait()
     }
 
-    fn log_hint(&self) -> String {
-        match &self.log {
+    /// A start that failed for `reason`, with where to read more.
+    fn failed(&self, reason: &str) -> EmulatorError {
+        let hint = match &self.log {
             EmulatorLog::File(path) => format!("; see {}", path.display()),
             EmulatorLog::Inherit => String::new(),
-        }
+        };
+        EmulatorError::Start(format!("{reason}{hint}"))
     }
+}
+
+impl EmulatorLog {
+    /// Where the emulator's stderr goes.
+    fn stdio(&self) -> Result<Stdio, EmulatorError> {
+        let EmulatorLog::File(path) = self else {
+            return Ok(Stdio::inherit());
+        };
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir).map_err(io(format!("cannot create {}", dir.display())))?;
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(io(format!("cannot open {}", path.display())))?;
+        Ok(Stdio::from(file))
+    }
+}
+
+/// The launcher's first line, and its second after a `listening on` first, read on a
+/// thread so that the wait for them can time out.
+fn first_lines(stdout: ChildStdout) -> mpsc::Receiver<(String, String)> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut stdout = BufReader::new(stdout);
+        let mut first = String::new();
+        let mut second = String::new();
+        let _ = stdout.read_line(&mut first);
+        if first.starts_with("listening on ") {
+            let _ = stdout.read_line(&mut second);
+        }
+        let _ = tx.send((first, second));
+    });
+    rx
 }
 
 /// The port at the end of `url`, from the launcher's `line`.
@@ -253,45 +255,56 @@ pub fn ensure_venv(repo_root: &Path, progress: &dyn Fn(&str)) -> Result<PathBuf,
     }
     progress("installing emulator (first run only)");
     if !python.is_file() {
-        // --clear: a venv whose interpreter vanished (Python upgraded or moved) is rebuilt.
-        let created = Command::new("python3")
-            .args(["-m", "venv", "--clear"])
-            .arg(&venv)
-            .output()
-            .map_err(|e| match e.kind() {
-                ErrorKind::NotFound => EmulatorError::PythonMissing,
-                _ => EmulatorError::Venv {
-                    venv: venv.clone(),
-                    reason: e.to_string(),
-                },
-            })?;
-        if !created.status.success() {
-            return Err(EmulatorError::Venv {
-                venv,
-                reason: format!(
-                    "{} (Debian/Ubuntu need the python3-venv package)",
-                    String::from_utf8_lossy(&created.stderr).trim()
-                ),
-            });
-        }
+        create_venv(&venv)?;
     }
-    let log_path = dev.join("pip.log");
+    pip_install(&python, &requirements, &dev.join("pip.log"))?;
+    fs::write(&stamp, &wanted).map_err(io(format!("cannot write {}", stamp.display())))?;
+    Ok(python)
+}
+
+/// A new venv at `venv`; `--clear`: one whose interpreter vanished (Python upgraded or moved)
+/// is rebuilt.
+fn create_venv(venv: &Path) -> Result<(), EmulatorError> {
+    let failed = |reason: String| EmulatorError::Venv {
+        venv: venv.to_owned(),
+        reason,
+    };
+    let created = Command::new("python3")
+        .args(["-m", "venv", "--clear"])
+        .arg(venv)
+        .output()
+        .map_err(|e| match e.kind() {
+            ErrorKind::NotFound => EmulatorError::PythonMissing,
+            _ => failed(e.to_string()),
+        })?;
+    if !created.status.success() {
+        return Err(failed(format!(
+            "{} (Debian/Ubuntu need the python3-venv package)",
+            String::from_utf8_lossy(&created.stderr).trim()
+        )));
+    }
+    Ok(())
+}
+
+/// `pip install -r requirements` into the venv of `python`, its output in `log_path`.
+fn pip_install(python: &Path, requirements: &Path, log_path: &Path) -> Result<(), EmulatorError> {
     let log =
-        File::create(&log_path).map_err(io(format!("cannot create {}", log_path.display())))?;
+        File::create(log_path).map_err(io(format!("cannot create {}", log_path.display())))?;
     let log_err = log
         .try_clone()
         .map_err(io(format!("cannot open {}", log_path.display())))?;
-    let status = Command::new(&python)
+    let status = Command::new(python)
         .args(["-m", "pip", "install", "--disable-pip-version-check", "-r"])
-        .arg(&requirements)
+        .arg(requirements)
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(log_err)
         .status()
         .map_err(io(format!("cannot run {}", python.display())))?;
     if !status.success() {
-        return Err(EmulatorError::Pip { log: log_path });
+        return Err(EmulatorError::Pip {
+            log: log_path.to_owned(),
+        });
     }
-    fs::write(&stamp, &wanted).map_err(io(format!("cannot write {}", stamp.display())))?;
-    Ok(python)
+    Ok(())
 }

@@ -18,6 +18,7 @@ use aws_sdk_sqs::types::{
     ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry, Message,
     MessageSystemAttributeName,
 };
+use sam_template::reports_batch_item_failures;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -41,6 +42,32 @@ pub struct SqsSourceConfig {
     pub report_batch_item_failures: bool,
     /// How soon a failed message is visible again (Lambda: the queue's visibility timeout).
     pub retry_delay: Duration,
+}
+
+/// SAM's `BatchSize` when the event has none.
+const DEFAULT_BATCH_SIZE: u32 = 10;
+
+impl SqsSourceConfig {
+    /// `event`'s settings, SAM's defaults where it has none, for the queue it names.
+    pub fn new(
+        event: &sam_template::SqsEvent,
+        queue_url: String,
+        queue_arn: String,
+        retry_delay: Duration,
+    ) -> Self {
+        SqsSourceConfig {
+            queue_url,
+            queue_arn,
+            batch_size: event.batch_size.unwrap_or(DEFAULT_BATCH_SIZE).max(1) as usize,
+            batching_window: Duration::from_secs(
+                event.maximum_batching_window_in_seconds.unwrap_or(0),
+            ),
+            report_batch_item_failures: reports_batch_item_failures(
+                event.function_response_types.as_ref(),
+            ),
+            retry_delay,
+        }
+    }
 }
 
 /// Starts `pollers` pollers feeding `host` until `shutdown`.

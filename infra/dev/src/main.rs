@@ -32,33 +32,7 @@ struct Cli {
 enum Command {
     /// Start everything: emulator, resources, sample catalog, functions, HTTP API, SQS
     /// event sources. Prints `ready: <url>` when it takes traffic; Ctrl-C stops it all.
-    Up {
-        /// Port of the HTTP API on 127.0.0.1 (0 picks a free one).
-        #[arg(long, default_value_t = 3000)]
-        port: u16,
-        /// Use this running emulator instead of starting one (e.g. from `cargo dev emulator`).
-        #[arg(long, value_name = "URL")]
-        endpoint: Option<String>,
-        /// Processes per function, and pollers per SQS event source.
-        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
-        concurrency: u16,
-        /// Build the functions in release mode.
-        #[arg(long)]
-        release: bool,
-        /// Seconds before a failed SQS message is retried (Lambda waits for the queue's
-        /// visibility timeout).
-        #[arg(long, default_value_t = 1, value_name = "SECONDS")]
-        retry_delay: u64,
-        /// Seconds a confirmed order has to be paid before it is cancelled (the template's
-        /// PaymentWindowMinutes, 15 minutes, by default).
-        #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
-        payment_window: Option<u64>,
-        /// Inject faults into the functions' AWS calls (never the local cloud's own), as rates
-        /// 0..1: `throttle=0.05,error5xx=0.05,lost=0.03,conflict=0.15`. What was injected is
-        /// printed on Ctrl-C.
-        #[arg(long, value_name = "SPEC")]
-        faults: Option<dev::faults::FaultSpec>,
-    },
+    Up(UpArgs),
     /// Run orders and signed payment webhooks through the whole system with faults on, heal,
     /// and check the invariants (no order stuck, stock conserved, every event delivered, every
     /// webhook applied once, nothing valid in a dead-letter queue).
@@ -157,39 +131,61 @@ enum Command {
     },
 }
 
+#[derive(clap::Args)]
+struct UpArgs {
+    /// Port of the HTTP API on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 3000)]
+    port: u16,
+    /// Use this running emulator instead of starting one (e.g. from `cargo dev emulator`).
+    #[arg(long, value_name = "URL")]
+    endpoint: Option<String>,
+    /// Processes per function, and pollers per SQS event source.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
+    concurrency: u16,
+    /// Build the functions in release mode.
+    #[arg(long)]
+    release: bool,
+    /// Seconds before a failed SQS message is retried (Lambda waits for the queue's
+    /// visibility timeout).
+    #[arg(long, default_value_t = 1, value_name = "SECONDS")]
+    retry_delay: u64,
+    /// Seconds a confirmed order has to be paid before it is cancelled (the template's
+    /// PaymentWindowMinutes, 15 minutes, by default).
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    payment_window: Option<u64>,
+    /// Inject faults into the functions' AWS calls (never the local cloud's own), as rates
+    /// 0..1: `throttle=0.05,error5xx=0.05,lost=0.03,conflict=0.15`. What was injected is
+    /// printed on Ctrl-C.
+    #[arg(long, value_name = "SPEC")]
+    faults: Option<dev::faults::FaultSpec>,
+}
+
+impl From<UpArgs> for CloudOptions {
+    fn from(args: UpArgs) -> CloudOptions {
+        CloudOptions {
+            port: args.port,
+            endpoint: args.endpoint,
+            concurrency: usize::from(args.concurrency),
+            release: args.release,
+            retry_delay: Duration::from_secs(args.retry_delay),
+            logs: LogOutput::Terminal,
+            progress: Some(Arc::new(|line: &str| eprintln!("{line}"))),
+            repo_root: None,
+            executables: None,
+            payment_window: args.payment_window.map(Duration::from_secs),
+            parameters: Default::default(),
+            faults: args.faults,
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Up {
-            port,
-            endpoint,
-            concurrency,
-            release,
-            retry_delay,
-            payment_window,
-            faults,
-        } => {
-            let options = CloudOptions {
-                port,
-                endpoint,
-                concurrency: usize::from(concurrency),
-                release,
-                retry_delay: Duration::from_secs(retry_delay),
-                logs: LogOutput::Terminal,
-                progress: Some(Arc::new(|line: &str| eprintln!("{line}"))),
-                repo_root: None,
-                executables: None,
-                payment_window: payment_window.map(Duration::from_secs),
-                parameters: Default::default(),
-                faults,
-            };
-            up(options).await
-        }
+        Command::Up(args) => up(args.into()).await,
         Command::Provision { endpoint } => provision(&endpoint).await,
-        Command::Env { endpoint } => env(&endpoint
-            .or_else(|| running("endpoint"))
-            .unwrap_or_else(|| DEFAULT_ENDPOINT.to_owned())),
+        Command::Env { endpoint } => env(&emulator_endpoint(endpoint)),
         Command::Webhook {
             order,
             outcome,
@@ -216,13 +212,7 @@ async fn main() -> ExitCode {
         Command::Emulator { port } => emulator(port).await,
         Command::Token { customers, ttl } => token(&customers, ttl).await,
         Command::Redrive { queue, endpoint } => {
-            redrive(
-                queue.as_deref(),
-                &endpoint
-                    .or_else(|| running("endpoint"))
-                    .unwrap_or_else(|| DEFAULT_ENDPOINT.to_owned()),
-            )
-            .await
+            redrive(queue.as_deref(), &emulator_endpoint(endpoint)).await
         }
     };
     match result {
@@ -275,6 +265,13 @@ fn running(field: &str) -> Option<String> {
     let text = std::fs::read_to_string(running_file().ok()?).ok()?;
     let record: serde_json::Value = serde_json::from_str(&text).ok()?;
     record[field].as_str().map(str::to_owned)
+}
+
+/// `endpoint`, else the running cloud's emulator, else [`DEFAULT_ENDPOINT`].
+fn emulator_endpoint(endpoint: Option<String>) -> String {
+    endpoint
+        .or_else(|| running("endpoint"))
+        .unwrap_or_else(|| DEFAULT_ENDPOINT.to_owned())
 }
 
 async fn provision(endpoint: &str) -> Result<()> {
@@ -422,9 +419,7 @@ async fn order_total(order_id: &str) -> Result<shop::kernel::Money> {
 }
 
 async fn import(file: &std::path::Path, endpoint: Option<String>) -> Result<()> {
-    let endpoint = endpoint
-        .or_else(|| running("endpoint"))
-        .unwrap_or_else(|| DEFAULT_ENDPOINT.to_owned());
+    let endpoint = emulator_endpoint(endpoint);
     let parsed = dev::catalog::parse_file(file)?;
     for rejected in &parsed.rejected {
         eprintln!("{}: {rejected}", file.display());

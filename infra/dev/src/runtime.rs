@@ -35,6 +35,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::logs::Logs;
+use crate::resources::Resources;
+use crate::template::Function;
 
 /// How long an invocation waits for a free execution environment by default: API
 /// Gateway's integration timeout.
@@ -81,6 +83,24 @@ pub struct FunctionConfig {
     /// Every process gets exactly this environment, plus `AWS_LAMBDA_RUNTIME_API`,
     /// `AWS_LAMBDA_LOG_STREAM_NAME` and the caller's `PATH`.
     pub environment: BTreeMap<String, String>,
+}
+
+impl FunctionConfig {
+    /// The template's `function`, as the local cloud runs it, with `environment`.
+    pub fn of(
+        function: &Function,
+        resources: &Resources,
+        environment: BTreeMap<String, String>,
+    ) -> FunctionConfig {
+        FunctionConfig {
+            binary: function.binary.clone(),
+            function_name: function.logical_id.clone(),
+            function_arn: resources.function_arn(&function.logical_id),
+            timeout: function.timeout,
+            queue_timeout: QUEUE_TIMEOUT,
+            environment,
+        }
+    }
 }
 
 /// The program an execution environment runs: the function's bootstrap binary, or in
@@ -235,19 +255,13 @@ impl FunctionHost {
                 picked_up: picked_tx,
             })
             .map_err(|_| InvokeError::Stopped)?;
-        let timeout = host.config.timeout;
-        let timed_out = || InvokeError::Timeout {
-            function: host.config.binary.clone(),
-            timeout,
-        };
         // Waiting for a free environment is not part of the function's timeout: Lambda would
         // start another one. On this timeout `result_rx` is dropped, so the queued event is
         // skipped later.
         let queue_timeout = host.config.queue_timeout;
-        let picked_up = tokio::select! {
-            picked_up = tokio::time::timeout(queue_timeout, picked_rx) => picked_up,
-            () = host.shutdown.cancelled() => return Err(InvokeError::Stopped),
-        };
+        let picked_up = host
+            .or_stopped(tokio::time::timeout(queue_timeout, picked_rx))
+            .await?;
         let slot = match picked_up {
             Ok(Ok((slot, at))) => {
                 timing.picked_up = Some(at);
@@ -261,10 +275,10 @@ impl FunctionHost {
                 });
             }
         };
-        let answered = tokio::select! {
-            answered = tokio::time::timeout(timeout, result_rx) => answered,
-            () = host.shutdown.cancelled() => return Err(InvokeError::Stopped),
-        };
+        let timeout = host.config.timeout;
+        let answered = host
+            .or_stopped(tokio::time::timeout(timeout, result_rx))
+            .await?;
         match answered {
             Ok(Ok(result)) => {
                 timing.answered = Some(Instant::now());
@@ -273,7 +287,10 @@ impl FunctionHost {
             Ok(Err(_)) => Err(InvokeError::Stopped),
             Err(_) => {
                 host.abandon(&request_id, slot);
-                Err(timed_out())
+                Err(InvokeError::Timeout {
+                    function: host.config.binary.clone(),
+                    timeout,
+                })
             }
         }
     }
@@ -531,52 +548,16 @@ async fn supervise(host: Arc<Host>, slot: Arc<Slot>, program: Program, runtime_a
         // A kill meant for the previous process (it exited on its own first) is stale.
         let _ = slot.kill.notified().now_or_never();
         let started = Instant::now();
-        let mut command = Command::new(&program.path);
-        command
-            .args(&program.args)
-            .env_clear()
-            .envs(&host.config.environment)
-            .env("AWS_LAMBDA_RUNTIME_API", &runtime_api)
-            .env(
-                "AWS_LAMBDA_LOG_STREAM_NAME",
-                format!("local/{}/{generation}", slot.label),
-            )
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            // Out of the terminal's process group: Ctrl-C stops `cargo dev`, which stops us.
-            .process_group(0);
-        if let Some(path) = std::env::var_os("PATH") {
-            command.env("PATH", path);
-        }
-        let reason = match command.spawn() {
-            Err(e) => format!("cannot start {}: {e}", program.path.display()),
-            Ok(mut child) => {
-                if let Some(stdout) = child.stdout.take() {
-                    host.tasks
-                        .spawn(forward(host.clone(), slot.label.clone(), stdout));
-                }
-                if let Some(stderr) = child.stderr.take() {
-                    host.tasks
-                        .spawn(forward(host.clone(), slot.label.clone(), stderr));
-                }
-                let reason = tokio::select! {
-                    status = child.wait() => match status {
-                        Ok(status) => format!("the process exited ({status})"),
-                        Err(e) => format!("cannot wait for the process: {e}"),
-                    },
-                    () = slot.kill.notified() => {
-                        let _ = child.kill().await;
-                        "the process was stopped after a timeout or init error".to_owned()
-                    }
-                    () = host.shutdown.cancelled() => {
-                        let _ = child.kill().await;
-                        return;
-                    }
-                };
-                reason
-            }
+        let log_stream = format!("local/{}/{generation}", slot.label);
+        let mut command = function_command(
+            &program.path,
+            &host.config.environment,
+            &runtime_api,
+            &log_stream,
+        );
+        command.args(&program.args);
+        let Ok(reason) = host.run(&slot, command).await else {
+            return;
         };
         host.environment_ended(&slot, &reason);
         if host.shutdown.is_cancelled() {
@@ -596,6 +577,84 @@ async fn supervise(host: Arc<Host>, slot: Arc<Slot>, program: Program, runtime_a
             () = tokio::time::sleep(backoff) => {}
             () = host.shutdown.cancelled() => return,
         }
+    }
+}
+
+/// A function's process as Lambda starts one: its environment only (and `PATH`), the
+/// Runtime API's address, killed when dropped.
+pub fn function_command(
+    executable: &std::path::Path,
+    environment: &BTreeMap<String, String>,
+    runtime_api: &str,
+    log_stream: &str,
+) -> Command {
+    let mut command = Command::new(executable);
+    command
+        .env_clear()
+        .envs(environment)
+        .env("AWS_LAMBDA_RUNTIME_API", runtime_api)
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", log_stream)
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        // Out of the terminal's process group: Ctrl-C stops `cargo dev`, which stops us.
+        .process_group(0);
+    if let Some(path) = std::env::var_os("PATH") {
+        command.env("PATH", path);
+    }
+    command
+}
+
+impl Host {
+    /// `future`, unless the host shuts down first.
+    async fn or_stopped<T>(&self, future: impl Future<Output = T>) -> Result<T, InvokeError> {
+        tokio::select! {
+            value = future => Ok(value),
+            () = self.shutdown.cancelled() => Err(InvokeError::Stopped),
+        }
+    }
+
+    /// Runs `command` in `slot`, its output logged, until it exits or is killed: why it
+    /// ended; `Err` at shutdown.
+    async fn run(
+        self: &Arc<Self>,
+        slot: &Slot,
+        mut command: Command,
+    ) -> Result<String, InvokeError> {
+        command.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = match command.spawn() {
+            Ok(child) => child,
+            Err(e) => {
+                let program = command
+                    .as_std()
+                    .get_program()
+                    .to_string_lossy()
+                    .into_owned();
+                return Ok(format!("cannot start {program}: {e}"));
+            }
+        };
+        if let Some(stdout) = child.stdout.take() {
+            (self.tasks).spawn(forward(self.clone(), slot.label.clone(), stdout));
+        }
+        if let Some(stderr) = child.stderr.take() {
+            (self.tasks).spawn(forward(self.clone(), slot.label.clone(), stderr));
+        }
+        let ended = self.or_stopped(async {
+            tokio::select! {
+                status = child.wait() => match status {
+                    Ok(status) => format!("the process exited ({status})"),
+                    Err(e) => format!("cannot wait for the process: {e}"),
+                },
+                () = slot.kill.notified() => {
+                    let _ = child.kill().await;
+                    "the process was stopped after a timeout or init error".to_owned()
+                }
+            }
+        });
+        let ended = ended.await;
+        if ended.is_err() {
+            let _ = child.kill().await;
+        }
+        ended
     }
 }
 

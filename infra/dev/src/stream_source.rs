@@ -20,6 +20,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodbstreams::types::{Record, ShardIteratorType};
+use sam_template::{StreamEvent, reports_batch_item_failures};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -52,6 +53,39 @@ pub struct StreamSourceConfig {
     pub on_failure_queue_url: Option<String>,
     /// How soon a failed batch is handed over again.
     pub retry_delay: Duration,
+}
+
+/// SAM's `BatchSize` when the event has none.
+const DEFAULT_BATCH_SIZE: u32 = 100;
+
+impl StreamSourceConfig {
+    /// `event`'s settings, SAM's defaults where it has none, for the stream of `table`.
+    pub fn new(
+        event: &StreamEvent,
+        table: String,
+        on_failure_queue_url: Option<String>,
+        retry_delay: Duration,
+    ) -> anyhow::Result<Self> {
+        Ok(StreamSourceConfig {
+            table,
+            starting_position: event.starting_position.as_str().into(),
+            batch_size: event.batch_size.unwrap_or(DEFAULT_BATCH_SIZE).max(1) as usize,
+            batching_window: Duration::from_secs(
+                event.maximum_batching_window_in_seconds.unwrap_or(0),
+            ),
+            // SAM's default is -1: retry until the record expires.
+            maximum_retry_attempts: event
+                .maximum_retry_attempts
+                .and_then(|n| u32::try_from(n).ok()),
+            bisect_batch_on_function_error: event.bisect_batch_on_function_error.unwrap_or(false),
+            report_batch_item_failures: reports_batch_item_failures(
+                event.function_response_types.as_ref(),
+            ),
+            filters: event.filter_patterns()?,
+            on_failure_queue_url,
+            retry_delay,
+        })
+    }
 }
 
 /// The AWS clients a stream poller uses (the emulator's, never the functions' endpoint).

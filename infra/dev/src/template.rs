@@ -12,14 +12,11 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::time::Duration;
 
-use sam_template::{
-    Event, FunctionProperties, HttpApiEvent, Metadata, Properties, Resource, SqsEvent, StreamEvent,
-    reports_batch_item_failures,
-};
+use sam_template::{Event, FunctionProperties, HttpApiEvent, Metadata, Properties, Resource};
 
 pub use sam_template::{
-    Expr, JwtConfiguration as JwtAuthorizerConfig, KeyElement, Queue, SecondaryIndex, Subscription,
-    Table,
+    Expr, JwtConfiguration as JwtAuthorizerConfig, KeyElement, Queue, SecondaryIndex, SqsEvent,
+    StreamEvent, Subscription, Table,
 };
 
 #[derive(Clone, Debug, Default)]
@@ -52,8 +49,11 @@ pub struct Function {
     /// `Environment.Variables`, the function's over `Globals.Function`'s.
     pub environment: BTreeMap<String, Expr>,
     pub http_routes: Vec<HttpRoute>,
-    pub sqs_sources: Vec<SqsSource>,
-    pub stream_sources: Vec<StreamSource>,
+    /// The `SQS` events by name.
+    pub sqs_events: Vec<(String, SqsEvent)>,
+    /// The `DynamoDB` events by name, checked: each reads a table's stream
+    /// ([`StreamEvent::table`]) with a known starting position and JSON filter patterns.
+    pub stream_events: Vec<(String, StreamEvent)>,
 }
 
 /// An `HttpApi` event.
@@ -85,40 +85,6 @@ impl HttpRoute {
     }
 }
 
-/// An `SQS` event: the queue the function consumes.
-#[derive(Clone, Debug, PartialEq)]
-pub struct SqsSource {
-    /// The event's name in the template (`PlaceOrderCommands`).
-    pub name: String,
-    /// The queue's ARN, usually `!GetAtt Queue.Arn`.
-    pub queue: Expr,
-    pub batch_size: u32,
-    pub batching_window: Duration,
-    /// `FunctionResponseTypes: [ReportBatchItemFailures]`.
-    pub report_batch_item_failures: bool,
-}
-
-/// A `DynamoDB` event: the table stream the function reads.
-#[derive(Clone, Debug, PartialEq)]
-pub struct StreamSource {
-    /// The event's name in the template (`CommittedOrderEvents`).
-    pub name: String,
-    /// The table whose stream it is: `Stream` must be `!GetAtt <Table>.StreamArn`.
-    pub table: String,
-    /// `TRIM_HORIZON` (everything the stream still holds) or `LATEST`.
-    pub starting_position: String,
-    pub batch_size: u32,
-    pub batching_window: Duration,
-    /// `MaximumRetryAttempts`; `None` for -1 (until the record is too old).
-    pub maximum_retry_attempts: Option<u32>,
-    pub bisect_batch_on_function_error: bool,
-    pub report_batch_item_failures: bool,
-    /// `FilterCriteria.Filters[].Pattern`, parsed: a record is handed over when any matches.
-    pub filters: Vec<serde_json::Value>,
-    /// `DestinationConfig.OnFailure.Destination`: where a batch given up on is described.
-    pub on_failure: Option<Expr>,
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateError {
     #[error("cannot read {path}: {source}")]
@@ -138,8 +104,6 @@ fn invalid(message: impl Into<String>) -> TemplateError {
 
 const DEFAULT_MEMORY_SIZE: u32 = 128;
 const DEFAULT_TIMEOUT_SECONDS: u64 = 3;
-const DEFAULT_SQS_BATCH_SIZE: u32 = 10;
-const DEFAULT_STREAM_BATCH_SIZE: u32 = 100;
 
 impl Template {
     /// Reads `template.yaml` at the repository root.
@@ -292,21 +256,18 @@ impl Template {
         }
         for function in &self.functions {
             let id = &function.logical_id;
-            for source in &function.sqs_sources {
-                check(id, &source.queue)?;
+            for (_, event) in &function.sqs_events {
+                check(id, &event.queue)?;
             }
-            for source in &function.stream_sources {
-                let streams = self
-                    .tables
-                    .get(&source.table)
-                    .is_some_and(|t| t.stream_specification.is_some());
-                if !streams {
+            for (name, event) in &function.stream_events {
+                let table = event.table().unwrap_or_default();
+                let streams = self.tables.get(table).map(|t| &t.stream_specification);
+                if !matches!(streams, Some(Some(_))) {
                     return Err(invalid(format!(
-                        "{id}.{}: {} is not a table with a StreamSpecification",
-                        source.name, source.table
+                        "{id}.{name}: {table} is not a table with a StreamSpecification"
                     )));
                 }
-                if let Some(destination) = &source.on_failure {
+                if let Some(destination) = event.on_failure() {
                     check(id, destination)?;
                 }
             }
@@ -385,18 +346,17 @@ fn read_function(
         timeout: Duration::from_secs(timeout),
         environment: properties.environment.variables.clone(),
         http_routes: Vec::new(),
-        sqs_sources: Vec::new(),
-        stream_sources: Vec::new(),
+        sqs_events: Vec::new(),
+        stream_events: Vec::new(),
     };
     for (name, event) in &properties.events {
         let owner = format!("{id}.Events.{name}");
         match event {
             Event::HttpApi(event) => function.http_routes.push(http_route(&owner, event)?),
-            Event::Sqs(event) => function.sqs_sources.push(sqs_source(name, event)),
+            Event::Sqs(event) => function.sqs_events.push((name.clone(), event.clone())),
             Event::DynamoDb(event) => {
-                function
-                    .stream_sources
-                    .push(stream_source(name, &owner, event)?);
+                check_stream_event(&owner, event)?;
+                function.stream_events.push((name.clone(), event.clone()));
             }
             Event::Other { kind, .. } => warnings.push(format!(
                 "{owner}: events of type {kind} are not run by the local cloud"
@@ -426,34 +386,13 @@ fn http_route(owner: &str, event: &HttpApiEvent) -> Result<HttpRoute, TemplateEr
     })
 }
 
-fn sqs_source(name: &str, event: &SqsEvent) -> SqsSource {
-    SqsSource {
-        name: name.to_owned(),
-        queue: event.queue.clone(),
-        batch_size: event.batch_size.unwrap_or(DEFAULT_SQS_BATCH_SIZE).max(1),
-        batching_window: Duration::from_secs(event.maximum_batching_window_in_seconds.unwrap_or(0)),
-        report_batch_item_failures: reports_batch_item_failures(
-            event.function_response_types.as_ref(),
-        ),
+/// What the local cloud needs of a `DynamoDB` event, checked before anything starts.
+fn check_stream_event(owner: &str, event: &StreamEvent) -> Result<(), TemplateError> {
+    if event.table().is_none() {
+        return Err(invalid(format!(
+            "{owner}: Stream must be !GetAtt <Table>.StreamArn"
+        )));
     }
-}
-
-fn stream_source(
-    name: &str,
-    owner: &str,
-    event: &StreamEvent,
-) -> Result<StreamSource, TemplateError> {
-    let table = match &event.stream {
-        Expr::GetAtt {
-            resource,
-            attribute,
-        } if attribute == "StreamArn" => resource,
-        _ => {
-            return Err(invalid(format!(
-                "{owner}: Stream must be !GetAtt <Table>.StreamArn"
-            )));
-        }
-    };
     let starting_position = &event.starting_position;
     if !["TRIM_HORIZON", "LATEST"].contains(&starting_position.as_str()) {
         return Err(invalid(format!(
@@ -465,34 +404,10 @@ fn stream_source(
             "{owner}: MaximumRetryAttempts is not -1 or more"
         )));
     }
-    let filters = event.filter_criteria.iter().flat_map(|c| &c.filters);
-    let filters = filters
-        .map(|filter| {
-            serde_json::from_str(filter.pattern.as_deref().unwrap_or("{}"))
-                .map_err(|e| invalid(format!("{owner}: a filter Pattern is not JSON: {e}")))
-        })
-        .collect::<Result<_, _>>()?;
-    let on_failure = event
-        .destination_config
-        .as_ref()
-        .and_then(|d| d.on_failure.as_ref());
-    Ok(StreamSource {
-        name: name.to_owned(),
-        table: table.clone(),
-        starting_position: starting_position.clone(),
-        batch_size: event.batch_size.unwrap_or(DEFAULT_STREAM_BATCH_SIZE).max(1),
-        batching_window: Duration::from_secs(event.maximum_batching_window_in_seconds.unwrap_or(0)),
-        // SAM's default is -1: retry until the record expires.
-        maximum_retry_attempts: event
-            .maximum_retry_attempts
-            .and_then(|n| u32::try_from(n).ok()),
-        bisect_batch_on_function_error: event.bisect_batch_on_function_error.unwrap_or(false),
-        report_batch_item_failures: reports_batch_item_failures(
-            event.function_response_types.as_ref(),
-        ),
-        filters,
-        on_failure: on_failure.map(|o| o.destination.clone()),
-    })
+    event
+        .filter_patterns()
+        .map_err(|e| invalid(format!("{owner}: a filter Pattern is not JSON: {e}")))?;
+    Ok(())
 }
 
 /// The filter policy as JSON: the template may write it as a JSON string as well as a mapping.
@@ -512,6 +427,12 @@ mod tests {
 
     fn repo_template() -> Template {
         Template::load(&crate::repo::repo_root().unwrap()).unwrap()
+    }
+
+    /// The event's settings as the local cloud runs them.
+    fn sqs_source(event: &SqsEvent) -> crate::event_source::SqsSourceConfig {
+        let (url, arn) = (String::new(), String::new());
+        crate::event_source::SqsSourceConfig::new(event, url, arn, Duration::ZERO)
     }
 
     #[test]
@@ -558,14 +479,15 @@ mod tests {
             processor.environment["ORDERS_TABLE"],
             Expr::Ref("OrdersTable".into())
         );
-        let source = &processor.sqs_sources[0];
+        let event = &processor.sqs_events[0].1;
         assert_eq!(
-            source.queue,
+            event.queue,
             Expr::GetAtt {
                 resource: "OrdersQueue".into(),
                 attribute: "Arn".into()
             }
         );
+        let source = sqs_source(event);
         assert_eq!(source.batch_size, 10);
         assert_eq!(source.batching_window, Duration::from_secs(1));
         assert!(source.report_batch_item_failures);
@@ -702,8 +624,9 @@ Resources:
             ]
         );
         assert_eq!(api.http_routes[1].key(), "$default");
-        assert_eq!(api.sqs_sources[0].batch_size, 10);
-        assert!(!api.sqs_sources[0].report_batch_item_failures);
+        let source = sqs_source(&api.sqs_events[0].1);
+        assert_eq!(source.batch_size, 10);
+        assert!(!source.report_batch_item_failures);
         assert!(template.warnings.iter().any(|w| w.contains("Schedule")));
 
         let work = &template.queues["Work"];

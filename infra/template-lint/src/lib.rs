@@ -184,12 +184,7 @@ fn on_failure_destinations<'a>(resources: &Resources<'a>) -> Vec<&'a str> {
     let events = resources.functions().flat_map(|(_, f)| &f.events);
     let mut destinations: Vec<&Expr> = events
         .filter_map(|(_, event)| match event {
-            Event::DynamoDb(stream) => stream
-                .destination_config
-                .as_ref()?
-                .on_failure
-                .as_ref()
-                .map(|o| &o.destination),
+            Event::DynamoDb(stream) => stream.on_failure(),
             Event::Other { properties, .. } => on_failure(properties.get("DestinationConfig")),
             _ => None,
         })

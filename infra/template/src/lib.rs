@@ -346,6 +346,33 @@ pub struct StreamEvent {
     pub destination_config: Option<DestinationConfig>,
 }
 
+impl StreamEvent {
+    /// The table whose stream this is, when `Stream` is `!GetAtt <Table>.StreamArn`.
+    pub fn table(&self) -> Option<&str> {
+        match &self.stream {
+            Expr::GetAtt {
+                resource,
+                attribute,
+            } if attribute == "StreamArn" => Some(resource),
+            _ => None,
+        }
+    }
+
+    /// `DestinationConfig.OnFailure.Destination`: where a batch given up on is described.
+    pub fn on_failure(&self) -> Option<&Expr> {
+        let on_failure = self.destination_config.as_ref()?.on_failure.as_ref();
+        on_failure.map(|o| &o.destination)
+    }
+
+    /// `FilterCriteria.Filters[].Pattern`, parsed (a filter without one matches everything).
+    pub fn filter_patterns(&self) -> Result<Vec<serde_json::Value>, serde_json::Error> {
+        let filters = self.filter_criteria.iter().flat_map(|c| &c.filters);
+        filters
+            .map(|filter| serde_json::from_str(filter.pattern.as_deref().unwrap_or("{}")))
+            .collect()
+    }
+}
+
 /// Whether `FunctionResponseTypes` asks for partial batch responses.
 pub fn reports_batch_item_failures(function_response_types: Option<&Expr>) -> bool {
     function_response_types.is_some_and(|t| t.literals().contains(&"ReportBatchItemFailures"))

@@ -197,30 +197,35 @@ pub fn model(warm: &[Warm], batches: &[BatchRequests], memory_mb: &dyn Fn(&str) 
     // reads are free: DynamoDB Streams GetRecords made by a Lambda trigger are not billed).
     let event_source_sqs = 2.0 * 2.0 / largest as f64;
     let read_parts: Vec<Part> = warm_part("product-reads", false).into_iter().collect();
-    let functions: Vec<String> = order_parts
-        .iter()
-        .map(|p| format!("{} ({} MB)", p.binary, p.memory_mb))
-        .collect();
     Cost {
         region: "us-east-1".to_owned(),
         prices_as_of: PRICES_AS_OF.to_owned(),
         prices: prices(),
         per_million_orders: table(&order_parts, event_source_sqs, 2.0),
         per_million_product_reads: table(&read_parts, 0.0, 1.0),
-        assumptions: vec![
-            format!(
-                "An order is one POST /orders, three order-relay records (placed, confirmed, paid), one order-processor record, one payment webhook and one order-payments record: {}.",
-                functions.join(", ")
-            ),
-            format!(
-                "The SQS consumers run full batches of {largest} (their template BatchSize); their event sources each make one ReceiveMessage and one DeleteMessageBatch per batch. Empty long polls while idle (a fixed monthly cost, not per order) are left out."
-            ),
-            "Durations are the measured warm billed durations on this machine (rounded up to the millisecond per invocation), at the template's MemorySize; a 128 MB Lambda gets a fraction of a vCPU, so CPU-bound parts may run slower there. Cold starts (billed init) are left out: at steady load they are a small share.".to_owned(),
-            "DynamoDB capacity units are estimated from the requests' JSON (1 KB per write unit, 4 KB per read unit, transactions twice); reads are taken as strongly consistent except product-reads' (eventually consistent). Storage, backups, streams and data transfer are left out.".to_owned(),
-            "SNS deliveries to SQS are free; the NotificationsQueue's consumer (the stand-in for e-mail) is not part of the order's cost. Free tiers are not subtracted.".to_owned(),
-            "Logs: the functions' measured log bytes per invocation (INFO), ingested at CloudWatch's standard price; storage left out.".to_owned(),
-        ],
+        assumptions: assumptions(&order_parts, largest),
     }
+}
+
+/// What the model leaves out and takes for granted; `order_parts` are the order's functions.
+fn assumptions(order_parts: &[Part], largest: usize) -> Vec<String> {
+    let functions: Vec<String> = order_parts
+        .iter()
+        .map(|p| format!("{} ({} MB)", p.binary, p.memory_mb))
+        .collect();
+    let functions = functions.join(", ");
+    vec![
+        format!(
+            "An order is one POST /orders, three order-relay records (placed, confirmed, paid), one order-processor record, one payment webhook and one order-payments record: {functions}."
+        ),
+        format!(
+            "The SQS consumers run full batches of {largest} (their template BatchSize); their event sources each make one ReceiveMessage and one DeleteMessageBatch per batch. Empty long polls while idle (a fixed monthly cost, not per order) are left out."
+        ),
+        "Durations are the measured warm billed durations on this machine (rounded up to the millisecond per invocation), at the template's MemorySize; a 128 MB Lambda gets a fraction of a vCPU, so CPU-bound parts may run slower there. Cold starts (billed init) are left out: at steady load they are a small share.".to_owned(),
+        "DynamoDB capacity units are estimated from the requests' JSON (1 KB per write unit, 4 KB per read unit, transactions twice); reads are taken as strongly consistent except product-reads' (eventually consistent). Storage, backups, streams and data transfer are left out.".to_owned(),
+        "SNS deliveries to SQS are free; the NotificationsQueue's consumer (the stand-in for e-mail) is not part of the order's cost. Free tiers are not subtracted.".to_owned(),
+        "Logs: the functions' measured log bytes per invocation (INFO), ingested at CloudWatch's standard price; storage left out.".to_owned(),
+    ]
 }
 
 #[cfg(test)]

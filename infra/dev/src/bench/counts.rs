@@ -76,22 +76,6 @@ impl Counts {
     pub fn requests(&self) -> u64 {
         self.0.values().map(|c| c.requests).sum()
     }
-
-    pub fn service_requests(&self, service: &str) -> u64 {
-        self.0
-            .iter()
-            .filter(|((s, _), _)| s == service)
-            .map(|(_, c)| c.requests)
-            .sum()
-    }
-
-    /// `service:Operation` names with their counts, for quick comparisons.
-    pub fn summary(&self) -> BTreeMap<String, u64> {
-        self.0
-            .iter()
-            .map(|((s, o), c)| (format!("{s}:{o}"), c.requests))
-            .collect()
-    }
 }
 
 #[derive(Deserialize)]

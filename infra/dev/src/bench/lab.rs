@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow};
 use aws_config::{AppName, SdkConfig};
 use aws_sdk_dynamodb::types::AttributeValue;
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -22,8 +22,8 @@ use crate::cloud::{Progress, provision_all};
 use crate::emulator::{self, Emulator, EmulatorLog};
 use crate::environment::function_environment;
 use crate::logs::{LogOutput, Logs};
-use crate::resources::{REGION, Resources};
-use crate::runtime::{FunctionConfig, FunctionHost, QUEUE_TIMEOUT};
+use crate::resources::{QueueRef, REGION, Resources};
+use crate::runtime::{FunctionConfig, FunctionHost, QUEUE_TIMEOUT, function_command};
 use crate::template::Template;
 
 /// The floor's binary: `infra/hello`.
@@ -171,14 +171,8 @@ impl Lab {
             .template
             .function_by_binary(binary)
             .ok_or_else(|| anyhow!("no function with binary {binary} in template.yaml"))?;
-        Ok(FunctionConfig {
-            binary: binary.to_owned(),
-            function_name: function.logical_id.clone(),
-            function_arn: self.resources.function_arn(&function.logical_id),
-            timeout: function.timeout,
-            queue_timeout: QUEUE_TIMEOUT,
-            environment: function_environment(function, &self.resources).variables,
-        })
+        let environment = function_environment(function, &self.resources).variables;
+        Ok(FunctionConfig::of(function, &self.resources, environment))
     }
 
     /// Starts one process of `binary` behind a new Runtime API endpoint. The endpoint is
@@ -206,23 +200,12 @@ impl Lab {
                 .open(&log)
                 .with_context(|| format!("cannot open {}", log.display()))
         };
-        let mut command = Command::new(&path);
+        let log_stream = format!("bench/{binary}/{}", environment.id);
+        let runtime_api = environment.runtime_api();
+        let mut command = function_command(&path, &config.environment, &runtime_api, &log_stream);
         command
-            .env_clear()
-            .envs(&config.environment)
-            .env("AWS_LAMBDA_RUNTIME_API", environment.runtime_api())
-            .env(
-                "AWS_LAMBDA_LOG_STREAM_NAME",
-                format!("bench/{binary}/{}", environment.id),
-            )
-            .stdin(Stdio::null())
             .stdout(Stdio::from(open()?))
-            .stderr(Stdio::from(open()?))
-            .kill_on_drop(true)
-            .process_group(0);
-        if let Some(paths) = std::env::var_os("PATH") {
-            command.env("PATH", paths);
-        }
+            .stderr(Stdio::from(open()?));
         let spawned = Instant::now();
         let child = command
             .spawn()
@@ -237,27 +220,34 @@ impl Lab {
         })
     }
 
+    /// Runs `work` with a new process of `binary`, and stops the process however it went.
+    pub async fn with_process<T>(
+        &self,
+        binary: &str,
+        work: impl AsyncFnOnce(&Process) -> Result<T>,
+    ) -> Result<T> {
+        let process = self.spawn(binary).await?;
+        let result = work(&process).await;
+        process.stop().await;
+        result
+    }
+
     /// Bytes the function's log file holds (its stdout and stderr), for log costs.
     pub fn log_bytes(&self, binary: &str) -> u64 {
         std::fs::metadata(self.log_dir.join(format!("{binary}.log"))).map_or(0, |m| m.len())
     }
 
     pub fn queue_url(&self, logical_id: &str) -> Result<String> {
-        Ok(self
-            .resources
-            .queue(logical_id)
-            .ok_or_else(|| anyhow!("template.yaml has no queue {logical_id}"))?
-            .url
-            .clone())
+        Ok(self.queue(logical_id)?.url.clone())
     }
 
     pub fn queue_arn(&self, logical_id: &str) -> Result<String> {
-        Ok(self
-            .resources
-            .queue(logical_id)
-            .ok_or_else(|| anyhow!("template.yaml has no queue {logical_id}"))?
-            .arn
-            .clone())
+        Ok(self.queue(logical_id)?.arn.clone())
+    }
+
+    fn queue(&self, logical_id: &str) -> Result<&QueueRef> {
+        let queue = self.resources.queue(logical_id);
+        queue.ok_or_else(|| anyhow!("template.yaml has no queue {logical_id}"))
     }
 
     pub fn table(&self, logical_id: &str) -> Result<String> {

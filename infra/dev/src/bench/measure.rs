@@ -119,13 +119,43 @@ impl Chain<'_> {
     }
 
     async fn next(&self, queue: &str) -> Result<Vec<Message>> {
-        let messages = receive(&self.sqs, &self.lab.queue_url(queue)?, 1, QUEUE_WAIT).await?;
-        if messages.is_empty() {
-            bail!("nothing arrived on {queue} within {QUEUE_WAIT:?}");
-        }
-        Ok(messages)
+        next_message(&self.sqs, self.lab, queue).await
+    }
+
+    /// Starts `binary` and gives it its event: how long after the spawn the event was picked
+    /// up, and answered.
+    async fn first_invocation(
+        &mut self,
+        binary: &str,
+        round: usize,
+    ) -> Result<(Duration, Duration)> {
+        self.drain_notifications().await?;
+        let payload = self.event(binary, round).await?;
+        let (spawned, timing) = (self.lab)
+            .with_process(binary, async |process| {
+                let timing = invoke(process, binary, &payload).await;
+                let timing = timing.with_context(|| format!("{binary}'s first invocation"))?;
+                Ok((process.spawned, timing))
+            })
+            .await?;
+        let (Some(picked_up), Some(answered)) = (timing.picked_up, timing.answered) else {
+            bail!("{binary}: no timing for its first invocation");
+        };
+        Ok((picked_up - spawned, answered - spawned))
     }
 }
+
+/// The next message on `queue`, waiting for it up to [`QUEUE_WAIT`].
+async fn next_message(sqs: &aws_sdk_sqs::Client, lab: &Lab, queue: &str) -> Result<Vec<Message>> {
+    let messages = receive(sqs, &lab.queue_url(queue)?, 1, QUEUE_WAIT).await?;
+    if messages.is_empty() {
+        bail!("nothing arrived on {queue} within {QUEUE_WAIT:?}");
+    }
+    Ok(messages)
+}
+
+/// Per binary, how long after its spawn each first event was picked up, and answered.
+type ColdSamples<'a> = BTreeMap<&'a str, (Vec<Duration>, Vec<Duration>)>;
 
 /// `spawns` rounds; in each, every binary starts once and serves one event.
 pub async fn cold_starts(
@@ -135,7 +165,7 @@ pub async fn cold_starts(
     progress: &Progress,
 ) -> Result<ColdStart> {
     let binaries: Vec<&str> = std::iter::once(HELLO).chain(FUNCTIONS).collect();
-    let mut samples: BTreeMap<&str, (Vec<Duration>, Vec<Duration>)> = BTreeMap::new();
+    let mut samples = ColdSamples::new();
     let mut chain = Chain {
         lab,
         events,
@@ -146,53 +176,40 @@ pub async fn cold_starts(
     for round in 0..spawns {
         progress(&format!("cold start: round {}/{spawns}", round + 1));
         for binary in &binaries {
-            chain.drain_notifications().await?;
-            let payload = chain.event(binary, round).await?;
-            let process = lab.spawn(binary).await?;
-            let timing = invoke(&process, binary, &payload)
-                .await
-                .with_context(|| format!("{binary}'s first invocation"));
-            let spawned = process.spawned;
-            process.stop().await;
-            let timing = timing?;
-            let (Some(picked_up), Some(answered)) = (timing.picked_up, timing.answered) else {
-                bail!("{binary}: no timing for its first invocation");
-            };
+            let (request, response) = chain.first_invocation(binary, round).await?;
             let entry = samples.entry(binary).or_default();
-            entry.0.push(picked_up - spawned);
-            entry.1.push(answered - spawned);
+            entry.0.push(request);
+            entry.1.push(response);
         }
     }
-    let floor = samples
-        .get(HELLO)
-        .map(|(request, response)| {
-            (
-                Dist::of_durations(request).p50,
-                Dist::of_durations(response).p50,
-            )
-        })
-        .context("no floor measured")?;
-    let functions = binaries
-        .iter()
-        .map(|binary| {
-            let (request, response) = &samples[binary];
-            let first_request_ms = Dist::of_durations(request);
-            let first_response_ms = Dist::of_durations(response);
-            ColdFunction {
-                binary: (*binary).to_owned(),
-                event: event_name(binary).to_owned(),
-                first_request_ratio: first_request_ms.p50 / floor.0,
-                first_response_ratio: first_response_ms.p50 / floor.1,
-                first_request_ms,
-                first_response_ms,
-            }
-        })
-        .collect();
     Ok(ColdStart {
         spawns,
         floor: HELLO.to_owned(),
-        functions,
+        functions: cold_functions(&binaries, &samples)?,
     })
+}
+
+/// Each binary's first request and response, and their medians over the floor's.
+fn cold_functions(binaries: &[&str], samples: &ColdSamples) -> Result<Vec<ColdFunction>> {
+    let (request, response) = samples.get(HELLO).context("no floor measured")?;
+    let floor = (
+        Dist::of_durations(request).p50,
+        Dist::of_durations(response).p50,
+    );
+    let functions = binaries.iter().map(|binary| {
+        let (request, response) = &samples[binary];
+        let first_request_ms = Dist::of_durations(request);
+        let first_response_ms = Dist::of_durations(response);
+        ColdFunction {
+            binary: (*binary).to_owned(),
+            event: event_name(binary).to_owned(),
+            first_request_ratio: first_request_ms.p50 / floor.0,
+            first_response_ratio: first_response_ms.p50 / floor.1,
+            first_request_ms,
+            first_response_ms,
+        }
+    });
+    Ok(functions.collect())
 }
 
 /// What one warm invocation is about; the same input makes the function's event and the
@@ -241,20 +258,17 @@ impl Input {
 /// The floor's warm duration: the Runtime API round trip with nothing behind it, what every
 /// function pays on top of its own work.
 pub async fn warm_floor(lab: &Lab, counts: &WarmCounts) -> Result<Dist> {
-    let process = lab.spawn(HELLO).await?;
-    let result = async {
+    lab.with_process(HELLO, async |process| {
         let mut durations = Vec::with_capacity(counts.invocations);
         for i in 0..counts.warmup + counts.invocations {
-            let timing = invoke(&process, HELLO, &json!({"i": i})).await?;
+            let timing = invoke(process, HELLO, &json!({"i": i})).await?;
             if i >= counts.warmup {
                 durations.push(timing.duration().context("no billed duration")?);
             }
         }
-        anyhow::Ok(Dist::of_durations(&durations))
-    }
-    .await;
-    process.stop().await;
-    result
+        Ok(Dist::of_durations(&durations))
+    })
+    .await
 }
 
 /// Per-function results of the warm run.
@@ -285,213 +299,239 @@ pub async fn warm(
     let sqs = aws_sdk_sqs::Client::new(&lab.bench);
     // Left over from the cold starts: the inputs below must be only this run's.
     for queue in ["OrdersQueue", "PaymentEventsQueue", "NotificationsQueue"] {
-        sqs.purge_queue()
-            .queue_url(lab.queue_url(queue)?)
-            .send()
-            .await
-            .map_err(crate::aws::aws_error)?;
+        let url = lab.queue_url(queue)?;
+        let purge = sqs.purge_queue().queue_url(url).send().await;
+        purge.map_err(crate::aws::aws_error)?;
     }
-    let per_side = counts.warmup + counts.invocations;
-    // Opened before anything is placed: the relay's inputs are the placements that follow.
-    let mut stream = StreamTail::open(lab).await?;
+    let wanted = 2 * (counts.warmup + counts.invocations);
+    let warmer = Warmer {
+        lab,
+        sqs,
+        events,
+        direct,
+        counts,
+        progress,
+    };
+    let mut feed = Feed {
+        // Opened before anything is placed: the relay's inputs are the placements that follow.
+        stream: StreamTail::open(lab).await?,
+        produced: Vec::new(),
+        confirmed: Vec::new(),
+    };
     let mut runs = Vec::new();
-    let mut produced: Vec<Message> = Vec::new();
     for binary in FUNCTIONS {
-        // (inputs, the queue its output lands on, whether that output is the next one's input)
-        let (inputs, collect, keep): (Vec<Input>, Option<&str>, bool) = match binary {
-            "product-reads" => ((0..2 * per_side).map(Input::Product).collect(), None, false),
-            "orders-api" => ((0..2 * per_side).map(Input::Order).collect(), None, false),
-            "order-relay" => (
-                stream
-                    .events("order.placed", 2 * per_side)
-                    .await?
-                    .into_iter()
-                    .map(Input::Committed)
-                    .collect(),
-                Some("OrdersQueue"),
-                true,
-            ),
-            // Their events are the relay's to publish: nothing lands on a queue.
-            "order-processor" => (produced.drain(..).map(Input::Orders).collect(), None, false),
-            "payment-webhook" => {
-                let ids: Vec<String> = runs
-                    .last()
-                    .map(|w: &WarmInputs| w.orders.clone())
-                    .unwrap_or_default();
-                (
-                    payments_for(lab, &ids)
-                        .await?
-                        .into_iter()
-                        .map(Input::Payment)
-                        .collect(),
-                    Some("PaymentEventsQueue"),
-                    true,
-                )
-            }
-            "order-payments" => (
-                produced.drain(..).map(Input::PaymentEvent).collect(),
-                None,
-                false,
-            ),
-            other => bail!("no warm inputs for {other}"),
-        };
-        if inputs.len() < 2 * per_side {
-            bail!(
-                "{binary}: only {} of {} inputs arrived",
-                inputs.len(),
-                2 * per_side
-            );
+        let (inputs, output_queue) = feed.inputs(lab, binary, wanted).await?;
+        if inputs.len() < wanted {
+            bail!("{binary}: only {} of {wanted} inputs arrived", inputs.len());
         }
-        let orders: Vec<String> = inputs
-            .iter()
-            .filter_map(|input| match input {
-                Input::Orders(m) => order_message::from_body(m.body().unwrap_or_default())
-                    .ok()
-                    .map(|c| c.order_id.to_string()),
-                _ => None,
-            })
-            .collect();
-        let collect = match collect {
-            Some(queue) => Some(Collect {
-                sqs: &sqs,
-                url: lab.queue_url(queue)?,
-                queue,
-            }),
-            None => None,
-        };
-        let (run, outputs) = warm_one(
-            lab,
-            events,
-            direct,
-            binary,
-            &inputs,
-            collect.as_ref(),
-            counts,
-            progress,
-        )
-        .await?;
-        if keep {
-            produced = outputs;
-        }
-        runs.push(WarmInputs { run, orders });
+        feed.confirmed = confirmed_orders(&inputs);
+        let (run, outputs) = warmer.run(binary, &inputs, output_queue).await?;
+        feed.produced = outputs;
+        runs.push(run);
     }
-    Ok(runs.into_iter().map(|w| w.run).collect())
+    Ok(runs)
 }
 
-/// The queue a function's (and its direct path's) output lands on, read after each call.
-struct Collect<'a> {
-    sqs: &'a aws_sdk_sqs::Client,
-    url: String,
-    queue: &'a str,
+/// What the functions of the warm run hand on to the next one.
+struct Feed {
+    stream: StreamTail,
+    /// Messages the last function (and its direct path) sent: the next one's inputs.
+    produced: Vec<Message>,
+    /// Orders the processor confirmed: the webhooks' inputs.
+    confirmed: Vec<String>,
 }
 
-impl Collect<'_> {
-    async fn one(&self, into: &mut Vec<Message>) -> Result<()> {
-        let mut got = receive(self.sqs, &self.url, 1, QUEUE_WAIT).await?;
-        if got.is_empty() {
-            bail!("nothing arrived on {} within {QUEUE_WAIT:?}", self.queue);
+impl Feed {
+    /// `binary`'s inputs (`wanted`, half for the function, half for its direct path), and
+    /// the queue its output lands on when that is the next one's input.
+    async fn inputs(
+        &mut self,
+        lab: &Lab,
+        binary: &str,
+        wanted: usize,
+    ) -> Result<(Vec<Input>, Option<&'static str>)> {
+        Ok(match binary {
+            "product-reads" => ((0..wanted).map(Input::Product).collect(), None),
+            "orders-api" => ((0..wanted).map(Input::Order).collect(), None),
+            "order-relay" => {
+                let records = self.stream.events("order.placed", wanted).await?;
+                let inputs = records.into_iter().map(Input::Committed).collect();
+                (inputs, Some("OrdersQueue"))
+            }
+            // Their events are the relay's to publish: nothing lands on a queue.
+            "order-processor" => (self.produced.drain(..).map(Input::Orders).collect(), None),
+            "payment-webhook" => {
+                let payments = payments_for(lab, &self.confirmed).await?;
+                let inputs = payments.into_iter().map(Input::Payment).collect();
+                (inputs, Some("PaymentEventsQueue"))
+            }
+            "order-payments" => {
+                let inputs = self.produced.drain(..).map(Input::PaymentEvent).collect();
+                (inputs, None)
+            }
+            other => bail!("no warm inputs for {other}"),
+        })
+    }
+}
+
+/// The orders of the place-order messages among `inputs`.
+fn confirmed_orders(inputs: &[Input]) -> Vec<String> {
+    let commands = inputs.iter().filter_map(|input| match input {
+        Input::Orders(m) => order_message::from_body(m.body().unwrap_or_default()).ok(),
+        _ => None,
+    });
+    commands.map(|c| c.order_id.to_string()).collect()
+}
+
+/// What every function's warm run uses.
+struct Warmer<'a> {
+    lab: &'a Lab,
+    sqs: aws_sdk_sqs::Client,
+    events: &'a Events,
+    direct: &'a Direct,
+    counts: &'a WarmCounts,
+    progress: &'a Progress,
+}
+
+/// One function's measured invocations.
+#[derive(Default)]
+struct WarmSamples {
+    invoke_times: Vec<Duration>,
+    durations: Vec<Duration>,
+    direct_times: Vec<Duration>,
+    /// Invocations served when the peak RSS was read for the report, and its value.
+    rss_at: Option<(usize, u64)>,
+    /// AWS requests of the function, and of the direct path.
+    requests: Counts,
+    direct_requests: Counts,
+    log_bytes: u64,
+    /// Invocations served in all, warm-up included, and the peak RSS after them.
+    served: usize,
+    end_rss: u64,
+}
+
+impl Warmer<'_> {
+    /// `binary`'s warm run on the first half of `inputs`, its direct path on the second;
+    /// with what both sent to `output_queue`.
+    async fn run(
+        &self,
+        binary: &str,
+        inputs: &[Input],
+        output_queue: Option<&str>,
+    ) -> Result<(WarmRun, Vec<Message>)> {
+        let (function_inputs, direct_inputs) = inputs.split_at(inputs.len() / 2);
+        let pairs: Vec<_> = function_inputs.iter().zip(direct_inputs).collect();
+        let (warmup, measured) = pairs.split_at(self.counts.warmup.min(pairs.len()));
+        let mut outputs = Vec::with_capacity(inputs.len());
+        let (lab, events) = (self.lab, self.events);
+        let samples = lab.with_process(binary, async |process| {
+            for &(input, direct_input) in warmup {
+                invoke(process, binary, &input.event(lab, events).await?).await?;
+                direct_input.direct(self.direct, events).await?;
+                self.collect(output_queue, &mut outputs).await?;
+            }
+            let before = fetch_all(&lab.endpoint)?;
+            let log_before = lab.log_bytes(binary);
+            let served = warmup.len();
+            let mut samples = self
+                .measure(
+                    process,
+                    binary,
+                    measured,
+                    served,
+                    output_queue,
+                    &mut outputs,
+                )
+                .await?;
+            let after = fetch_all(&lab.endpoint)?;
+            let caller = |name: &str| -> Counts {
+                let counts = |all: &BTreeMap<String, Counts>| all.get(name).cloned();
+                counts(&after)
+                    .unwrap_or_default()
+                    .since(&counts(&before).unwrap_or_default())
+            };
+            samples.requests = caller(FUNCTION_CALLER);
+            samples.direct_requests = caller(DIRECT_CALLER);
+            samples.log_bytes = lab.log_bytes(binary) - log_before;
+            samples.served = pairs.len();
+            samples.end_rss = process.peak_rss()?;
+            Ok(samples)
+        });
+        let samples = samples
+            .await
+            .with_context(|| format!("warm run of {binary}"))?;
+        Ok((samples.report(binary, self.counts.invocations), outputs))
+    }
+
+    /// The measured invocations, each followed by its direct path's; `served` before them.
+    async fn measure(
+        &self,
+        process: &Process,
+        binary: &str,
+        measured: &[(&Input, &Input)],
+        served: usize,
+        output_queue: Option<&str>,
+        outputs: &mut Vec<Message>,
+    ) -> Result<WarmSamples> {
+        let mut samples = WarmSamples::default();
+        for (i, &(input, direct_input)) in measured.iter().enumerate() {
+            let payload = input.event(self.lab, self.events).await?;
+            let started = Instant::now();
+            let timing = invoke(process, binary, &payload).await?;
+            samples.invoke_times.push(started.elapsed());
+            samples
+                .durations
+                .push(timing.duration().context("no billed duration")?);
+            if served + i + 1 == self.counts.rss_after {
+                samples.rss_at = Some((served + i + 1, process.peak_rss()?));
+            }
+            let started = Instant::now();
+            direct_input.direct(self.direct, self.events).await?;
+            samples.direct_times.push(started.elapsed());
+            self.collect(output_queue, outputs).await?;
+            if (i + 1) % 500 == 0 {
+                let of = self.counts.invocations;
+                (self.progress)(&format!("warm: {binary} {}/{of}", i + 1));
+            }
         }
-        into.append(&mut got);
+        Ok(samples)
+    }
+
+    /// What the function and its direct path sent to `output_queue` for an input each, read
+    /// off one at a time so the queue never grows.
+    async fn collect(&self, output_queue: Option<&str>, into: &mut Vec<Message>) -> Result<()> {
+        if let Some(queue) = output_queue {
+            for _ in 0..2 {
+                into.append(&mut next_message(&self.sqs, self.lab, queue).await?);
+            }
+        }
         Ok(())
     }
 }
 
-struct WarmInputs {
-    run: WarmRun,
-    /// Orders the processor confirmed: the webhooks' inputs.
-    orders: Vec<String>,
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn warm_one(
-    lab: &Lab,
-    events: &Events,
-    direct: &Direct,
-    binary: &str,
-    inputs: &[Input],
-    collect: Option<&Collect<'_>>,
-    counts: &WarmCounts,
-    progress: &Progress,
-) -> Result<(WarmRun, Vec<Message>)> {
-    let (function_inputs, direct_inputs) = inputs.split_at(inputs.len() / 2);
-    let process = lab.spawn(binary).await?;
-    let mut outputs = Vec::with_capacity(inputs.len());
-    let result = async {
-        let mut served = 0;
-        let mut rss_at = None;
-        for (input, direct_input) in function_inputs
-            .iter()
-            .zip(direct_inputs)
-            .take(counts.warmup)
-        {
-            invoke(&process, binary, &input.event(lab, events).await?).await?;
-            direct_input.direct(direct, events).await?;
-            if let Some(collect) = collect {
-                collect.one(&mut outputs).await?;
-                collect.one(&mut outputs).await?;
-            }
-            served += 1;
-        }
-        let before = fetch_all(&lab.endpoint)?;
-        let log_before = lab.log_bytes(binary);
-        let mut invoke_times = Vec::with_capacity(counts.invocations);
-        let mut durations = Vec::with_capacity(counts.invocations);
-        let mut direct_times = Vec::with_capacity(counts.invocations);
-        let measured = function_inputs
-            .iter()
-            .zip(direct_inputs)
-            .skip(counts.warmup);
-        for (i, (input, direct_input)) in measured.enumerate() {
-            let payload = input.event(lab, events).await?;
-            let started = Instant::now();
-            let timing = invoke(&process, binary, &payload).await?;
-            invoke_times.push(started.elapsed());
-            durations.push(timing.duration().context("no billed duration")?);
-            served += 1;
-            if served == counts.rss_after {
-                rss_at = Some((served, process.peak_rss()?));
-            }
-
-            let started = Instant::now();
-            direct_input.direct(direct, events).await?;
-            direct_times.push(started.elapsed());
-            if let Some(collect) = collect {
-                collect.one(&mut outputs).await?;
-                collect.one(&mut outputs).await?;
-            }
-            if (i + 1) % 500 == 0 {
-                progress(&format!("warm: {binary} {}/{}", i + 1, counts.invocations));
-            }
-        }
-        let after = fetch_all(&lab.endpoint)?;
-        let measured = counts.invocations as f64;
-        let caller = |name: &str| -> Counts {
-            after
-                .get(name)
-                .cloned()
-                .unwrap_or_default()
-                .since(&before.get(name).cloned().unwrap_or_default())
-        };
-        let requests = OpCount::per(&caller(FUNCTION_CALLER), measured);
-        let direct_requests = OpCount::per(&caller(DIRECT_CALLER), measured);
+impl WarmSamples {
+    /// The figures of `invocations` measured invocations of `binary`.
+    fn report(self, binary: &str, invocations: usize) -> WarmRun {
+        let measured = invocations as f64;
+        let requests = OpCount::per(&self.requests, measured);
+        let direct_requests = OpCount::per(&self.direct_requests, measured);
         let same_requests = requests.len() == direct_requests.len()
             && requests.iter().zip(&direct_requests).all(|(a, b)| {
                 a.service == b.service
                     && a.operation == b.operation
                     && (a.requests - b.requests).abs() < 1e-9
             });
-        let duration_ms = Dist::of_durations(&durations);
-        let direct_ms = Dist::of_durations(&direct_times);
+        let duration_ms = Dist::of_durations(&self.durations);
+        let direct_ms = Dist::of_durations(&self.direct_times);
         let added = duration_ms.p50 - direct_ms.p50;
-        let end_rss = process.peak_rss()?;
-        let (rss_invocations, rss) = rss_at.unwrap_or((served, end_rss));
-        anyhow::Ok(WarmRun {
+        let (rss_invocations, rss) = self.rss_at.unwrap_or((self.served, self.end_rss));
+        WarmRun {
             warm: Warm {
                 binary: binary.to_owned(),
                 event: event_name(binary).to_owned(),
-                invocations: counts.invocations,
-                invoke_ms: Dist::of_durations(&invoke_times),
-                billed_ms_mean: billed_mean(&durations),
+                invocations,
+                invoke_ms: Dist::of_durations(&self.invoke_times),
+                billed_ms_mean: billed_mean(&self.durations),
                 added_p50_ms: added,
                 added_p50_percent: 100.0 * added / direct_ms.p50,
                 duration_ms,
@@ -499,21 +539,17 @@ async fn warm_one(
                 requests,
                 direct_requests,
                 same_requests,
-                log_bytes_per_invocation: (lab.log_bytes(binary) - log_before) as f64 / measured,
+                log_bytes_per_invocation: self.log_bytes as f64 / measured,
             },
             memory: Memory {
                 binary: binary.to_owned(),
                 invocations: rss_invocations,
                 peak_rss_bytes: rss,
-                invocations_end: served,
-                peak_rss_end_bytes: end_rss,
+                invocations_end: self.served,
+                peak_rss_end_bytes: self.end_rss,
             },
-        })
+        }
     }
-    .await;
-    process.stop().await;
-    let run = result.with_context(|| format!("warm run of {binary}"))?;
-    Ok((run, outputs))
 }
 
 /// AWS requests per processed order on the order path's batch consumers, at each batch size:
@@ -528,81 +564,101 @@ pub async fn batches(
     batches: usize,
     progress: &Progress,
 ) -> Result<Vec<BatchRequests>> {
-    let sqs = aws_sdk_sqs::Client::new(&lab.bench);
-    let plumbing = Direct::new(lab, &lab.bench)?;
-    let events = Events::new(lab)?;
-    let orders_url = lab.queue_url("OrdersQueue")?;
-    let payments_url = lab.queue_url("PaymentEventsQueue")?;
-    // Drained after each batch: see [`warm`].
-    let notifications_url = lab.queue_url("NotificationsQueue")?;
-    let processor = lab.spawn("order-processor").await?;
-    let payer = lab.spawn("order-payments").await?;
-    let relay = lab.spawn("order-relay").await?;
-    let mut stream = StreamTail::open(lab).await?;
+    let mut path = OrderPath {
+        sqs: aws_sdk_sqs::Client::new(&lab.bench),
+        plumbing: Direct::new(lab, &lab.bench)?,
+        events: Events::new(lab)?,
+        processor: lab.spawn("order-processor").await?,
+        payer: lab.spawn("order-payments").await?,
+        relay: lab.spawn("order-relay").await?,
+        stream: StreamTail::open(lab).await?,
+        tallies: Default::default(),
+        lab,
+    };
     let result = async {
         let mut out = Vec::new();
         for &size in sizes {
             progress(&format!("requests per order: batch size {size}"));
-            let mut tallies = [Tally::default(), Tally::default(), Tally::default()];
             for round in 0..=batches {
-                let mut ids = Vec::with_capacity(size);
-                for i in 0..size {
-                    ids.push(
-                        plumbing
-                            .place_order(&events.order_body(round * size + i))
-                            .await?,
-                    );
-                }
-                let placed = stream_event(&stream.events("order.placed", size).await?);
-                tallies[2]
-                    .run(lab, &relay, "order-relay", &placed, round > 0)
-                    .await?;
-                let messages = receive(&sqs, &orders_url, size, QUEUE_WAIT).await?;
-                lab_check(messages.len() == size, "OrdersQueue", size)?;
-                let event = workload::sqs(&messages, &lab.queue_arn("OrdersQueue")?);
-                tallies[0]
-                    .run(lab, &processor, "order-processor", &event, round > 0)
-                    .await?;
-                let confirmed = stream_event(&stream.events("order.confirmed", size).await?);
-                tallies[2]
-                    .run(lab, &relay, "order-relay", &confirmed, round > 0)
-                    .await?;
-                receive(&sqs, &notifications_url, size, QUEUE_WAIT).await?;
-
-                for payment in payments_for(lab, &ids).await? {
-                    plumbing.webhook(&payment).await?;
-                }
-                let messages = receive(&sqs, &payments_url, size, QUEUE_WAIT).await?;
-                lab_check(messages.len() == size, "PaymentEventsQueue", size)?;
-                let event = workload::sqs(&messages, &lab.queue_arn("PaymentEventsQueue")?);
-                tallies[1]
-                    .run(lab, &payer, "order-payments", &event, round > 0)
-                    .await?;
-                let paid = stream_event(&stream.events("order.paid", size).await?);
-                tallies[2]
-                    .run(lab, &relay, "order-relay", &paid, round > 0)
-                    .await?;
-                receive(&sqs, &notifications_url, size, QUEUE_WAIT).await?;
+                path.round(size, round).await?;
             }
             let functions = ["order-processor", "order-payments", "order-relay"];
-            for (function, tally) in functions.iter().zip(tallies) {
+            for (function, tally) in functions.iter().zip(std::mem::take(&mut path.tallies)) {
                 out.push(tally.report(function, size, batches));
             }
         }
         anyhow::Ok(out)
     }
     .await;
-    processor.stop().await;
-    payer.stop().await;
-    relay.stop().await;
+    path.processor.stop().await;
+    path.payer.stop().await;
+    path.relay.stop().await;
     result
 }
 
-fn lab_check(ok: bool, queue: &str, size: usize) -> Result<()> {
-    if !ok {
-        bail!("fewer than {size} messages arrived on {queue} within {QUEUE_WAIT:?}");
+/// The order path's batch consumers, each with a tally of its measured batches.
+struct OrderPath<'a> {
+    lab: &'a Lab,
+    sqs: aws_sdk_sqs::Client,
+    /// Places orders and records payments, as the HTTP functions would.
+    plumbing: Direct,
+    events: Events,
+    processor: Process,
+    payer: Process,
+    relay: Process,
+    stream: StreamTail,
+    /// order-processor's, order-payments' and order-relay's.
+    tallies: [Tally; 3],
+}
+
+impl OrderPath<'_> {
+    /// `size` orders placed, relayed, confirmed, paid; measured after the first round.
+    async fn round(&mut self, size: usize, round: usize) -> Result<()> {
+        let measured = round > 0;
+        let mut ids = Vec::with_capacity(size);
+        for i in 0..size {
+            let body = self.events.order_body(round * size + i);
+            ids.push(self.plumbing.place_order(&body).await?);
+        }
+        self.relay("order.placed", size, measured).await?;
+        let event = self.batch("OrdersQueue", size).await?;
+        let (lab, processor) = (self.lab, &self.processor);
+        self.tallies[0]
+            .run(lab, processor, "order-processor", &event, measured)
+            .await?;
+        self.relay("order.confirmed", size, measured).await?;
+        for payment in payments_for(self.lab, &ids).await? {
+            self.plumbing.webhook(&payment).await?;
+        }
+        let event = self.batch("PaymentEventsQueue", size).await?;
+        self.tallies[1]
+            .run(lab, &self.payer, "order-payments", &event, measured)
+            .await?;
+        self.relay("order.paid", size, measured).await
     }
-    Ok(())
+
+    /// order-relay on the `size` committed events of `event_type`; then what it published
+    /// to NotificationsQueue is drained (see [`warm`]), except for placements.
+    async fn relay(&mut self, event_type: &str, size: usize, measured: bool) -> Result<()> {
+        let event = stream_event(&self.stream.events(event_type, size).await?);
+        self.tallies[2]
+            .run(self.lab, &self.relay, "order-relay", &event, measured)
+            .await?;
+        if event_type != "order.placed" {
+            let url = self.lab.queue_url("NotificationsQueue")?;
+            receive(&self.sqs, &url, size, QUEUE_WAIT).await?;
+        }
+        Ok(())
+    }
+
+    /// An SQS event of the `size` messages on `queue`.
+    async fn batch(&self, queue: &str, size: usize) -> Result<Value> {
+        let messages = receive(&self.sqs, &self.lab.queue_url(queue)?, size, QUEUE_WAIT).await?;
+        if messages.len() != size {
+            bail!("fewer than {size} messages arrived on {queue} within {QUEUE_WAIT:?}");
+        }
+        Ok(workload::sqs(&messages, &self.lab.queue_arn(queue)?))
+    }
 }
 
 #[derive(Default)]

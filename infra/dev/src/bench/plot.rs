@@ -2,6 +2,7 @@
 //! viewer's sans-serif).
 
 use anyhow::{Result, anyhow};
+use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -26,68 +27,71 @@ fn err(e: impl std::fmt::Display) -> anyhow::Error {
     anyhow!("cannot draw a plot: {e}")
 }
 
-fn bars(spec: &Bars) -> Result<String> {
+/// An SVG plot, 900 × 480 on white, as `draw` draws it.
+fn svg(draw: impl FnOnce(&DrawingArea<SVGBackend, Shift>) -> Result<()>) -> Result<String> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (900, 480)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
-        let top = spec
-            .series
-            .iter()
-            .flat_map(|(_, _, v)| v.iter().copied())
-            .fold(0.0f64, f64::max)
-            .max(1e-9)
-            * 1.15;
-        let n = spec.names.len();
-        let x = -0.5f64..n as f64 - 0.5;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(spec.title, ("sans-serif", 20))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(60)
-            .build_cartesian_2d(x, 0.0..top)
-            .map_err(err)?;
-        // Names under each group, placed by hand: the axis's own labels fall on round
-        // numbers, not on the groups.
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .x_label_formatter(&|_| String::new())
-            .y_desc(spec.y_label)
-            .draw()
-            .map_err(err)?;
-        let style =
-            TextStyle::from(("sans-serif", 14).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
-        for (i, name) in spec.names.iter().enumerate() {
-            let (x, y) = chart.backend_coord(&(i as f64, 0.0));
-            root.draw(&Text::new(name.clone(), (x, y + 8), style.clone()))
-                .map_err(err)?;
-        }
-        let groups = spec.series.len() as f64;
-        let width = 0.8 / groups;
-        for (s, (label, colour, values)) in spec.series.iter().enumerate() {
-            let colour = *colour;
-            chart
-                .draw_series(values.iter().enumerate().map(|(i, v)| {
-                    let left = i as f64 - 0.4 + s as f64 * width;
-                    Rectangle::new([(left, 0.0), (left + width * 0.9, *v)], colour.filled())
-                }))
-                .map_err(err)?
-                .label(*label)
-                .legend(move |(x, y)| {
-                    Rectangle::new([(x, y - 5), (x + 12, y + 5)], colour.filled())
-                });
-        }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .border_style(BLACK)
-            .background_style(WHITE.mix(0.9))
-            .draw()
-            .map_err(err)?;
+        draw(&root)?;
         root.present().map_err(err)?;
     }
     Ok(svg)
+}
+
+fn bars(spec: &Bars) -> Result<String> {
+    svg(|root| draw_bars(root, spec))
+}
+
+fn draw_bars(root: &DrawingArea<SVGBackend, Shift>, spec: &Bars) -> Result<()> {
+    let values = spec.series.iter().flat_map(|(_, _, v)| v.iter().copied());
+    let top = values.fold(0.0f64, f64::max).max(1e-9) * 1.15;
+    let n = spec.names.len();
+    let x = -0.5f64..n as f64 - 0.5;
+    let mut chart = ChartBuilder::on(root)
+        .caption(spec.title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(x, 0.0..top)
+        .map_err(err)?;
+    // Names under each group, placed by hand: the axis's own labels fall on round
+    // numbers, not on the groups.
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_label_formatter(&|_| String::new())
+        .y_desc(spec.y_label)
+        .draw()
+        .map_err(err)?;
+    let style =
+        TextStyle::from(("sans-serif", 14).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
+    for (i, name) in spec.names.iter().enumerate() {
+        let (x, y) = chart.backend_coord(&(i as f64, 0.0));
+        root.draw(&Text::new(name.clone(), (x, y + 8), style.clone()))
+            .map_err(err)?;
+    }
+    let groups = spec.series.len() as f64;
+    let width = 0.8 / groups;
+    for (s, (label, colour, values)) in spec.series.iter().enumerate() {
+        let colour = *colour;
+        chart
+            .draw_series(values.iter().enumerate().map(|(i, v)| {
+                let left = i as f64 - 0.4 + s as f64 * width;
+                Rectangle::new([(left, 0.0), (left + width * 0.9, *v)], colour.filled())
+            }))
+            .map_err(err)?
+            .label(*label)
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], colour.filled()));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .border_style(BLACK)
+        .background_style(WHITE.mix(0.9))
+        .draw()
+        .map_err(err)?;
+    Ok(())
 }
 
 /// Cold start: median time to the first Runtime API request and to the first response.
@@ -146,10 +150,7 @@ pub fn warm_latency(report: &Report) -> Result<String> {
 
 /// End to end: the distribution of POST-to-confirmed and POST-to-terminal latencies.
 pub fn throughput(confirmed: &[f64], terminal: &[f64]) -> Result<String> {
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (900, 480)).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
+    svg(|root| {
         let top = terminal
             .iter()
             .chain(confirmed)
@@ -157,7 +158,7 @@ pub fn throughput(confirmed: &[f64], terminal: &[f64]) -> Result<String> {
             .fold(0.0f64, f64::max)
             .max(1.0)
             * 1.05;
-        let mut chart = ChartBuilder::on(&root)
+        let mut chart = ChartBuilder::on(root)
             .caption(
                 "End to end on the local cloud: share of orders done within (ms)",
                 ("sans-serif", 20),
@@ -192,7 +193,6 @@ pub fn throughput(confirmed: &[f64], terminal: &[f64]) -> Result<String> {
             .background_style(WHITE.mix(0.9))
             .draw()
             .map_err(err)?;
-        root.present().map_err(err)?;
-    }
-    Ok(svg)
+        Ok(())
+    })
 }

@@ -198,41 +198,9 @@ impl<'a> World<'a> {
         let Ok(token) = self.cloud.token(&customer, Duration::from_secs(3600)) else {
             return;
         };
-        let products: Vec<&String> = self.products.keys().collect();
-        let product = products[i % products.len()];
-        // One order in thirty names a product that does not exist: REJECTED.
-        let product = if i % 30 == 29 {
-            "soak-no-such-product"
-        } else {
-            product
-        };
-        let body = json!({"currency": "EUR",
-            "items": [{"product_id": product, "quantity": 1 + i % 3}]});
-        let key = (!i.is_multiple_of(4)).then(|| format!("soak-{}-{i}", self.run));
-        let placed = self
-            .send(|| {
-                let request = self
-                    .http
-                    .post(format!("{}/orders", self.cloud.url()))
-                    .bearer_auth(&token)
-                    .json(&body);
-                match &key {
-                    Some(key) => request.header("idempotency-key", key),
-                    None => request,
-                }
-            })
-            .await;
-        let Some((StatusCode::ACCEPTED, order)) = placed else {
-            self.note(|f| f.orders_abandoned += 1);
+        let Some(id) = self.place(i, &token).await else {
             return;
         };
-        let Some(id) = order["order_id"].as_str().map(str::to_owned) else {
-            return;
-        };
-        self.note(|f| {
-            f.orders_accepted += 1;
-            f.accepted.push(id.clone());
-        });
         let Some(order) = self.settled(&id, &token).await else {
             return;
         };
@@ -259,6 +227,44 @@ impl<'a> World<'a> {
             }
             _ => self.note(|f| f.left_unpaid += 1),
         }
+    }
+
+    /// Places customer `i`'s order: its id, once accepted.
+    async fn place(&self, i: usize, token: &str) -> Option<String> {
+        let products: Vec<&String> = self.products.keys().collect();
+        let product = products[i % products.len()];
+        // One order in thirty names a product that does not exist: REJECTED.
+        let product = if i % 30 == 29 {
+            "soak-no-such-product"
+        } else {
+            product
+        };
+        let body = json!({"currency": "EUR",
+            "items": [{"product_id": product, "quantity": 1 + i % 3}]});
+        let key = (!i.is_multiple_of(4)).then(|| format!("soak-{}-{i}", self.run));
+        let placed = self
+            .send(|| {
+                let request = self
+                    .http
+                    .post(format!("{}/orders", self.cloud.url()))
+                    .bearer_auth(token)
+                    .json(&body);
+                match &key {
+                    Some(key) => request.header("idempotency-key", key),
+                    None => request,
+                }
+            })
+            .await;
+        let Some((StatusCode::ACCEPTED, order)) = placed else {
+            self.note(|f| f.orders_abandoned += 1);
+            return None;
+        };
+        let id = order["order_id"].as_str()?.to_owned();
+        self.note(|f| {
+            f.orders_accepted += 1;
+            f.accepted.push(id.clone());
+        });
+        Some(id)
     }
 
     /// The order once it has left PENDING (the client polls, as an app would).

@@ -9,6 +9,7 @@ use lambda_http::http::{HeaderMap, HeaderValue, StatusCode, header};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Error, Request, RequestExt, Response};
 use serde::Serialize;
+use serde_json::Value;
 use shop::http::{FieldError, Problem, json, route_key};
 use shop::kernel::{Clock, CorrelationId, CustomerId, EventEnvelope, OrderId};
 use shop::ordering::cancelling::{CustomerCancellation, cancel_order};
@@ -133,20 +134,18 @@ fn order_request(body: &[u8], customer: &CustomerId) -> Result<OrderRequest, Pro
             ),
         ));
     }
-    let body: PlaceOrderBody = match serde_json::from_slice(body) {
-        Ok(body) => body,
-        // Every field is read as any JSON value: only a body that is not an object is wrong.
-        Err(e) if e.is_data() => {
-            let not_an_object = FieldError::new("", "the body must be a JSON object");
-            return Err(problems::rejected(RequestRejected::Invalid(vec![
-                not_an_object,
-            ])));
-        }
-        Err(e) => {
-            let detail = format!("the body is not JSON: {e}");
-            return Err(Problem::bad_request("malformed-json", detail));
-        }
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        Problem::bad_request("malformed-json", format!("the body is not JSON: {e}"))
+    })?;
+    // Only an object: serde would also read the struct's fields from an array, by position.
+    let not_an_object = || {
+        let error = FieldError::new("", "the body must be a JSON object");
+        problems::rejected(RequestRejected::Invalid(vec![error]))
     };
+    if !value.is_object() {
+        return Err(not_an_object());
+    }
+    let body: PlaceOrderBody = serde_json::from_value(value).map_err(|_| not_an_object())?;
     OrderRequest::try_from(Placed { body, customer }).map_err(problems::rejected)
 }
 

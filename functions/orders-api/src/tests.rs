@@ -180,6 +180,17 @@ async fn bad_bodies_are_named_and_never_a_5xx() {
         fields,
         ["currency", "items[0].product_id", "items[0].quantity"]
     );
+    // serde reads a struct from an array too: a body that is not an object is named as such.
+    for not_an_object in [json!(["c-1", "EUR"]), json!([1]), json!("EUR"), json!(3)] {
+        let (status, problem, _) = world
+            .call("POST /orders", Some("c-1"), None, Some(not_an_object))
+            .await;
+        assert_eq!(status, 422, "{problem}");
+        assert_eq!(
+            problem["errors"][0]["detail"],
+            "the body must be a JSON object"
+        );
+    }
     let (status, _, _) = world
         .call(
             "GET /orders/{order_id}",

@@ -8,7 +8,7 @@ use shop::kernel::{
     Timestamp,
 };
 use shop::ordering::pricing::DiscountCode;
-use shop::ordering::{Order, OrderState, OrderStatus, Totals};
+use shop::ordering::{Order, OrderState, OrderStatus, PricedLine, RequestedLine, Totals};
 
 #[derive(Serialize)]
 pub struct OrderView<'a> {
@@ -54,34 +54,37 @@ struct LineView<'a> {
     line_total: Option<Money>,
 }
 
+impl<'a> LineView<'a> {
+    fn priced(line: &'a PricedLine) -> Self {
+        LineView {
+            product_id: &line.product_id,
+            quantity: line.quantity,
+            sku: Some(&line.sku),
+            name: Some(&line.name),
+            unit_price: Some(line.unit_price),
+            line_total: Some(line.line_total),
+        }
+    }
+
+    fn requested(line: &'a RequestedLine) -> Self {
+        LineView {
+            product_id: &line.product_id,
+            quantity: line.quantity,
+            sku: None,
+            name: None,
+            unit_price: None,
+            line_total: None,
+        }
+    }
+}
+
 impl<'a> From<&'a Order> for OrderView<'a> {
     fn from(order: &'a Order) -> Self {
         let confirmation = order.state().confirmation();
         let items = match confirmation {
-            Some(confirmed) => confirmed
-                .lines
-                .iter()
-                .map(|line| LineView {
-                    product_id: &line.product_id,
-                    quantity: line.quantity,
-                    sku: Some(&line.sku),
-                    name: Some(&line.name),
-                    unit_price: Some(line.unit_price),
-                    line_total: Some(line.line_total),
-                })
-                .collect(),
-            None => order
-                .requested_lines()
-                .as_slice()
-                .iter()
-                .map(|line| LineView {
-                    product_id: &line.product_id,
-                    quantity: line.quantity,
-                    sku: None,
-                    name: None,
-                    unit_price: None,
-                    line_total: None,
-                })
+            Some(confirmed) => confirmed.lines.iter().map(LineView::priced).collect(),
+            None => (order.requested_lines().as_slice().iter())
+                .map(LineView::requested)
                 .collect(),
         };
         let (reason, payment_intent_id) = match order.state() {

@@ -530,7 +530,7 @@ impl Startup {
                     table,
                     on_failure_queue_url,
                     self.options.retry_delay,
-                )?;
+                );
                 stream_source::start(
                     &clients,
                     &sources.hosts[&function.binary],

@@ -9,6 +9,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::bench::stats::Dist;
+
 /// How many recent EMF documents are kept as they were printed.
 const RECENT_DOCUMENTS: usize = 500;
 /// How many recent durations per function are kept for the percentiles.
@@ -163,13 +165,13 @@ impl Stats {
                 .durations
                 .iter()
                 .map(|(function, durations)| {
-                    let mut sorted: Vec<f64> = durations.iter().copied().collect();
-                    sorted.sort_by(f64::total_cmp);
+                    let samples: Vec<f64> = durations.iter().copied().collect();
+                    let latency = Dist::of(&samples);
                     FunctionLatency {
                         function: function.clone(),
                         invocations: book.invocations.get(function).copied().unwrap_or(0),
-                        p50_ms: percentile(&sorted, 0.50),
-                        p99_ms: percentile(&sorted, 0.99),
+                        p50_ms: latency.p50,
+                        p99_ms: latency.p99,
                     }
                 })
                 .collect(),
@@ -185,15 +187,6 @@ impl Stats {
             recent_documents: book.recent.iter().cloned().collect(),
         }
     }
-}
-
-/// Nearest-rank percentile of sorted values; 0 for none.
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = (p * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
 #[cfg(test)]

@@ -65,8 +65,8 @@ impl StreamSourceConfig {
         table: String,
         on_failure_queue_url: Option<String>,
         retry_delay: Duration,
-    ) -> anyhow::Result<Self> {
-        Ok(StreamSourceConfig {
+    ) -> Self {
+        StreamSourceConfig {
             table,
             starting_position: event.starting_position.as_str().into(),
             batch_size: event.batch_size.unwrap_or(DEFAULT_BATCH_SIZE).max(1) as usize,
@@ -81,10 +81,10 @@ impl StreamSourceConfig {
             report_batch_item_failures: reports_batch_item_failures(
                 event.function_response_types.as_ref(),
             ),
-            filters: event.filter_patterns()?,
+            filters: event.filter_patterns(),
             on_failure_queue_url,
             retry_delay,
-        })
+        }
     }
 }
 
@@ -105,9 +105,6 @@ pub async fn start(
     shutdown: &CancellationToken,
     tasks: &TaskTracker,
 ) -> anyhow::Result<()> {
-    if let Some(bad) = config.filters.iter().find_map(|p| unsupported(p).err()) {
-        anyhow::bail!("stream of {}: filter pattern: {bad}", config.table);
-    }
     let (stream_arn, shards) =
         shards_of(&clients.dynamodb, &clients.streams, &config.table).await?;
     for shard_id in shards {
@@ -483,7 +480,7 @@ fn matches(pattern: &Value, value: &Value) -> bool {
 
 /// Refuses what [`selected`] would not understand, so that a pattern never silently drops
 /// records.
-fn unsupported(pattern: &Value) -> Result<(), String> {
+pub(crate) fn unsupported(pattern: &Value) -> Result<(), String> {
     match pattern {
         Value::Object(fields) => fields.values().try_for_each(unsupported),
         Value::Array(options) => options.iter().try_for_each(|option| match option {

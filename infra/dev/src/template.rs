@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::time::Duration;
 
+use crate::stream_source::unsupported;
 use sam_template::{Event, FunctionProperties, HttpApiEvent, Metadata, Properties, Resource};
 
 pub use sam_template::{
@@ -185,10 +186,7 @@ impl Template {
             Properties::Table(table) => drop(self.tables.insert(id, table.clone())),
             Properties::Queue(queue) => drop(self.queues.insert(id, queue.clone())),
             Properties::Topic => self.topics.push(id),
-            Properties::Subscription(subscription) => {
-                let subscription = read_subscription(&id, subscription)?;
-                self.subscriptions.insert(id, subscription);
-            }
+            Properties::Subscription(s) => drop(self.subscriptions.insert(id, s.clone())),
             Properties::HttpApi(api) => {
                 let authorizers = api.auth.iter().flat_map(|auth| &auth.authorizers);
                 for (name, authorizer) in authorizers {
@@ -404,21 +402,12 @@ fn check_stream_event(owner: &str, event: &StreamEvent) -> Result<(), TemplateEr
             "{owner}: MaximumRetryAttempts is not -1 or more"
         )));
     }
-    event
-        .filter_patterns()
-        .map_err(|e| invalid(format!("{owner}: a filter Pattern is not JSON: {e}")))?;
-    Ok(())
-}
-
-/// The filter policy as JSON: the template may write it as a JSON string as well as a mapping.
-fn read_subscription(id: &str, subscription: &Subscription) -> Result<Subscription, TemplateError> {
-    let mut subscription = subscription.clone();
-    if let Some(serde_json::Value::String(json)) = &subscription.filter_policy {
-        let policy = serde_json::from_str(json)
-            .map_err(|e| invalid(format!("{id}: FilterPolicy is not JSON: {e}")))?;
-        subscription.filter_policy = Some(policy);
+    // Refused here, before anything starts, rather than once the stream is polled.
+    let patterns = event.filter_patterns();
+    if let Some(bad) = patterns.iter().find_map(|p| unsupported(p).err()) {
+        return Err(invalid(format!("{owner}: filter pattern: {bad}")));
     }
-    Ok(subscription)
+    Ok(())
 }
 
 #[cfg(test)]

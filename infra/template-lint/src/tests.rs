@@ -476,27 +476,6 @@ fn a_function_without_safe_deploys_is_found() {
     assert_eq!(check(&template).len(), 6);
 }
 
-#[test]
-fn globals_merge_as_sam_merges_them() {
-    let merge_globals = |global: &Expr, local: &Expr| global.merge(local);
-    let yaml = |text: &str| Expr::from(yaml(text));
-    let global = yaml("{Type: Canary10Percent5Minutes, Alarms: [!Ref A], Hooks: {Pre: x}}");
-    let local = yaml("{Alarms: [!Ref B], Hooks: {Post: y}, Type: AllAtOnce}");
-    assert_eq!(
-        merge_globals(&global, &local),
-        yaml("{Type: AllAtOnce, Alarms: [!Ref A, !Ref B], Hooks: {Pre: x, Post: y}}")
-    );
-    // An intrinsic is a value: the function's replaces the global one.
-    assert_eq!(
-        merge_globals(&yaml("{Ref: A}"), &yaml("{Ref: B}")),
-        yaml("{Ref: B}")
-    );
-    assert_eq!(
-        merge_globals(&yaml("Active"), &yaml("PassThrough")),
-        yaml("PassThrough")
-    );
-}
-
 // ---------------------------------------------------------------- dashboards
 
 #[test]

@@ -185,6 +185,19 @@ where
 }
 
 /// [`scalar`], for a property that may be left out (with `#[serde(default)]`).
+/// A JSON document the template may write as a mapping or as JSON text (`FilterPolicy`,
+/// `Pattern`): read into the same value either way, and refused here if the text is not JSON.
+fn json_text<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<serde_json::Value>, D::Error> {
+    match serde_json::Value::deserialize(deserializer)? {
+        serde_json::Value::String(text) => serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| serde::de::Error::custom(format!("not JSON: {e}"))),
+        value => Ok(Some(value)),
+    }
+}
+
 fn optional<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
 where
     D: Deserializer<'de>,
@@ -364,11 +377,16 @@ impl StreamEvent {
         on_failure.map(|o| &o.destination)
     }
 
-    /// `FilterCriteria.Filters[].Pattern`, parsed (a filter without one matches everything).
-    pub fn filter_patterns(&self) -> Result<Vec<serde_json::Value>, serde_json::Error> {
+    /// `FilterCriteria.Filters[].Pattern` (a filter without one matches everything).
+    pub fn filter_patterns(&self) -> Vec<serde_json::Value> {
         let filters = self.filter_criteria.iter().flat_map(|c| &c.filters);
         filters
-            .map(|filter| serde_json::from_str(filter.pattern.as_deref().unwrap_or("{}")))
+            .map(|filter| {
+                filter
+                    .pattern
+                    .clone()
+                    .unwrap_or_else(|| serde_json::json!({}))
+            })
             .collect()
     }
 }
@@ -388,8 +406,9 @@ pub struct FilterCriteria {
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Filter {
-    /// An event pattern, as JSON text.
-    pub pattern: Option<String>,
+    /// An event pattern: JSON text in the template, read as JSON.
+    #[serde(default, deserialize_with = "json_text")]
+    pub pattern: Option<serde_json::Value>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -489,6 +508,7 @@ pub struct Subscription {
     #[serde(default, deserialize_with = "optional")]
     pub raw_message_delivery: Option<bool>,
     /// A mapping, or the same as JSON text.
+    #[serde(default, deserialize_with = "json_text")]
     pub filter_policy: Option<serde_json::Value>,
     pub filter_policy_scope: Option<String>,
 }

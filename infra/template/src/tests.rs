@@ -110,6 +110,11 @@ fn globals_merge_as_sam_merges_them() {
     );
     // An intrinsic is a value: the function's replaces the global one.
     assert_eq!(expr("{Ref: A}").merge(&expr("{Ref: B}")), expr("{Ref: B}"));
+    // So is a scalar.
+    assert_eq!(
+        expr("Active").merge(&expr("PassThrough")),
+        expr("PassThrough")
+    );
 }
 
 const SMALL: &str = r#"

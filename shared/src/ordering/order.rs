@@ -95,7 +95,9 @@ impl Order {
         let placed = PlaceOrder::from_placed(first)
             .filter(|_| first.sequence == 1)
             .ok_or(ReplayError::NoPlacement)?;
-        let mut order = Order::place(placed).order;
+        // The placement's own state, without recording its event again.
+        let placed_at = placed.placed_at;
+        let mut order = Order::restore(placed, OrderState::Pending, 1, placed_at);
         for envelope in rest {
             order.apply(envelope)?;
         }

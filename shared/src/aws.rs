@@ -1,5 +1,7 @@
 //! The one AWS SDK configuration every client is built from, once per execution environment.
 
+use aws_config::Region;
+use aws_config::environment::EnvironmentVariableCredentialsProvider;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
@@ -7,12 +9,22 @@ use aws_smithy_http_client::ConnectorBuilder;
 use aws_smithy_http_client::proxy::ProxyConfig;
 use aws_smithy_http_client::tls::rustls_provider::CryptoMode;
 use aws_smithy_http_client::tls::{Provider, TlsContext, TrustStore};
-use rustls_pki_types::CertificateDer;
-use rustls_pki_types::pem::PemObject;
-use std::path::PathBuf;
+use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use std::time::Duration;
 
 /// Reads region, credentials and (locally) `AWS_ENDPOINT_URL` from the environment.
+///
+/// Lambda puts the execution role's credentials and the region in the environment, so where
+/// they are there, only the environment is read: the SDK's default chain would also build
+/// its fallbacks (profile files, SSO, web identity with its own STS client, container and
+/// instance metadata), and the web identity provider's STS client alone built a second HTTPS
+/// client that read the system's CA bundle: 19 of the 22 million instructions of
+/// product-reads' init (callgrind, docs/benchmarks.md). Without them in the environment
+/// (a developer's machine), the default chain.
 ///
 /// Retries are the SDK's own: standard mode (exponential backoff with jitter, throttling and
 /// transient errors only), three attempts, so a throttled call is retried inside the
@@ -20,23 +32,16 @@ use std::time::Duration;
 /// from eating the function's whole budget.
 pub async fn sdk_config() -> SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if std::env::var_os("AWS_ACCESS_KEY_ID").is_some() {
+        loader = loader.credentials_provider(EnvironmentVariableCredentialsProvider::new());
+    }
+    if let Some(region) = std::env::var("AWS_REGION").ok().filter(|r| !r.is_empty()) {
+        loader = loader.region(Region::new(region));
+    }
     if let Some(context) = tls_context() {
-        // The SDK's default HTTPS client, built as the SDK builds it, with this trust store.
-        loader = loader.http_client(
-            aws_smithy_http_client::Builder::new().build_with_connector_fn(
-                move |settings, components| {
-                    let mut builder = ConnectorBuilder::default()
-                        .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
-                        .tls_context(context.clone());
-                    builder.set_connector_settings(settings.cloned());
-                    if let Some(components) = components {
-                        builder.set_sleep_impl(components.sleep_impl());
-                    }
-                    builder.set_proxy_config(Some(ProxyConfig::from_env()));
-                    builder.build()
-                },
-            ),
-        );
+        loader = loader.http_client(SharedHttpClient::new(ConnectorOnFirstRequest(
+            https_client(context),
+        )));
     }
     loader
         .retry_config(
@@ -54,51 +59,66 @@ pub async fn sdk_config() -> SdkConfig {
         .await
 }
 
-/// A TLS context trusting the system's CA bundle file (see [`system_ca_bundle`]); `None`
-/// keeps the SDK's default.
+/// The SDK's default HTTPS client, built as the SDK builds it, with this trust store.
+fn https_client(context: TlsContext) -> SharedHttpClient {
+    aws_smithy_http_client::Builder::new().build_with_connector_fn(move |settings, components| {
+        let mut builder = ConnectorBuilder::default()
+            .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
+            .tls_context(context.clone());
+        builder.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            builder.set_sleep_impl(components.sleep_impl());
+        }
+        builder.set_proxy_config(Some(ProxyConfig::from_env()));
+        builder.build()
+    })
+}
+
+/// The SDK's HTTPS client, less its check at each service client's construction: that check
+/// builds a connector and throws it away (so that the platform's certificates are read at
+/// init rather than at the first request, its comment says), and the first request builds
+/// one anyway. We read no certificates from disk, so every client a function built cost a
+/// wasted connector, about 0.27 million instructions of init each (callgrind). The connector
+/// is built once, at the first request, and cached by the SDK's client as before.
+#[derive(Debug)]
+struct ConnectorOnFirstRequest(SharedHttpClient);
+
+impl HttpClient for ConnectorOnFirstRequest {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        self.0.http_connector(settings, components)
+    }
+
+    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
+        self.0.connector_metadata()
+    }
+}
+
+/// The TLS context of the SDK's HTTPS client: the Amazon Trust Services roots compiled into
+/// the binary, or `None` (the SDK's default: the system's certificates, honouring
+/// `SSL_CERT_FILE` and `SSL_CERT_DIR`) when `SHOP_TLS_ROOTS=system`.
+///
+/// Nothing is read from disk: the SDK parses five certificates when it builds its connector,
+/// where reading the system's bundle (about 140 roots) was most of the init (see
+/// [`sdk_config`]); docs/architecture.md ("Whom the functions trust") says why trusting only these roots is
+/// also the safer choice. Our own variable, not `SSL_CERT_*`, because machines set those for
+/// every program (this project's own build machine does).
 fn tls_context() -> Option<TlsContext> {
+    if std::env::var("SHOP_TLS_ROOTS").is_ok_and(|roots| roots == "system") {
+        return None;
+    }
     TlsContext::builder()
-        .with_trust_store(system_ca_bundle()?)
+        .with_trust_store(TrustStore::empty().with_pem_certificate(AMAZON_TRUST_SERVICES))
         .build()
         .ok()
 }
 
-/// The system's CA bundle, as the trust store of the SDK's HTTPS client (rustls with aws-lc,
-/// as the SDK's default client), or `None` to keep the SDK's default.
-///
-/// The default loads the platform's certificates from the bundle file *and* every file of
-/// the certificate directory: on Debian `/etc/ssl/certs` holds ~300 entries, the bundle's
-/// certificates again. The bundle alone is the same set of roots and took about 1.3 ms off a
-/// 6 ms cold start (see docs/benchmarks.md). Kept only if rustls can use every certificate in
-/// it (the SDK's client would panic on one it cannot); an explicit `SSL_CERT_DIR` keeps the
-/// default, which honours it.
-fn system_ca_bundle() -> Option<TrustStore> {
-    if std::env::var_os("SSL_CERT_DIR").is_some() {
-        return None;
-    }
-    let path = std::env::var_os("SSL_CERT_FILE")
-        .map(PathBuf::from)
-        .into_iter()
-        .chain(CA_BUNDLES.iter().map(PathBuf::from))
-        .find(|p| p.is_file())?;
-    let pem = std::fs::read(path).ok()?;
-    let certs = CertificateDer::pem_slice_iter(&pem)
-        .collect::<Result<Vec<_>, _>>()
-        .ok()?;
-    let usable = !certs.is_empty()
-        && certs
-            .iter()
-            .all(|cert| webpki::anchor_from_trusted_cert(cert).is_ok());
-    usable.then(|| TrustStore::empty().with_pem_certificate(pem))
-}
-
-/// Where distributions keep their CA bundle: Amazon Linux 2023 (Lambda's `provided.al2023`)
-/// and Fedora, Debian and Ubuntu, Alpine.
-const CA_BUNDLES: [&str; 3] = [
-    "/etc/pki/tls/certs/ca-bundle.crt",
-    "/etc/ssl/certs/ca-certificates.crt",
-    "/etc/ssl/cert.pem",
-];
+/// Amazon Root CA 1 to 4 and Starfield Services Root CA G2: what every AWS service endpoint's
+/// certificate chains to.
+const AMAZON_TRUST_SERVICES: &str = include_str!("../certs/amazon-trust-services.pem");
 
 /// A required environment variable, with an error that names it.
 pub fn env(name: &str) -> Result<String, MissingEnv> {
@@ -112,12 +132,23 @@ pub struct MissingEnv(pub String);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
 
+    /// The SDK panics on a trust-store certificate rustls cannot use: every one must parse.
     #[test]
-    fn a_system_ca_bundle_becomes_the_trust_store() {
-        let known = CA_BUNDLES.iter().any(|p| std::path::Path::new(p).is_file());
-        if known && std::env::var_os("SSL_CERT_DIR").is_none() {
-            assert!(tls_context().is_some(), "the CA bundle was not usable");
+    fn the_compiled_in_roots_are_the_five_amazon_trust_services_roots_and_all_usable() {
+        let certs = CertificateDer::pem_slice_iter(AMAZON_TRUST_SERVICES.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .expect("valid PEM");
+        assert_eq!(certs.len(), 5);
+        for cert in &certs {
+            webpki::anchor_from_trusted_cert(cert).expect("a root rustls can use");
         }
+        let named = AMAZON_TRUST_SERVICES
+            .lines()
+            .filter(|l| l.starts_with("# Amazon Root CA ") || l.starts_with("# Starfield Services"))
+            .count();
+        assert_eq!(named, 5);
     }
 }

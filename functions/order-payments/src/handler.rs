@@ -1,20 +1,15 @@
-//! Translates the saga's SQS messages into steps: payment events (`payment.*`) move a
-//! confirmed order to PAID or CANCELLED; an order's own `order.confirmed` (from the deadline
-//! queue) checks its payment deadline. Each message succeeds or fails alone.
+//! Translates the saga's SQS messages into one batch for the saga (payment events, and payment
+//! deadlines from the deadline queue) and its outcomes into a partial batch response: a
+//! message is reported as failed only for itself, never for its batch.
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent};
 use shop::kernel::EventEnvelope;
 use shop::ordering::CancellationReason;
-use shop::ordering::deadline::{DeadlineOutcome, PaymentDeadline};
-use shop::ordering::saga::{PaymentSaga, SagaOutcome};
+use shop::ordering::deadline::DeadlineOutcome;
+use shop::ordering::saga::SagaOutcome;
+use shop::ordering::saga_batch::{Saga, StepOutcome};
 use shop::telemetry::metrics;
-use tracing::Instrument;
-
-pub struct Saga<'a> {
-    pub payments: PaymentSaga<'a>,
-    pub deadline: PaymentDeadline<'a>,
-}
 
 pub async fn handle(
     saga: &Saga<'_>,
@@ -22,39 +17,34 @@ pub async fn handle(
 ) -> Result<SqsBatchResponse, Error> {
     let mut response = SqsBatchResponse::default();
     let size = event.payload.records.len();
-    // One at a time, in delivery order: two events for one order in the same batch then meet
-    // the order in a definite state.
+    let mut messages = Vec::new();
+    let mut message_ids = Vec::new();
     for record in event.payload.records {
         let message_id = record.message_id.unwrap_or_default();
         let body = record.body.as_deref().unwrap_or_default();
-        let envelope: EventEnvelope = match serde_json::from_str(body) {
-            Ok(envelope) => envelope,
+        match serde_json::from_str::<EventEnvelope>(body) {
+            Ok(envelope) => {
+                messages.push(envelope);
+                message_ids.push(message_id);
+            }
+            // Poison: retried, then kept intact in the dead-letter queue for a person.
             Err(e) => {
                 tracing::warn!(message_id = %message_id, error = %e, "unreadable message");
                 response.add_failure(message_id);
-                continue;
             }
-        };
+        }
+    }
+    let results = saga.handle_batch(&messages).await;
+    for ((message_id, envelope), result) in message_ids.into_iter().zip(&messages).zip(results) {
         let span = tracing::info_span!(
             "saga_event",
             event_id = %envelope.event_id,
             event_type = %envelope.event_type,
             correlation_id = %envelope.correlation_id
         );
-        let outcome = async {
-            if envelope.event_type == "order.confirmed" {
-                let outcome = saga.deadline.handle(&envelope).await;
-                outcome.map(deadline_checked).map_err(|e| e.to_string())
-            } else {
-                let outcome = saga.payments.handle(&envelope).await;
-                outcome.map(payment_applied).map_err(|e| e.to_string())
-            }
-        }
-        .instrument(span.clone())
-        .await;
         let _entered = span.enter();
-        match outcome {
-            Ok(outcome) => tracing::info!(outcome = %outcome, "saga step done"),
+        match result {
+            Ok(outcome) => tracing::info!(outcome = %counted(outcome), "saga step done"),
             Err(error) => {
                 tracing::warn!(message_id = %message_id, error = %error, "saga step will be retried");
                 response.add_failure(message_id);
@@ -65,21 +55,25 @@ pub async fn handle(
     Ok(response)
 }
 
-/// Counts what a deadline check did; its description for the log.
-fn deadline_checked(outcome: DeadlineOutcome) -> String {
-    if outcome == DeadlineOutcome::Expired {
-        metrics::order_cancelled(CancellationReason::PaymentTimeout);
+/// Counts what a step did; its description for the log.
+fn counted(outcome: StepOutcome) -> String {
+    match outcome {
+        StepOutcome::Deadline(outcome) => {
+            if outcome == DeadlineOutcome::Expired {
+                metrics::order_cancelled(CancellationReason::PaymentTimeout);
+            }
+            format!("{outcome:?}")
+        }
+        StepOutcome::Payment(outcome) => {
+            match &outcome {
+                SagaOutcome::Paid(amount) => metrics::order_paid(*amount),
+                SagaOutcome::Cancelled => {
+                    metrics::order_cancelled(CancellationReason::PaymentFailed)
+                }
+                SagaOutcome::Anomaly { .. } => metrics::payment_anomaly(),
+                SagaOutcome::AlreadyApplied => {}
+            }
+            format!("{outcome:?}")
+        }
     }
-    format!("{outcome:?}")
-}
-
-/// Counts what a payment event did; its description for the log.
-fn payment_applied(outcome: SagaOutcome) -> String {
-    match &outcome {
-        SagaOutcome::Paid(amount) => metrics::order_paid(*amount),
-        SagaOutcome::Cancelled => metrics::order_cancelled(CancellationReason::PaymentFailed),
-        SagaOutcome::Anomaly { .. } => metrics::payment_anomaly(),
-        SagaOutcome::AlreadyApplied => {}
-    }
-    format!("{outcome:?}")
 }

@@ -11,11 +11,10 @@ use shop::adapters::sns::SnsPublisher;
 use shop::adapters::sqs::SqsDeadlineTimer;
 use shop::aws::env;
 use shop::kernel::SystemClock;
-use shop::ordering::deadline::PaymentDeadline;
-use shop::ordering::saga::PaymentSaga;
+use shop::ordering::saga_batch::Saga;
 use shop::telemetry::metrics::flushed;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     shop::telemetry::init();
     let config = shop::aws::sdk_config().await;
@@ -28,18 +27,12 @@ async fn main() -> Result<(), Error> {
         aws_sdk_sqs::Client::new(&config),
         env("PAYMENT_DEADLINES_QUEUE_URL")?,
     );
-    let saga = handler::Saga {
-        payments: PaymentSaga {
-            orders: &orders,
-            publisher: &publisher,
-            anomalies: &anomalies,
-            clock: &SystemClock,
-        },
-        deadline: PaymentDeadline {
-            orders: &orders,
-            timer: &timer,
-            clock: &SystemClock,
-        },
+    let saga = Saga {
+        orders: &orders,
+        publisher: &publisher,
+        anomalies: &anomalies,
+        timer: &timer,
+        clock: &SystemClock,
     };
     lambda_runtime::run(service_fn(|event| flushed(handler::handle(&saga, event)))).await
 }

@@ -1,7 +1,9 @@
 //! The handler against the in-memory adapters: payment events and deadline checks of a batch,
-//! each applied once, each failing alone.
+//! each applied once, each failing alone. Batches of several orders: [`batch`].
 
-use crate::handler::{Saga, handle};
+mod batch;
+
+use crate::handler::handle;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::{Context, LambdaEvent};
 use shop::adapters::memory::{InMemoryStore, RecordingPublisher, RecordingTimer};
@@ -10,11 +12,10 @@ use shop::kernel::{
     CorrelationId, Currency, CustomerId, EventEnvelope, FixedClock, PaymentIntentId, ProductId,
     Quantity, Timestamp,
 };
-use shop::ordering::deadline::PaymentDeadline;
 use shop::ordering::placing::Placing;
 use shop::ordering::ports::OrderRepository;
 use shop::ordering::processing::{OrderProcessor, Processed};
-use shop::ordering::saga::PaymentSaga;
+use shop::ordering::saga_batch::Saga;
 use shop::ordering::{Order, OrderLines, OrderRequest, OrderState, OrderStatus, RequestedLine};
 use shop::payments::PaymentEvent;
 use std::time::Duration;
@@ -30,8 +31,13 @@ struct World {
 
 impl World {
     fn new() -> Self {
+        Self::stocked(5)
+    }
+
+    /// A world whose `p-1` has `units` in stock.
+    fn stocked(units: i64) -> Self {
         World {
-            store: InMemoryStore::with_products([test_product("p-1", 1_000, 5)]),
+            store: InMemoryStore::with_products([test_product("p-1", 1_000, units)]),
             publisher: RecordingPublisher::default(),
             timer: RecordingTimer::default(),
         }
@@ -39,9 +45,14 @@ impl World {
 
     /// An order of two units of `p-1`, placed and processed as the API and the processor do.
     async fn confirmed_order(&self) -> Order {
+        self.confirmed_order_of("c-1").await
+    }
+
+    /// [`World::confirmed_order`], by `customer`.
+    async fn confirmed_order_of(&self, customer: &str) -> Order {
         let clock = FixedClock(PLACED_AT);
         let request = OrderRequest {
-            customer_id: CustomerId::parse("c-1").unwrap(),
+            customer_id: CustomerId::parse(customer).unwrap(),
             currency: Currency::Eur,
             lines: OrderLines::new(vec![RequestedLine {
                 product_id: ProductId::parse("p-1").unwrap(),
@@ -91,17 +102,11 @@ impl World {
     async fn deliver(&self, now: Timestamp, messages: &[(&str, &str)]) -> SqsBatchResponse {
         let clock = FixedClock(now);
         let saga = Saga {
-            payments: PaymentSaga {
-                orders: &self.store,
-                publisher: &self.publisher,
-                anomalies: &self.store,
-                clock: &clock,
-            },
-            deadline: PaymentDeadline {
-                orders: &self.store,
-                timer: &self.timer,
-                clock: &clock,
-            },
+            orders: &self.store,
+            publisher: &self.publisher,
+            anomalies: &self.store,
+            timer: &self.timer,
+            clock: &clock,
         };
         let mut event = SqsEvent::default();
         event.records = messages
@@ -144,8 +149,24 @@ fn payment_succeeded(order: &Order, provider_event_id: &str, amount: i64) -> Str
         amount: shop::kernel::Money::new(amount, Currency::Eur),
         provider_event_id: provider_event_id.into(),
     };
+    payment_message(order, provider_event_id, &event)
+}
+
+/// `payment.failed` of the order's total.
+fn payment_failed(order: &Order, provider_event_id: &str) -> String {
+    let event = PaymentEvent::Failed {
+        order_id: order.id().clone(),
+        payment_intent_id: PaymentIntentId::parse("pi_1").unwrap(),
+        amount: shop::kernel::Money::new(total(order), Currency::Eur),
+        provider_event_id: provider_event_id.into(),
+        failure_message: Some("card declined".into()),
+    };
+    payment_message(order, provider_event_id, &event)
+}
+
+fn payment_message(order: &Order, provider_event_id: &str, event: &PaymentEvent) -> String {
     let envelope = EventEnvelope::wrap(
-        &event,
+        event,
         provider_event_id.into(),
         "pi_1".into(),
         1,

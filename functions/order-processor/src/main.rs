@@ -12,7 +12,7 @@ use shop::ordering::deadline::parse_payment_window;
 use shop::ordering::processing::OrderProcessor;
 use shop::telemetry::metrics::flushed;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     shop::telemetry::init();
     let config = shop::aws::sdk_config().await;

@@ -8,7 +8,7 @@ use lambda_http::{Error, service_fn};
 use shop::adapters::dynamodb::DynamoCatalog;
 use shop::telemetry::metrics::flushed;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     shop::telemetry::init();
     let config = shop::aws::sdk_config().await;

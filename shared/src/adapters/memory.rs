@@ -3,21 +3,20 @@
 
 use crate::catalog::ports::{ProductListing, ProductLookup, ProductPage};
 use crate::catalog::{Category, Product, Stock};
-use crate::kernel::{
-    CustomerId, EventEnvelope, EventPublisher, InfraError, OrderId, ProductId, PublishReport,
-    Timestamp,
-};
+use crate::kernel::{CustomerId, EventEnvelope, InfraError, OrderId, ProductId, Timestamp};
+use crate::ordering::Order;
 use crate::ordering::ports::{
-    AnomalyEntry, CommitError, DeadlineTimer, IdempotencyKeys, IdempotencyRecord, OrderCommit,
-    OrderQueue, OrderRepository, PaymentAnomalies, PaymentAnomaly, Placement, PlacementError,
-    StockMovement, StockRefused, UnpaidSlot,
+    AnomalyEntry, CommitError, IdempotencyKeys, IdempotencyRecord, OrderCommit, OrderRepository,
+    PaymentAnomalies, PaymentAnomaly, Placement, PlacementError, StockMovement, StockRefused,
+    UnpaidSlot,
 };
-use crate::ordering::{Order, PlaceOrder};
 use crate::payments::ports::{LedgerEntry, WebhookLedger};
 use async_trait::async_trait;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+
+mod recording;
+pub use recording::{RecordingPublisher, RecordingQueue, RecordingTimer};
 
 #[derive(Default)]
 struct OrderStream {
@@ -35,6 +34,16 @@ struct State {
     unpaid: HashMap<CustomerId, u32>,
     /// Every event committed, in commit order: what the table's change stream would carry.
     committed: Vec<EventEnvelope>,
+    reads: OrderReads,
+}
+
+/// How often orders were read, by which call: what a batch costs in round trips.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OrderReads {
+    /// [`OrderRepository::load`] calls (a GetItem each).
+    pub load: usize,
+    /// [`OrderRepository::load_many`] calls (a BatchGetItem each).
+    pub load_many: usize,
 }
 
 /// Orders, products, idempotency records and the webhook ledger, with the same all-or-nothing
@@ -76,6 +85,11 @@ impl InMemoryStore {
         state.unpaid.get(&customer).copied().unwrap_or(0)
     }
 
+    /// The order reads so far.
+    pub fn order_reads(&self) -> OrderReads {
+        self.state.lock().unwrap().reads
+    }
+
     /// Every event committed so far, oldest first: what the relay would hand on.
     pub fn committed(&self) -> Vec<EventEnvelope> {
         self.state.lock().unwrap().committed.clone()
@@ -95,12 +109,14 @@ impl InMemoryStore {
 #[async_trait]
 impl OrderRepository for InMemoryStore {
     async fn load(&self, id: &OrderId) -> Result<Option<Order>, InfraError> {
-        let state = self.state.lock().unwrap();
+        let mut state = self.state.lock().unwrap();
+        state.reads.load += 1;
         Ok(state.orders.get(id).and_then(|s| s.state.clone()))
     }
 
     async fn load_many(&self, ids: &[OrderId]) -> Result<HashMap<OrderId, Order>, InfraError> {
-        let state = self.state.lock().unwrap();
+        let mut state = self.state.lock().unwrap();
+        state.reads.load_many += 1;
         Ok(ids
             .iter()
             .filter_map(|id| Some((id.clone(), state.orders.get(id)?.state.clone()?)))
@@ -301,89 +317,6 @@ impl PaymentAnomalies for InMemoryStore {
         if let Some(entry) = self.state.lock().unwrap().anomalies.get_mut(event_id) {
             entry.1 = true;
         }
-        Ok(())
-    }
-}
-
-/// Keeps what it publishes; can be told to fail the next calls, to inject faults.
-#[derive(Default)]
-pub struct RecordingPublisher {
-    published: Mutex<Vec<EventEnvelope>>,
-    failures_left: AtomicUsize,
-}
-
-impl RecordingPublisher {
-    pub fn fail_next(&self, calls: usize) {
-        self.failures_left.store(calls, Ordering::SeqCst);
-    }
-
-    pub fn published(&self) -> Vec<EventEnvelope> {
-        self.published.lock().unwrap().clone()
-    }
-
-    pub fn types(&self) -> Vec<String> {
-        self.published().into_iter().map(|e| e.event_type).collect()
-    }
-}
-
-#[async_trait]
-impl EventPublisher for RecordingPublisher {
-    async fn publish(&self, events: &[EventEnvelope]) -> Result<PublishReport, InfraError> {
-        let failing = self
-            .failures_left
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok();
-        if failing {
-            return Err(InfraError::new("injected publish failure"));
-        }
-        self.published.lock().unwrap().extend_from_slice(events);
-        Ok(PublishReport::default())
-    }
-}
-
-/// Keeps what is queued.
-#[derive(Default)]
-pub struct RecordingQueue {
-    sent: Mutex<Vec<PlaceOrder>>,
-}
-
-impl RecordingQueue {
-    pub fn sent(&self) -> Vec<PlaceOrder> {
-        self.sent.lock().unwrap().clone()
-    }
-}
-
-#[async_trait]
-impl OrderQueue for RecordingQueue {
-    async fn send(&self, commands: &[PlaceOrder]) -> Vec<OrderId> {
-        self.sent.lock().unwrap().extend_from_slice(commands);
-        Vec::new()
-    }
-}
-
-/// Keeps every deadline re-check asked for, with its delay.
-#[derive(Default)]
-pub struct RecordingTimer {
-    rechecks: Mutex<Vec<(EventEnvelope, std::time::Duration)>>,
-}
-
-impl RecordingTimer {
-    pub fn rechecks(&self) -> Vec<(EventEnvelope, std::time::Duration)> {
-        self.rechecks.lock().unwrap().clone()
-    }
-}
-
-#[async_trait]
-impl DeadlineTimer for RecordingTimer {
-    async fn recheck_after(
-        &self,
-        confirmed: &EventEnvelope,
-        delay: std::time::Duration,
-    ) -> Result<(), InfraError> {
-        self.rechecks
-            .lock()
-            .unwrap()
-            .push((confirmed.clone(), delay));
         Ok(())
     }
 }

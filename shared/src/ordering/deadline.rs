@@ -3,9 +3,11 @@
 //!
 //! Driven by the order's own `order.confirmed`: the event reaches the deadline queue as soon as
 //! it is published, and [`PaymentDeadline::handle`] has it delivered again when it is due
-//! ([`DeadlineTimer`]: an SQS message delay). Every check reads the order, so a payment or a
-//! cancellation that commits first wins, and a check that runs twice changes nothing.
+//! ([`DeadlineTimer`]: an SQS message delay). Every check reads the order (with the rest of its
+//! batch, [`super::saga_batch`]), so a payment or a cancellation that commits first wins, and a
+//! check that runs twice changes nothing.
 
+use super::batch_orders::BatchOrders;
 use super::cancelling::{ATTEMPTS, cancellation};
 use super::order::Cancel;
 use super::ports::{CommitError, DeadlineTimer, OrderRepository};
@@ -33,13 +35,29 @@ pub struct PaymentDeadline<'a> {
 }
 
 impl PaymentDeadline<'_> {
-    /// Checks the deadline of the order `confirmed` (its `order.confirmed`) announces.
+    /// Checks the deadline of the order `confirmed` (its `order.confirmed`) announces: a batch
+    /// of one.
     pub async fn handle(&self, confirmed: &EventEnvelope) -> Result<DeadlineOutcome, CommitError> {
+        let id = OrderId::parse(confirmed.aggregate_id.as_str()).ok();
+        let mut orders = BatchOrders::load(self.orders, id).await?;
+        self.check(&mut orders, confirmed).await
+    }
+
+    /// Checks it against the order as the batch holds it.
+    pub(super) async fn check(
+        &self,
+        orders: &mut BatchOrders<'_>,
+        confirmed: &EventEnvelope,
+    ) -> Result<DeadlineOutcome, CommitError> {
         let Ok(id) = OrderId::parse(confirmed.aggregate_id.as_str()) else {
             return Ok(DeadlineOutcome::UnknownOrder);
         };
-        for _ in 0..ATTEMPTS {
-            let Some(order) = self.orders.load(&id).await? else {
+        for attempt in 0..ATTEMPTS {
+            // Lost a race (a payment, the customer): read the order again.
+            if attempt > 0 {
+                orders.reload(&id).await?;
+            }
+            let Some(order) = orders.get(&id).cloned() else {
                 return Ok(DeadlineOutcome::UnknownOrder);
             };
             let due = match order.state() {
@@ -61,7 +79,7 @@ impl PaymentDeadline<'_> {
             let Ok(commit) = cancellation(&order, cancel, now) else {
                 continue;
             };
-            match self.orders.commit(commit).await {
+            match orders.commit(commit).await {
                 Ok(()) => return Ok(DeadlineOutcome::Expired),
                 Err(CommitError::Conflict) => continue,
                 Err(e) => return Err(e),

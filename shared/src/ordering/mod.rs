@@ -4,8 +4,10 @@
 //!
 //! Modules depend one way: `lines` <- `events`, `pricing` <- `command`, `state` <- `order` <-
 //! `ports`
-//! <- the use cases (`placing`, `processing`, `cancelling`, `deadline`, `saga`, `relay`).
+//! <- the use cases (`placing`, `processing`, `cancelling`, `deadline`, `saga`, `relay`), and
+//! `saga_batch` over `saga` and `deadline`.
 
+mod batch_orders;
 pub mod cancelling;
 mod command;
 pub mod deadline;
@@ -16,8 +18,10 @@ pub mod placing;
 pub mod ports;
 pub mod pricing;
 pub mod processing;
+mod refunds;
 pub mod relay;
 pub mod saga;
+pub mod saga_batch;
 mod state;
 
 pub use command::{LinesError, OrderLines, OrderRequest, PlaceOrder};

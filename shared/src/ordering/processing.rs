@@ -7,6 +7,7 @@
 //! Reads are batched (one round trip for the orders, one for the products), so a batch of
 //! ten costs about twelve DynamoDB requests.
 
+use super::batch_orders::unique;
 use super::command::PlaceOrder;
 use super::order::Order;
 use super::ports::{CommitError, OrderCommit, OrderRepository, StockMovement, StockRefused};
@@ -17,7 +18,7 @@ use crate::catalog::Product;
 use crate::catalog::ports::ProductLookup;
 use crate::kernel::{Clock, OrderId, ProductId};
 use futures::future::join_all;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use tracing::Instrument;
 
 /// What became of one queued order.
@@ -187,11 +188,6 @@ fn commit_groups(commands: &[PlaceOrder]) -> Vec<Vec<usize>> {
         groups[g].push(i);
     }
     groups
-}
-
-fn unique<T: Eq + std::hash::Hash + Clone>(items: impl Iterator<Item = T>) -> Vec<T> {
-    let mut seen = HashSet::new();
-    items.filter(|i| seen.insert(i.clone())).collect()
 }
 
 #[cfg(test)]

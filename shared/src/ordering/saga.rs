@@ -7,13 +7,18 @@
 //! So `payment.failed` arriving after `payment.succeeded` leaves the order PAID. A payment
 //! that took money it cannot pay with (late, unknown order, wrong amount or currency, a second
 //! payment) also publishes `payment.refund_required`, once per payment event.
+//!
+//! Payments are applied a batch at a time ([`super::saga_batch`]): each one against its order as
+//! the batch holds it, and the batch's refund requests published together at its end.
 
+use super::batch_orders::BatchOrders;
 use super::cancelling::ATTEMPTS;
 use super::order::{Cancel, Order};
 use super::ports::{
     AnomalyEntry, CommitError, EventPublisher, OrderCommit, OrderRepository, PaymentAnomalies,
     PaymentAnomaly,
 };
+use super::refunds::Refunds;
 use super::state::OrderState;
 use super::{CancellationReason, OrderStatus};
 use crate::kernel::{Clock, EventEnvelope, InfraError, Money, OrderId, Timestamp, UnreadableEvent};
@@ -73,12 +78,46 @@ pub struct PaymentSaga<'a> {
 }
 
 impl PaymentSaga<'_> {
+    /// One payment event on its own: a batch of one.
     pub async fn handle(&self, envelope: &EventEnvelope) -> Result<SagaOutcome, SagaError> {
         let payment: PaymentEvent = envelope.decode()?;
+        let mut orders = BatchOrders::load(self.orders, [payment.order_id().clone()]).await?;
+        let mut refunds = Refunds::default();
+        let outcome = self
+            .apply(&mut orders, &mut refunds, 0, envelope, &payment)
+            .await;
+        match refunds.publish(self.publisher, self.anomalies).await.pop() {
+            Some((_, refund_failed)) => Err(refund_failed),
+            None => outcome,
+        }
+    }
+
+    /// Applies message `message` of a batch, `payment`, to its order as the batch holds it. A
+    /// refund it requires is left in `refunds`, for the batch to publish.
+    pub(super) async fn apply(
+        &self,
+        orders: &mut BatchOrders<'_>,
+        refunds: &mut Refunds,
+        message: usize,
+        envelope: &EventEnvelope,
+        payment: &PaymentEvent,
+    ) -> Result<SagaOutcome, SagaError> {
         // Losing a race (the deadline, the customer) means reading the order again: the
         // payment then meets the order as the winner left it.
-        for _ in 0..ATTEMPTS {
-            match self.apply(envelope, &payment).await {
+        for attempt in 0..ATTEMPTS {
+            if attempt > 0 {
+                orders.reload(payment.order_id()).await?;
+            }
+            let outcome = match decide(orders.get(payment.order_id()), envelope, payment) {
+                Decision::Pay(order) => self.pay(orders, &order, envelope, payment).await,
+                Decision::Cancel(order) => self.cancel(orders, &order, envelope, payment).await,
+                Decision::Done(outcome) => outcome,
+                Decision::Anomaly(reason, refund) => {
+                    self.anomaly(refunds, message, envelope, payment, reason, refund)
+                        .await
+                }
+            };
+            match outcome {
                 Err(SagaError::Commit(CommitError::Conflict)) => continue,
                 outcome => return outcome,
             }
@@ -86,67 +125,9 @@ impl PaymentSaga<'_> {
         Err(CommitError::Conflict.into())
     }
 
-    async fn apply(
-        &self,
-        envelope: &EventEnvelope,
-        payment: &PaymentEvent,
-    ) -> Result<SagaOutcome, SagaError> {
-        let Some(order) = self.orders.load(payment.order_id()).await? else {
-            return self
-                .anomaly(
-                    envelope,
-                    payment,
-                    "no such order".into(),
-                    RefundReason::UnknownOrder,
-                )
-                .await;
-        };
-        let succeeded = matches!(payment, PaymentEvent::Succeeded { .. });
-        let intent = Some(payment.payment_intent_id());
-        match order.state() {
-            OrderState::Pending => Err(SagaError::NotYetConfirmed(order.id().clone())),
-            OrderState::Paid {
-                payment_intent_id, ..
-            } if succeeded && intent == Some(payment_intent_id) => Ok(SagaOutcome::AlreadyApplied),
-            OrderState::Cancelled(cancellation)
-                if !succeeded && intent == cancellation.payment_intent_id.as_ref() =>
-            {
-                Ok(SagaOutcome::AlreadyApplied)
-            }
-            OrderState::Confirmed(confirmation)
-                if payment.amount() == confirmation.totals.total =>
-            {
-                if succeeded {
-                    self.pay(&order, envelope, payment).await
-                } else {
-                    self.cancel(&order, envelope, payment).await
-                }
-            }
-            OrderState::Confirmed(confirmation) => {
-                let reason = format!(
-                    "{} of {} but the order total is {}: the order stays CONFIRMED",
-                    envelope.event_type,
-                    payment.amount(),
-                    confirmation.totals.total,
-                );
-                self.anomaly(envelope, payment, reason, RefundReason::AmountMismatch)
-                    .await
-            }
-            settled => {
-                let status = settled.status();
-                let reason = format!("{} for an order already {status:?}", envelope.event_type);
-                let refund = match status {
-                    OrderStatus::Paid => RefundReason::AlreadyPaid,
-                    OrderStatus::Rejected => RefundReason::OrderRejected,
-                    _ => RefundReason::OrderCancelled,
-                };
-                self.anomaly(envelope, payment, reason, refund).await
-            }
-        }
-    }
-
     async fn pay(
         &self,
+        orders: &mut BatchOrders<'_>,
         order: &Order,
         envelope: &EventEnvelope,
         payment: &PaymentEvent,
@@ -158,7 +139,7 @@ impl PaymentSaga<'_> {
                 envelope.event_id.clone(),
             )
             .map_err(|_| CommitError::Conflict)?;
-        self.orders
+        orders
             .commit(OrderCommit::of(order).then(paid, vec![]))
             .await?;
         Ok(SagaOutcome::Paid(payment.amount()))
@@ -166,6 +147,7 @@ impl PaymentSaga<'_> {
 
     async fn cancel(
         &self,
+        orders: &mut BatchOrders<'_>,
         order: &Order,
         envelope: &EventEnvelope,
         payment: &PaymentEvent,
@@ -184,14 +166,16 @@ impl PaymentSaga<'_> {
         };
         let commit = super::cancelling::cancellation(order, cancel, self.clock.now())
             .map_err(|_| CommitError::Conflict)?;
-        self.orders.commit(commit).await?;
+        orders.commit(commit).await?;
         Ok(SagaOutcome::Cancelled)
     }
 
-    /// Records the anomaly once and, for a payment that took money, publishes its
-    /// `payment.refund_required` until the bus has taken it once.
+    /// Records the anomaly once and, for a payment that took money, leaves its
+    /// `payment.refund_required` for the batch to publish, until the bus has taken it once.
     async fn anomaly(
         &self,
+        refunds: &mut Refunds,
+        message: usize,
         envelope: &EventEnvelope,
         payment: &PaymentEvent,
         reason: String,
@@ -219,26 +203,79 @@ impl PaymentSaga<'_> {
             "payment not applied"
         );
         let refund = anomaly.refund.is_some();
-        match (&anomaly.refund, refund_due(entry, now)) {
-            (Some(_), RefundDue::InFlight) => return Err(SagaError::InFlight),
-            (Some(request), RefundDue::Yes) => {
-                let report = self
-                    .publisher
-                    .publish(std::slice::from_ref(request))
-                    .await?;
-                if !report.failed.is_empty() {
-                    return Err(SagaError::RefundNotPublished);
+        if let Some(request) = &anomaly.refund {
+            match refund_due(entry, now) {
+                // A copy earlier in this batch recorded it: its publication is this one's too.
+                _ if refunds.publishes(request) => {
+                    refunds.wait_for(message, &anomaly.event_id, request)
                 }
-                self.anomalies
-                    .mark_refund_published(&anomaly.event_id)
-                    .await?;
+                RefundDue::Yes => refunds.wait_for(message, &anomaly.event_id, request),
+                RefundDue::InFlight => return Err(SagaError::InFlight),
+                RefundDue::No => {}
             }
-            _ => {}
         }
         Ok(SagaOutcome::Anomaly {
             reason: anomaly.reason,
             refund,
         })
+    }
+}
+
+/// What a payment event does to its order as it stands.
+enum Decision {
+    Pay(Order),
+    Cancel(Order),
+    /// Nothing to commit: a repeat, or an order not confirmed yet.
+    Done(Result<SagaOutcome, SagaError>),
+    /// It cannot apply, for this reason: recorded, and refunded for this one if it took money.
+    Anomaly(String, RefundReason),
+}
+
+/// Decides what `payment` does to `order` (`None`: there is no such order).
+fn decide(order: Option<&Order>, envelope: &EventEnvelope, payment: &PaymentEvent) -> Decision {
+    let Some(order) = order else {
+        return Decision::Anomaly("no such order".into(), RefundReason::UnknownOrder);
+    };
+    let succeeded = matches!(payment, PaymentEvent::Succeeded { .. });
+    let intent = Some(payment.payment_intent_id());
+    match order.state() {
+        OrderState::Pending => Decision::Done(Err(SagaError::NotYetConfirmed(order.id().clone()))),
+        OrderState::Paid {
+            payment_intent_id, ..
+        } if succeeded && intent == Some(payment_intent_id) => {
+            Decision::Done(Ok(SagaOutcome::AlreadyApplied))
+        }
+        OrderState::Cancelled(cancellation)
+            if !succeeded && intent == cancellation.payment_intent_id.as_ref() =>
+        {
+            Decision::Done(Ok(SagaOutcome::AlreadyApplied))
+        }
+        OrderState::Confirmed(confirmation) if payment.amount() == confirmation.totals.total => {
+            if succeeded {
+                Decision::Pay(order.clone())
+            } else {
+                Decision::Cancel(order.clone())
+            }
+        }
+        OrderState::Confirmed(confirmation) => {
+            let reason = format!(
+                "{} of {} but the order total is {}: the order stays CONFIRMED",
+                envelope.event_type,
+                payment.amount(),
+                confirmation.totals.total,
+            );
+            Decision::Anomaly(reason, RefundReason::AmountMismatch)
+        }
+        settled => {
+            let status = settled.status();
+            let reason = format!("{} for an order already {status:?}", envelope.event_type);
+            let refund = match status {
+                OrderStatus::Paid => RefundReason::AlreadyPaid,
+                OrderStatus::Rejected => RefundReason::OrderRejected,
+                _ => RefundReason::OrderCancelled,
+            };
+            Decision::Anomaly(reason, refund)
+        }
     }
 }
 
@@ -271,8 +308,8 @@ enum RefundDue {
 }
 
 /// One publication per payment event, even when copies of it are handled at once: the
-/// delivery that recorded the anomaly publishes; a copy takes over only from one that died
-/// (`TAKE_OVER_AFTER`).
+/// delivery that recorded the anomaly publishes (its batch, at the batch's end); a copy takes
+/// over only from one that died (`TAKE_OVER_AFTER`).
 fn refund_due(entry: AnomalyEntry, now: Timestamp) -> RefundDue {
     match entry {
         AnomalyEntry::New => RefundDue::Yes,

@@ -1,14 +1,17 @@
-//! The payment saga against the in-memory adapters: payments that pay, fail, or cannot apply.
+//! The payment saga against the in-memory adapters: payments that pay, fail, or cannot apply,
+//! and a batch's payment losing its order to another writer.
 
-use super::ports::OrderRepository;
+use super::ports::{CommitError, OrderCommit, OrderRepository, Placement, PlacementError};
 use super::saga::{PaymentSaga, SagaError, SagaOutcome};
+use super::saga_batch::{Saga, StepOutcome};
 use super::tests::{
     cancellation, clock, command, confirmation, corr, placing, process, request, shop,
 };
-use super::{CancellationReason, Order, OrderStatus};
-use crate::adapters::memory::{InMemoryStore, RecordingPublisher};
-use crate::kernel::{Currency, EventEnvelope, Money, PaymentIntentId};
+use super::{Cancel, CancellationReason, Order, OrderStatus};
+use crate::adapters::memory::{InMemoryStore, RecordingPublisher, RecordingTimer};
+use crate::kernel::{Currency, EventEnvelope, InfraError, Money, OrderId, PaymentIntentId};
 use crate::payments::PaymentEvent;
+use std::collections::HashMap;
 
 fn payment(order: &Order, provider_event_id: &str, event: PaymentEvent) -> EventEnvelope {
     EventEnvelope::wrap(
@@ -170,4 +173,77 @@ async fn a_payment_for_an_order_still_pending_is_retried_later() {
         pay(&store, &publisher, &early).await,
         Err(SagaError::NotYetConfirmed(_))
     ));
+}
+
+/// The store, where another writer (the customer) cancels `order` just after a batch read it.
+struct CancelledAfterRead<'a> {
+    store: &'a InMemoryStore,
+    order: Order,
+}
+
+#[async_trait::async_trait]
+impl OrderRepository for CancelledAfterRead<'_> {
+    async fn load(&self, id: &OrderId) -> Result<Option<Order>, InfraError> {
+        self.store.load(id).await
+    }
+
+    async fn load_many(&self, ids: &[OrderId]) -> Result<HashMap<OrderId, Order>, InfraError> {
+        let read = self.store.load_many(ids).await?;
+        let cancel = Cancel::because(CancellationReason::CustomerCancelled);
+        let commit = super::cancelling::cancellation(&self.order, cancel, clock().0).unwrap();
+        self.store.commit(commit).await.unwrap();
+        Ok(read)
+    }
+
+    async fn history(&self, id: &OrderId) -> Result<Vec<EventEnvelope>, InfraError> {
+        self.store.history(id).await
+    }
+
+    async fn commit(&self, commit: OrderCommit) -> Result<(), CommitError> {
+        self.store.commit(commit).await
+    }
+
+    async fn place(&self, placement: Placement) -> Result<(), PlacementError> {
+        self.store.place(placement).await
+    }
+}
+
+#[tokio::test]
+async fn a_payment_of_a_batch_that_loses_its_order_to_another_writer_reads_that_order_again() {
+    let (store, publisher, timer) = (
+        shop(),
+        RecordingPublisher::default(),
+        RecordingTimer::default(),
+    );
+    let order = confirmed_order(&store, 1).await;
+    let raced = CancelledAfterRead {
+        store: &store,
+        order: order.clone(),
+    };
+    let clock = clock();
+    let saga = Saga {
+        orders: &raced,
+        publisher: &publisher,
+        anomalies: &store,
+        timer: &timer,
+        clock: &clock,
+    };
+    let paid = payment_succeeded(&order, "evt_ok", confirmation(&order).totals.total.amount);
+    let before = store.order_reads();
+    let results = saga.handle_batch(&[paid]).await;
+    // Its commit conflicted; the order read again (one GetItem) is CANCELLED: a refund.
+    assert!(
+        matches!(
+            results.as_slice(),
+            [Ok(StepOutcome::Payment(SagaOutcome::Anomaly {
+                refund: true,
+                ..
+            }))]
+        ),
+        "{results:?}"
+    );
+    let after = store.order_reads();
+    assert_eq!(after.load_many - before.load_many, 1);
+    assert_eq!(after.load - before.load, 1);
+    assert_eq!(publisher.types(), ["payment.refund_required"]);
 }

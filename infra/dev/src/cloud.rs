@@ -438,10 +438,7 @@ impl Startup {
                 self.shutdown.clone(),
                 self.tasks.clone(),
             );
-            let program = Program {
-                path: executables[&function.binary].clone(),
-                args: Vec::new(),
-            };
+            let program = Program::of(executables[&function.binary].clone());
             for _ in 0..self.options.concurrency.max(1) {
                 host.spawn(program.clone())
                     .await

@@ -32,8 +32,8 @@ pub enum EmulatorError {
     PythonMissing,
     #[error("could not create the emulator's venv at {venv}: {reason}")]
     Venv { venv: PathBuf, reason: String },
-    #[error("pip could not install infra/emulator/requirements.txt; see its log: {log}")]
-    Pip { log: PathBuf },
+    #[error("pip could not install {requirements}; see its log: {log}")]
+    Pip { requirements: String, log: PathBuf },
     #[error("could not start the emulator: {0}")]
     Start(String),
     #[error("{action}: {source}")]
@@ -224,16 +224,45 @@ impl Drop for Emulator {
     }
 }
 
+/// A venv under `<repo>/.dev` holding the pins of one requirements file.
+pub struct Pinned<'a> {
+    /// The venv's directory under `.dev`; its lock is `.dev/<venv>.lock`.
+    pub venv: &'a str,
+    /// The requirements file, from the repository's root.
+    pub requirements: &'a str,
+    /// pip's output, under `.dev`.
+    pub log: &'a str,
+    /// What the first run's progress line says it installs.
+    pub what: &'a str,
+}
+
+/// The local cloud's Python tools.
+const EMULATOR: Pinned<'static> = Pinned {
+    venv: "venv",
+    requirements: "infra/emulator/requirements.txt",
+    log: "pip.log",
+    what: "emulator",
+};
+
 /// Makes sure `<repo>/.dev/venv` has the pinned requirements and returns its python.
+pub fn ensure_venv(repo_root: &Path, progress: &dyn Fn(&str)) -> Result<PathBuf, EmulatorError> {
+    ensure_pinned(repo_root, &EMULATOR, progress)
+}
+
+/// Makes sure the venv of `pinned` has its requirements and returns its python.
 ///
 /// A file lock serializes concurrent callers (several test binaries, a second terminal);
-/// a stamp with the hash of `requirements.txt` makes a change of pins reinstall.
-pub fn ensure_venv(repo_root: &Path, progress: &dyn Fn(&str)) -> Result<PathBuf, EmulatorError> {
+/// a stamp with the hash of the requirements file makes a change of pins reinstall.
+pub fn ensure_pinned(
+    repo_root: &Path,
+    pinned: &Pinned,
+    progress: &dyn Fn(&str),
+) -> Result<PathBuf, EmulatorError> {
     let dev = dev_dir(repo_root);
-    let venv = dev.join("venv");
+    let venv = dev.join(pinned.venv);
     let python = venv.join("bin/python");
     let stamp = venv.join(".requirements.sha256");
-    let requirements = repo_root.join("infra/emulator/requirements.txt");
+    let requirements = repo_root.join(pinned.requirements);
     let wanted = fs::read(&requirements)
         .map(|bytes| hex::encode(Sha256::digest(bytes)))
         .map_err(io(format!("cannot read {}", requirements.display())))?;
@@ -244,7 +273,7 @@ pub fn ensure_venv(repo_root: &Path, progress: &dyn Fn(&str)) -> Result<PathBuf,
     }
 
     fs::create_dir_all(&dev).map_err(io(format!("cannot create {}", dev.display())))?;
-    let lock_path = dev.join("venv.lock");
+    let lock_path = dev.join(format!("{}.lock", pinned.venv));
     let lock =
         File::create(&lock_path).map_err(io(format!("cannot create {}", lock_path.display())))?;
     lock.lock()
@@ -253,11 +282,16 @@ pub fn ensure_venv(repo_root: &Path, progress: &dyn Fn(&str)) -> Result<PathBuf,
     if installed() {
         return Ok(python);
     }
-    progress("installing emulator (first run only)");
+    progress(&format!("installing {} (first run only)", pinned.what));
     if !python.is_file() {
         create_venv(&venv)?;
     }
-    pip_install(&python, &requirements, &dev.join("pip.log"))?;
+    pip_install(
+        &python,
+        pinned.requirements,
+        &requirements,
+        &dev.join(pinned.log),
+    )?;
     fs::write(&stamp, &wanted).map_err(io(format!("cannot write {}", stamp.display())))?;
     Ok(python)
 }
@@ -286,8 +320,14 @@ fn create_venv(venv: &Path) -> Result<(), EmulatorError> {
     Ok(())
 }
 
-/// `pip install -r requirements` into the venv of `python`, its output in `log_path`.
-fn pip_install(python: &Path, requirements: &Path, log_path: &Path) -> Result<(), EmulatorError> {
+/// `pip install -r requirements` into the venv of `python`, its output in `log_path`;
+/// `name` is how an error names the requirements.
+fn pip_install(
+    python: &Path,
+    name: &str,
+    requirements: &Path,
+    log_path: &Path,
+) -> Result<(), EmulatorError> {
     let log =
         File::create(log_path).map_err(io(format!("cannot create {}", log_path.display())))?;
     let log_err = log
@@ -303,6 +343,7 @@ fn pip_install(python: &Path, requirements: &Path, log_path: &Path) -> Result<()
         .map_err(io(format!("cannot run {}", python.display())))?;
     if !status.success() {
         return Err(EmulatorError::Pip {
+            requirements: name.to_owned(),
             log: log_path.to_owned(),
         });
     }

@@ -111,6 +111,16 @@ pub struct Program {
     pub args: Vec<String>,
 }
 
+impl Program {
+    /// The executable at `path`, without arguments.
+    pub fn of(path: PathBuf) -> Program {
+        Program {
+            path,
+            args: Vec::new(),
+        }
+    }
+}
+
 /// When an invocation's event was handed to an execution environment (its `next` request
 /// answered) and when the environment's answer arrived; `None` if it never got that far.
 #[derive(Clone, Copy, Debug, Default)]

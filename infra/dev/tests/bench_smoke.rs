@@ -21,6 +21,7 @@ async fn smoke_run_reports_every_section() {
         "cold_start",
         "warm",
         "memory",
+        "peer",
         "requests_per_order",
         "throughput",
         "cost",
@@ -133,10 +134,57 @@ async fn smoke_run_reports_every_section() {
 
     assert!(report.cost.per_million_orders.total_dollars > 0.0);
     assert!(report.cost.per_million_product_reads.total_dollars > 0.0);
-    assert_eq!(report.targets.len(), 6, "{:?}", report.targets);
+    assert_eq!(report.targets.len(), 11, "{:?}", report.targets);
+
+    // product-reads' Python peer, measured as product-reads, beside it.
+    let peer = report.peer.as_ref().expect("no python peer in the report");
+    assert_eq!(
+        (peer.name.as_str(), peer.of.as_str()),
+        ("python-peer", "product-reads")
+    );
+    assert!(
+        peer.stack.starts_with("Python 3") && peer.stack.contains("boto3=="),
+        "{peer:?}"
+    );
+    assert_eq!(peer.cold.first_request_ms.count, report.meta.counts.spawns);
+    assert!(
+        peer.cold.first_response_ms.p50 >= peer.cold.first_request_ms.p50,
+        "{peer:?}"
+    );
+    assert_eq!(peer.duration_ms.count, report.meta.counts.invocations);
+    assert_eq!(
+        dev::bench::report::OpCount::describe(&peer.requests),
+        "dynamodb:GetItem 1"
+    );
+    assert!(peer.memory.peak_rss_bytes > 1024 * 1024, "{peer:?}");
+    assert!(
+        !report
+            .cold_start
+            .functions
+            .iter()
+            .any(|f| f.binary == peer.name),
+        "the peer is not one of the functions the targets judge"
+    );
+    let sides = report.side_by_side();
+    assert_eq!(sides.len(), 5, "{sides:?}");
+    assert!(
+        sides.iter().all(|s| s.ratio.is_finite() && s.ratio > 0.0),
+        "{sides:?}"
+    );
+    // Python starts far slower than a Rust binary, even a debug build.
+    assert!(sides[0].ratio > 2.0, "{sides:?}");
 
     let markdown = std::fs::read_to_string(out.join("benchmarks.md")).unwrap();
     assert!(markdown.contains("## Targets") && markdown.contains("cold-start.svg"));
+    assert!(markdown.contains("## product-reads vs the Python peer"));
+    assert_eq!(
+        markdown
+            .lines()
+            .filter(|l| l.starts_with("| python-peer |"))
+            .count(),
+        3,
+        "cold, warm, memory rows"
+    );
     for plot in ["cold-start.svg", "warm-latency.svg", "throughput.svg"] {
         let svg = std::fs::read_to_string(out.join(plot)).unwrap();
         assert!(svg.starts_with("<svg") && svg.contains("<rect"), "{plot}");

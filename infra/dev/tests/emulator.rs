@@ -1053,7 +1053,7 @@ fn a_failing_pip_install_names_its_log() {
     let error = dev::emulator::ensure_venv(&root, &|line| heard.borrow_mut().push(line.to_owned()))
         .expect_err("pip cannot install that");
     assert_eq!(*heard.borrow(), ["installing emulator (first run only)"]);
-    let EmulatorError::Pip { log } = &error else {
+    let EmulatorError::Pip { log, .. } = &error else {
         panic!("unexpected error: {error}")
     };
     assert_eq!(log, &root.join(".dev/pip.log"));

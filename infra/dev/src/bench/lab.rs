@@ -1,7 +1,8 @@
 //! The bench's own small cloud for the per-function measurements: an emulator, the
 //! template's resources, and function processes the bench starts itself (so it knows their
 //! pid and spawn time), each behind its own Runtime API endpoint ([`FunctionHost`]). No
-//! pollers and no gateway: nothing else calls AWS while a request count is read.
+//! pollers and no gateway: nothing else calls AWS while a request count is read. Besides the
+//! functions and the floor it runs the Python peer of product-reads ([`super::peer`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::OpenOptions;
@@ -17,13 +18,14 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::counts::{self, BENCH_CALLER, Counts, DIRECT_CALLER, FUNCTION_CALLER};
+use super::peer;
 use crate::aws::EmulatorSettings;
 use crate::cloud::{Progress, provision_all};
 use crate::emulator::{self, Emulator, EmulatorLog};
 use crate::environment::function_environment;
 use crate::logs::{LogOutput, Logs};
 use crate::resources::{QueueRef, REGION, Resources};
-use crate::runtime::{FunctionConfig, FunctionHost, QUEUE_TIMEOUT, function_command};
+use crate::runtime::{FunctionConfig, FunctionHost, Program, QUEUE_TIMEOUT, function_command};
 use crate::template::Template;
 
 /// The floor's binary: `infra/hello`.
@@ -41,7 +43,9 @@ pub struct Lab {
     pub bench: SdkConfig,
     /// SDK config of the direct calls (app name `bench-direct`), as the functions build it.
     pub direct: SdkConfig,
-    pub executables: HashMap<String, PathBuf>,
+    /// What each measured name runs: a function's or the floor's executable, the peer's
+    /// interpreter.
+    pub programs: HashMap<String, Program>,
     pub log_dir: PathBuf,
     logs: Logs,
     shutdown: CancellationToken,
@@ -83,6 +87,7 @@ impl Process {
 }
 
 impl Lab {
+    /// The lab of `executables` (by binary name) and the peer, installed if need be.
     pub async fn start(
         root: &Path,
         executables: HashMap<String, PathBuf>,
@@ -90,16 +95,23 @@ impl Lab {
         progress: &Progress,
     ) -> Result<Lab> {
         let template = Template::load(root)?;
-        let emulator = {
+        let (emulator, peer) = {
             let root = root.to_path_buf();
             let log = log_dir.join("emulator.log");
             let progress = progress.clone();
             tokio::task::spawn_blocking(move || {
                 emulator::ensure_venv(&root, &*progress)?;
-                Emulator::start_with(&root, 0, EmulatorLog::File(log), &*progress)
+                let peer = peer::program(&root, &*progress)?;
+                let emulator = Emulator::start_with(&root, 0, EmulatorLog::File(log), &*progress);
+                anyhow::Ok((emulator?, peer))
             })
             .await??
         };
+        let mut programs: HashMap<String, Program> = executables
+            .into_iter()
+            .map(|(name, path)| (name, Program::of(path)))
+            .collect();
+        programs.insert(peer::NAME.to_owned(), peer);
         let endpoint = emulator.endpoint();
         let resources = Resources::new(&template, &endpoint);
         let settings = EmulatorSettings::new(&endpoint);
@@ -117,7 +129,7 @@ impl Lab {
             endpoint,
             bench,
             direct,
-            executables,
+            programs,
             log_dir: log_dir.to_path_buf(),
             logs: Logs::new(LogOutput::Dir(log_dir.to_path_buf())),
             tasks: TaskTracker::new(),
@@ -147,6 +159,9 @@ impl Lab {
     }
 
     fn config(&self, binary: &str) -> Result<FunctionConfig> {
+        if binary == peer::NAME {
+            return Ok(peer::config(self.config(peer::OF)?, &self.root));
+        }
         if binary == HELLO {
             let environment: BTreeMap<String, String> = [
                 ("AWS_LAMBDA_FUNCTION_NAME", "HelloFunction"),
@@ -175,15 +190,15 @@ impl Lab {
         Ok(FunctionConfig::of(function, &self.resources, environment))
     }
 
-    /// Starts one process of `binary` behind a new Runtime API endpoint. The endpoint is
-    /// new each time so a killed process's pending `next` request can never take an event.
+    /// Starts one process of `binary` (a function, the floor or the peer) behind a new
+    /// Runtime API endpoint. The endpoint is new each time so a killed process's pending
+    /// `next` request can never take an event.
     pub async fn spawn(&self, binary: &str) -> Result<Process> {
         let config = self.config(binary)?;
-        let path = self
-            .executables
+        let program = self
+            .programs
             .get(binary)
-            .ok_or_else(|| anyhow!("{binary} was not built"))?
-            .clone();
+            .ok_or_else(|| anyhow!("{binary} was not built"))?;
         let token = self.shutdown.child_token();
         let host = FunctionHost::new(
             config.clone(),
@@ -202,14 +217,20 @@ impl Lab {
         };
         let log_stream = format!("bench/{binary}/{}", environment.id);
         let runtime_api = environment.runtime_api();
-        let mut command = function_command(&path, &config.environment, &runtime_api, &log_stream);
+        let mut command = function_command(
+            &program.path,
+            &config.environment,
+            &runtime_api,
+            &log_stream,
+        );
         command
+            .args(&program.args)
             .stdout(Stdio::from(open()?))
             .stderr(Stdio::from(open()?));
         let spawned = Instant::now();
         let child = command
             .spawn()
-            .with_context(|| format!("cannot start {}", path.display()))?;
+            .with_context(|| format!("cannot start {}", program.path.display()))?;
         let pid = child.id().context("the process has no pid")?;
         Ok(Process {
             host,

@@ -78,6 +78,7 @@ pub fn render(report: &Report) -> String {
     warm(&mut out, report);
     requests_per_order(&mut out, report);
     memory(&mut out, report);
+    peer(&mut out, report);
     throughput(&mut out, report);
     cost(&mut out, report);
     out
@@ -141,10 +142,16 @@ fn cold_start(out: &mut String, report: &Report) {
          `GET /runtime/invocation/next` (Lambda's Init Duration); *first response* also includes \
          the first invocation, with its AWS requests to the emulator. The floor is `{}` \
          (`infra/hello`: `lambda_runtime` and nothing else, same profile, same run). Milliseconds, \
-         median / p90 / p99.\n",
-        cold.spawns, cold.floor
+         median / p90 / p99.{}\n",
+        cold.spawns,
+        cold.floor,
+        report.peer.as_ref().map_or(String::new(), |p| format!(
+            " `{}` is {} written in Python (see below).",
+            p.name, p.of
+        ))
     );
-    let rows = cold.functions.iter().map(|f| {
+    let peer = report.peer.as_ref().map(|p| &p.cold);
+    let rows = cold.functions.iter().chain(peer).map(|f| {
         vec![
             f.binary.clone(),
             f.event.clone(),
@@ -186,6 +193,22 @@ fn warm(out: &mut String, report: &Report) {
             yes_no(w.same_requests),
         ]
     });
+    let peer = report.peer.as_ref().map(|p| {
+        let emulator: f64 = p.requests.iter().map(|o| o.emulator_ms).sum();
+        let dash = || "-".to_owned();
+        vec![
+            p.name.clone(),
+            p.cold.event.clone(),
+            dist3(&p.duration_ms),
+            dash(),
+            dash(),
+            dist3(&p.invoke_ms),
+            ms(emulator),
+            OpCount::describe(&p.requests),
+            dash(),
+        ]
+    });
+    let rows = rows.chain(peer);
     let header = "| function | event | duration | direct | added at p50 | invoke | emulator | AWS requests per invocation | direct made the same |";
     table(
         out,
@@ -253,6 +276,19 @@ fn memory(out: &mut String, report: &Report) {
             mib(a.zip_bytes),
         ]
     });
+    let peer = report.peer.as_ref().map(|p| {
+        let m = &p.memory;
+        vec![
+            p.name.clone(),
+            mib(m.peak_rss_bytes),
+            m.invocations.to_string(),
+            mib(m.peak_rss_end_bytes),
+            m.invocations_end.to_string(),
+            "-".to_owned(),
+            "-".to_owned(),
+        ]
+    });
+    let rows = rows.chain(peer);
     let header =
         "| binary | peak RSS | after invocations | peak RSS at end | after | bootstrap | zip |";
     table(
@@ -261,6 +297,43 @@ fn memory(out: &mut String, report: &Report) {
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
         rows,
     );
+    let _ = writeln!(out);
+}
+
+/// Our function beside the Python peer that does its work.
+fn peer(out: &mut String, report: &Report) {
+    let sides = report.side_by_side();
+    let Some(peer) = report.peer.as_ref().filter(|_| !sides.is_empty()) else {
+        return;
+    };
+    let (name, of) = (&peer.name, &peer.of);
+    let _ = writeln!(out, "## {of} vs the Python peer\n");
+    let _ = writeln!(
+        out,
+        "`{name}` answers `GET /products/{{id}}` as {of} does, written as a user would write \
+         it: Python with Powertools for AWS Lambda (event handler, logger) and boto3, clients \
+         made at import (`infra/dev/src/bench/peer/`; {}). awslambdaric runs it behind the same \
+         Runtime API host, against the same emulator, in the same run, with the environment \
+         {of} gets, and it is measured as {of} is: the same spawns and first events, {} warm \
+         invocations of the same product reads (no direct path). Medians except warm p99; \
+         the ratio is the peer's figure over ours.\n",
+        peer.stack, peer.invocations
+    );
+    let rows = sides.iter().map(|side| {
+        let (unit, value): (&str, fn(f64) -> String) = if side.what == "peak RSS" {
+            ("MiB", |v| format!("{v:.1}"))
+        } else {
+            ("ms", ms)
+        };
+        vec![
+            format!("{} ({unit})", side.what),
+            value(side.ours),
+            value(side.peer),
+            format!("{:.1}×", side.ratio),
+        ]
+    });
+    let header = format!("| | {of} | {name} | {name} ÷ {of} |");
+    table(out, &header, "| --- | ---: | ---: | ---: |", rows);
     let _ = writeln!(out);
 }
 

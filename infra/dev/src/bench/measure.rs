@@ -1,5 +1,6 @@
 //! The per-function measurements on the [`Lab`]: cold starts, warm latency next to the
-//! direct path, peak RSS, and AWS requests per processed order by batch size.
+//! direct path, peak RSS, and AWS requests per processed order by batch size. The floor and
+//! the Python peer ([`peer`]) go through the same cold starts, and a warm run of their own.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -11,6 +12,7 @@ use shop::adapters::order_message;
 
 use super::counts::{Counts, DIRECT_CALLER, FUNCTION_CALLER, fetch_all};
 use super::lab::{HELLO, Lab, Process};
+use super::peer;
 use super::report::{BatchRequests, ColdFunction, ColdStart, Memory, OpCount, Warm};
 use super::stats::Dist;
 use super::workload::{
@@ -45,7 +47,7 @@ pub fn check_functions(lab: &Lab) -> Result<()> {
 fn event_name(binary: &str) -> &'static str {
     match binary {
         HELLO => "{} (answers a constant)",
-        "product-reads" => "GET /products/{id}",
+        "product-reads" | peer::NAME => "GET /products/{id}",
         "orders-api" => "POST /orders (2 lines)",
         "order-relay" => "DynamoDB Streams, 1 order.placed",
         "order-processor" => "SQS, 1 place-order message",
@@ -64,7 +66,7 @@ async fn invoke(
     let (result, timing) = process.host.invoke_timed(payload).await;
     let answer = result.map_err(|e| anyhow!("{e}"))?;
     let status = match binary {
-        "product-reads" | "payment-webhook" => Some(200),
+        "product-reads" | "payment-webhook" | peer::NAME => Some(200),
         "orders-api" => Some(202),
         _ => None,
     };
@@ -88,7 +90,7 @@ impl Chain<'_> {
     async fn event(&mut self, binary: &str, round: usize) -> Result<Value> {
         Ok(match binary {
             HELLO => json!({"round": round}),
-            "product-reads" => self.events.get_product(round).await?,
+            "product-reads" | peer::NAME => self.events.get_product(round).await?,
             "orders-api" => self.events.place_order(round).await?,
             "order-relay" => stream_event(&self.stream.events("order.placed", 1).await?),
             "order-processor" => {
@@ -157,14 +159,18 @@ async fn next_message(sqs: &aws_sdk_sqs::Client, lab: &Lab, queue: &str) -> Resu
 /// Per binary, how long after its spawn each first event was picked up, and answered.
 type ColdSamples<'a> = BTreeMap<&'a str, (Vec<Duration>, Vec<Duration>)>;
 
-/// `spawns` rounds; in each, every binary starts once and serves one event.
+/// `spawns` rounds; in each, every binary (the floor, the functions, the peer) starts once
+/// and serves one event.
 pub async fn cold_starts(
     lab: &Lab,
     events: &Events,
     spawns: usize,
     progress: &Progress,
 ) -> Result<ColdStart> {
-    let binaries: Vec<&str> = std::iter::once(HELLO).chain(FUNCTIONS).collect();
+    let binaries: Vec<&str> = std::iter::once(HELLO)
+        .chain(FUNCTIONS)
+        .chain([peer::NAME])
+        .collect();
     let mut samples = ColdSamples::new();
     let mut chain = Chain {
         lab,
@@ -258,17 +264,47 @@ impl Input {
 /// The floor's warm duration: the Runtime API round trip with nothing behind it, what every
 /// function pays on top of its own work.
 pub async fn warm_floor(lab: &Lab, counts: &WarmCounts) -> Result<Dist> {
-    lab.with_process(HELLO, async |process| {
-        let mut durations = Vec::with_capacity(counts.invocations);
+    let run = warm_alone(lab, HELLO, counts, async |i| Ok(json!({"i": i}))).await?;
+    Ok(run.warm.duration_ms)
+}
+
+/// A warm run of `binary` with no direct path beside it (the floor, the peer): `warmup`
+/// unmeasured invocations then `invocations` measured ones, `event(i)` the `i`th event; its
+/// figures as a function's, the direct path's left empty.
+pub async fn warm_alone(
+    lab: &Lab,
+    binary: &str,
+    counts: &WarmCounts,
+    event: impl AsyncFn(usize) -> Result<Value>,
+) -> Result<WarmRun> {
+    let samples = lab.with_process(binary, async |process| {
+        let mut samples = WarmSamples::default();
+        let mut before = lab.function_counts()?;
         for i in 0..counts.warmup + counts.invocations {
-            let timing = invoke(process, HELLO, &json!({"i": i})).await?;
+            if i == counts.warmup {
+                before = lab.function_counts()?;
+            }
+            let payload = event(i).await?;
+            let started = Instant::now();
+            let timing = invoke(process, binary, &payload).await?;
             if i >= counts.warmup {
-                durations.push(timing.duration().context("no billed duration")?);
+                samples.invoke_times.push(started.elapsed());
+                let duration = timing.duration().context("no billed duration")?;
+                samples.durations.push(duration);
+            }
+            samples.served = i + 1;
+            if samples.served == counts.rss_after {
+                samples.rss_at = Some((samples.served, process.peak_rss()?));
             }
         }
-        Ok(Dist::of_durations(&durations))
-    })
-    .await
+        samples.requests = lab.function_counts()?.since(&before);
+        samples.end_rss = process.peak_rss()?;
+        Ok(samples)
+    });
+    let samples = samples
+        .await
+        .with_context(|| format!("warm run of {binary}"))?;
+    Ok(samples.report(binary, counts.invocations))
 }
 
 /// Per-function results of the warm run.

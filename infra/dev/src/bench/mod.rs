@@ -11,6 +11,7 @@
 //! 1. artifacts: each bootstrap's size and its zip's;
 //! 2. [`measure::cold_starts`], on the bench's own emulator and processes ([`lab`]);
 //! 3. [`measure::warm`]: latency next to the direct path, requests per invocation, peak RSS;
+//!    the same figures of product-reads' Python peer ([`peer`]) in steps 2 and 3;
 //! 4. [`measure::batches`]: AWS requests per processed order at batch sizes 1 and 10;
 //! 5. [`throughput`]: orders end to end on a whole [`crate::LocalCloud`];
 //! 6. [`cost`]: the model over those figures.
@@ -21,6 +22,7 @@ pub mod counts;
 mod lab;
 mod markdown;
 mod measure;
+mod peer;
 mod plot;
 pub mod report;
 pub mod stats;
@@ -267,7 +269,7 @@ pub async fn run(options: BenchOptions) -> Result<Report> {
         .map(|b| (b.clone(), lab.memory_mb(b)))
         .collect();
     lab.stop().await;
-    let (cold, warm, warm_floor_ms, batches) = measured?;
+    let (cold, warm, warm_floor_ms, batches, peer) = measured?;
     let (throughput, samples) = on_the_cloud(&options, &executables, &log_dir).await?;
 
     progress("[6/6] cost model and report");
@@ -292,6 +294,7 @@ pub async fn run(options: BenchOptions) -> Result<Report> {
         warm: warm_figures,
         warm_floor_ms,
         memory,
+        peer: Some(peer),
         requests_per_order: batches,
         throughput,
         cost,
@@ -341,6 +344,7 @@ type LabFigures = (
     Vec<measure::WarmRun>,
     stats::Dist,
     Vec<report::BatchRequests>,
+    report::Peer,
 );
 
 /// Steps 2 to 4, on the lab: cold starts, warm latency, AWS requests per order.
@@ -351,7 +355,9 @@ async fn on_the_lab(
 ) -> Result<LabFigures> {
     measure::check_functions(lab)?;
     let events = workload::Events::new(lab)?;
-    let cold = measure::cold_starts(lab, &events, counts.spawns, progress).await?;
+    progress("cold start: checking the Python peer answers as product-reads");
+    peer::check(lab, &events).await?;
+    let mut cold = measure::cold_starts(lab, &events, counts.spawns, progress).await?;
     progress("[3/6] warm latency, direct path and peak RSS");
     let direct = workload::Direct::new(lab, &lab.direct)?;
     let warm_counts = measure::WarmCounts {
@@ -361,9 +367,12 @@ async fn on_the_lab(
     };
     let warm = measure::warm(lab, &events, &direct, &warm_counts, progress).await?;
     let warm_floor = measure::warm_floor(lab, &warm_counts).await?;
+    progress("warm: the Python peer");
+    let peer_warm = peer::warm(lab, &events, &warm_counts).await?;
+    let peer = peer::report(lab, &mut cold, peer_warm)?;
     progress("[4/6] AWS requests per processed order");
     let batches = measure::batches(lab, &BATCH_SIZES, counts.batches, progress).await?;
-    Ok((cold, warm, warm_floor, batches))
+    Ok((cold, warm, warm_floor, batches, peer))
 }
 
 /// Step 5: end-to-end throughput on a local cloud of the functions.

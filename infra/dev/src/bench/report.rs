@@ -16,6 +16,9 @@ pub struct Report {
     /// hello-world's warm duration: the Runtime API round trip alone.
     pub warm_floor_ms: Dist,
     pub memory: Vec<Memory>,
+    /// product-reads written as a user would in Python; absent from reports before it.
+    #[serde(default)]
+    pub peer: Option<Peer>,
     pub requests_per_order: Vec<BatchRequests>,
     pub throughput: Throughput,
     pub cost: Cost,
@@ -183,6 +186,78 @@ pub struct Memory {
     /// At the end of the warm run.
     pub invocations_end: usize,
     pub peak_rss_end_bytes: u64,
+}
+
+/// One of our functions' work written as a user would write it, in another language, and
+/// measured beside it in the same run: the Python peer of product-reads (`bench/peer/`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Peer {
+    pub name: String,
+    /// Our function it does the work of.
+    pub of: String,
+    /// What it runs on: the interpreter and the pinned packages.
+    pub stack: String,
+    /// Its cold start, measured with the functions' (ratios over the same floor).
+    pub cold: ColdFunction,
+    /// Its warm run: no direct path beside it.
+    pub invocations: usize,
+    pub duration_ms: Dist,
+    pub invoke_ms: Dist,
+    pub requests: Vec<OpCount>,
+    pub memory: Memory,
+}
+
+/// Our function's figure and the peer's, and the peer's over ours.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Side {
+    pub what: &'static str,
+    pub ours: f64,
+    pub peer: f64,
+    pub ratio: f64,
+}
+
+impl Report {
+    /// The peer beside the function it does the work of: init, first response, warm
+    /// p50 and p99 (ms), peak RSS (MiB). Empty without a peer or without that function's
+    /// figures.
+    pub fn side_by_side(&self) -> Vec<Side> {
+        let Some(peer) = &self.peer else {
+            return Vec::new();
+        };
+        let cold = self
+            .cold_start
+            .functions
+            .iter()
+            .find(|f| f.binary == peer.of);
+        let warm = self.warm.iter().find(|w| w.binary == peer.of);
+        let memory = self.memory.iter().find(|m| m.binary == peer.of);
+        let (Some(cold), Some(warm), Some(memory)) = (cold, warm, memory) else {
+            return Vec::new();
+        };
+        let mib = |m: &Memory| m.peak_rss_bytes as f64 / 1024.0 / 1024.0;
+        let sides = [
+            (
+                "init",
+                cold.first_request_ms.p50,
+                peer.cold.first_request_ms.p50,
+            ),
+            (
+                "first response",
+                cold.first_response_ms.p50,
+                peer.cold.first_response_ms.p50,
+            ),
+            ("warm p50", warm.duration_ms.p50, peer.duration_ms.p50),
+            ("warm p99", warm.duration_ms.p99, peer.duration_ms.p99),
+            ("peak RSS", mib(memory), mib(&peer.memory)),
+        ];
+        let side = |(what, ours, peer): (&'static str, f64, f64)| Side {
+            what,
+            ours,
+            peer,
+            ratio: peer / ours,
+        };
+        sides.into_iter().map(side).collect()
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -68,8 +68,8 @@ fn the_real_template_reads_as_intended() {
     let resources = Resources::of(&template);
     assert_eq!(resources.of_type(QUEUE).count(), 9);
     // 5 DLQs, 3 queue ages, 6 x (errors, throttles), relay lag and unreadable events, payment
-    // anomalies
-    assert_eq!(resources.of_type(ALARM).count(), 23);
+    // anomalies, stock not returned
+    assert_eq!(resources.of_type(ALARM).count(), 24);
     assert_eq!(resources.of_type(SAM_FUNCTION).count(), 6);
     assert_eq!(on_failure_destinations(&resources), ["OrderRelayDLQ"]);
     let sources = sqs_sources(&template, &resources);

@@ -24,10 +24,10 @@ fn item_error(error: serde_dynamo::Error) -> InfraError {
 }
 
 /// Waits before try `attempt` + 1 of something DynamoDB turned away for now (unprocessed batch
-/// keys, a transaction conflict): full jitter under a ceiling doubling from 10 ms to 400 ms,
+/// keys, a transaction conflict): full jitter under a ceiling doubling from 10 ms to 1 s,
 /// so that writers who collided do not collide again in step.
 async fn back_off(attempt: u32) {
-    let ceiling = std::time::Duration::from_millis(10 << attempt.min(6))
-        .min(std::time::Duration::from_millis(400));
+    let ceiling = std::time::Duration::from_millis(10 << attempt.min(7))
+        .min(std::time::Duration::from_secs(1));
     tokio::time::sleep(ceiling.mul_f64(fastrand::f64())).await;
 }

@@ -22,7 +22,8 @@ async fn main() -> Result<(), Error> {
     let orders = DynamoOrders::new(dynamodb.clone(), env("ORDERS_TABLE")?)
         .with_products_table(env("PRODUCTS_TABLE")?);
     let anomalies = DynamoLedger::new(dynamodb, env("IDEMPOTENCY_TABLE")?);
-    let publisher = SnsPublisher::new(aws_sdk_sns::Client::new(&config), env("EVENTS_TOPIC_ARN")?);
+    // Refund requests are rare: the SNS client is built when the first one goes out.
+    let publisher = SnsPublisher::on_first_use(&config, env("EVENTS_TOPIC_ARN")?);
     let timer = SqsDeadlineTimer::new(
         aws_sdk_sqs::Client::new(&config),
         env("PAYMENT_DEADLINES_QUEUE_URL")?,

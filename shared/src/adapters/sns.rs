@@ -2,20 +2,36 @@
 
 use crate::kernel::{EventEnvelope, EventPublisher, InfraError, PublishReport};
 use async_trait::async_trait;
+use aws_config::SdkConfig;
 use aws_sdk_sns::Client;
 use aws_sdk_sns::error::DisplayErrorContext;
 use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
+use std::sync::{Arc, LazyLock};
 
 #[derive(Clone)]
 pub struct SnsPublisher {
-    client: Client,
+    client: Arc<LazyLock<Client, BuildClient>>,
     topic_arn: String,
 }
+
+type BuildClient = Box<dyn FnOnce() -> Client + Send>;
 
 impl SnsPublisher {
     pub fn new(client: Client, topic_arn: impl Into<String>) -> Self {
         Self {
-            client,
+            client: Arc::new(LazyLock::new(Box::new(move || client))),
+            topic_arn: topic_arn.into(),
+        }
+    }
+
+    /// A publisher whose client is built at its first publication, for a function that
+    /// rarely publishes (order-payments: refund requests only). Building an SDK client reads
+    /// its crate's endpoint partitions, about a fifth of a function's init (callgrind,
+    /// docs/benchmarks.md); an execution environment that never publishes never pays it.
+    pub fn on_first_use(config: &SdkConfig, topic_arn: impl Into<String>) -> Self {
+        let config = config.clone();
+        Self {
+            client: Arc::new(LazyLock::new(Box::new(move || Client::new(&config)))),
             topic_arn: topic_arn.into(),
         }
     }

@@ -59,7 +59,9 @@ pub async fn sdk_config() -> SdkConfig {
         .await
 }
 
-/// The SDK's default HTTPS client, built as the SDK builds it, with this trust store.
+/// The SDK's default HTTPS client, built as the SDK builds it (its own builder is private to
+/// the SDK), with this trust store. Not `Builder::build_https`: that one ignores the
+/// `HTTPS_PROXY` / `NO_PROXY` environment the SDK's default honours.
 fn https_client(context: TlsContext) -> SharedHttpClient {
     aws_smithy_http_client::Builder::new().build_with_connector_fn(move |settings, components| {
         let mut builder = ConnectorBuilder::default()

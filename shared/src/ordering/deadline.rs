@@ -2,7 +2,7 @@
 //! (`payment_timeout`) and its stock given back.
 //!
 //! Driven by the order's own `order.confirmed`: the event reaches the deadline queue as soon as
-//! it is published, and [`PaymentDeadline::handle`] has it delivered again when it is due
+//! it is published, and [`PaymentDeadline::check`] has it delivered again when it is due
 //! ([`DeadlineTimer`]: an SQS message delay). Every check reads the order (with the rest of its
 //! batch, [`super::saga_batch`]), so a payment or a cancellation that commits first wins, and a
 //! check that runs twice changes nothing.
@@ -10,7 +10,7 @@
 use super::batch_orders::BatchOrders;
 use super::cancelling::{ATTEMPTS, cancellation};
 use super::order::Cancel;
-use super::ports::{CommitError, DeadlineTimer, OrderRepository};
+use super::ports::{CommitError, DeadlineTimer};
 use super::state::OrderState;
 use super::{CancellationReason, OrderStatus};
 use crate::kernel::{Clock, EventEnvelope, OrderId};
@@ -28,22 +28,15 @@ pub enum DeadlineOutcome {
     UnknownOrder,
 }
 
-pub struct PaymentDeadline<'a> {
-    pub orders: &'a dyn OrderRepository,
+/// The orders come with each check (the batch's [`BatchOrders`]).
+pub(super) struct PaymentDeadline<'a> {
     pub timer: &'a dyn DeadlineTimer,
     pub clock: &'a dyn Clock,
 }
 
 impl PaymentDeadline<'_> {
-    /// Checks the deadline of the order `confirmed` (its `order.confirmed`) announces: a batch
-    /// of one.
-    pub async fn handle(&self, confirmed: &EventEnvelope) -> Result<DeadlineOutcome, CommitError> {
-        let id = OrderId::parse(confirmed.aggregate_id.as_str()).ok();
-        let mut orders = BatchOrders::load(self.orders, id).await?;
-        self.check(&mut orders, confirmed).await
-    }
-
-    /// Checks it against the order as the batch holds it.
+    /// Checks the deadline of the order `confirmed` (its `order.confirmed`) announces,
+    /// against the order as the batch holds it.
     pub(super) async fn check(
         &self,
         orders: &mut BatchOrders<'_>,

@@ -2,10 +2,11 @@
 //! customer's cancellation, late and mismatched payments.
 
 use super::cancelling::{CancelError, CustomerCancellation, cancel_order};
-use super::deadline::{DeadlineOutcome, PaymentDeadline};
+use super::deadline::DeadlineOutcome;
 use super::ports::OrderRepository;
 use super::processing::Processed;
 use super::saga::SagaOutcome;
+use super::saga_batch::{Saga, StepOutcome};
 use super::saga_tests::{confirmed_order, pay, payment_failed, payment_succeeded, stranger};
 use super::tests::{PAYMENT_WINDOW, cancellation, clock, command, confirmation, process, shop};
 use super::{CancellationReason, Order, OrderStatus};
@@ -29,14 +30,22 @@ async fn check_deadline(
     confirmed: &EventEnvelope,
     at: time::OffsetDateTime,
 ) -> DeadlineOutcome {
-    PaymentDeadline {
+    let publisher = RecordingPublisher::default();
+    let saga = Saga {
         orders: store,
+        publisher: &publisher,
+        anomalies: store,
         timer,
         clock: &FixedClock(at),
+    };
+    match saga
+        .handle_batch(std::slice::from_ref(confirmed))
+        .await
+        .pop()
+    {
+        Some(Ok(StepOutcome::Deadline(outcome))) => outcome,
+        other => panic!("an order.confirmed's deadline check: {other:?}"),
     }
-    .handle(confirmed)
-    .await
-    .unwrap()
 }
 
 async fn cancel(store: &InMemoryStore, order: &Order) -> Result<CustomerCancellation, CancelError> {

@@ -14,10 +14,7 @@
 use super::batch_orders::BatchOrders;
 use super::cancelling::ATTEMPTS;
 use super::order::{Cancel, Order};
-use super::ports::{
-    AnomalyEntry, CommitError, EventPublisher, OrderCommit, OrderRepository, PaymentAnomalies,
-    PaymentAnomaly,
-};
+use super::ports::{AnomalyEntry, CommitError, OrderCommit, PaymentAnomalies, PaymentAnomaly};
 use super::refunds::Refunds;
 use super::state::OrderState;
 use super::{CancellationReason, OrderStatus};
@@ -69,29 +66,14 @@ impl From<InfraError> for SagaError {
     }
 }
 
-pub struct PaymentSaga<'a> {
-    pub orders: &'a dyn OrderRepository,
-    /// For refund requests: order events are the relay's to publish.
-    pub publisher: &'a dyn EventPublisher,
+/// The orders come with each payment (the batch's [`BatchOrders`]), and the refund requests
+/// it leaves are the batch's to publish ([`Refunds`]).
+pub(super) struct PaymentSaga<'a> {
     pub anomalies: &'a dyn PaymentAnomalies,
     pub clock: &'a dyn Clock,
 }
 
 impl PaymentSaga<'_> {
-    /// One payment event on its own: a batch of one.
-    pub async fn handle(&self, envelope: &EventEnvelope) -> Result<SagaOutcome, SagaError> {
-        let payment: PaymentEvent = envelope.decode()?;
-        let mut orders = BatchOrders::load(self.orders, [payment.order_id().clone()]).await?;
-        let mut refunds = Refunds::default();
-        let outcome = self
-            .apply(&mut orders, &mut refunds, 0, envelope, &payment)
-            .await;
-        match refunds.publish(self.publisher, self.anomalies).await.pop() {
-            Some((_, refund_failed)) => Err(refund_failed),
-            None => outcome,
-        }
-    }
-
     /// Applies message `message` of a batch, `payment`, to its order as the batch holds it. A
     /// refund it requires is left in `refunds`, for the batch to publish.
     pub(super) async fn apply(

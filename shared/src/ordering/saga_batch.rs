@@ -113,8 +113,6 @@ impl Saga<'_> {
 
     fn payments(&self) -> PaymentSaga<'_> {
         PaymentSaga {
-            orders: self.orders,
-            publisher: self.publisher,
             anomalies: self.anomalies,
             clock: self.clock,
         }
@@ -122,7 +120,6 @@ impl Saga<'_> {
 
     fn deadline(&self) -> PaymentDeadline<'_> {
         PaymentDeadline {
-            orders: self.orders,
             timer: self.timer,
             clock: self.clock,
         }

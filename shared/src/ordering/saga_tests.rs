@@ -2,7 +2,7 @@
 //! and a batch's payment losing its order to another writer.
 
 use super::ports::{CommitError, OrderCommit, OrderRepository, Placement, PlacementError};
-use super::saga::{PaymentSaga, SagaError, SagaOutcome};
+use super::saga::{SagaError, SagaOutcome};
 use super::saga_batch::{Saga, StepOutcome};
 use super::tests::{
     cancellation, clock, command, confirmation, corr, placing, process, request, shop,
@@ -62,15 +62,19 @@ pub(super) async fn pay(
     publisher: &RecordingPublisher,
     event: &EventEnvelope,
 ) -> Result<SagaOutcome, SagaError> {
-    let clock = clock();
-    PaymentSaga {
+    let (clock, timer) = (clock(), RecordingTimer::default());
+    let saga = Saga {
         orders: store,
         publisher,
         anomalies: store,
+        timer: &timer,
         clock: &clock,
+    };
+    match saga.handle_batch(std::slice::from_ref(event)).await.pop() {
+        Some(Ok(StepOutcome::Payment(outcome))) => Ok(outcome),
+        Some(Err(e)) => Err(e),
+        other => panic!("a payment event's step: {other:?}"),
     }
-    .handle(event)
-    .await
 }
 
 pub(super) async fn confirmed_order(store: &InMemoryStore, quantity: i64) -> Order {

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use shop::adapters::dynamodb::{DynamoCatalog, DynamoLedger, DynamoOrders, event_of_stream_image};
 use shop::adapters::order_message;
 use shop::adapters::sns::SnsPublisher;
-use shop::adapters::sqs::SqsOrderQueue;
+use shop::adapters::sqs::{SqsDeadlineTimer, SqsOrderQueue};
 use shop::catalog::ports::ProductLookup;
 use shop::kernel::{
     CorrelationId, Currency, CustomerId, EventEnvelope, OrderId, ProductId, SystemClock,
@@ -23,7 +23,8 @@ use shop::kernel::{
 use shop::ordering::placing::Placing;
 use shop::ordering::processing::{OrderProcessor, Processed};
 use shop::ordering::relay::Relay;
-use shop::ordering::saga::{PaymentSaga, SagaOutcome};
+use shop::ordering::saga::SagaOutcome;
+use shop::ordering::saga_batch::{Saga, StepOutcome};
 use shop::ordering::{OrderLines, OrderRequest, RequestedLine};
 use shop::payments::webhook::{Received, WebhookReceiver};
 use tower::ServiceExt;
@@ -371,11 +372,14 @@ pub struct Direct {
     consistent_catalog: DynamoCatalog,
     publisher: SnsPublisher,
     ledger: DynamoLedger,
+    /// order-payments' deadline re-checks (a payment event never asks for one).
+    timer: SqsDeadlineTimer,
 }
 
 impl Direct {
     pub fn new(lab: &Lab, config: &SdkConfig) -> Result<Direct> {
         let dynamodb = aws_sdk_dynamodb::Client::new(config);
+        let sqs = aws_sdk_sqs::Client::new(config);
         let products = lab.table("ProductsTable")?;
         let orders_table = lab.table("OrdersTable")?;
         let idempotency = lab.table("IdempotencyTable")?;
@@ -383,10 +387,7 @@ impl Direct {
             catalog: DynamoCatalog::new(dynamodb.clone(), &products),
             api_orders: DynamoOrders::new(dynamodb.clone(), &orders_table)
                 .with_idempotency_table(&idempotency),
-            queue: SqsOrderQueue::new(
-                aws_sdk_sqs::Client::new(config),
-                lab.queue_url("OrdersQueue")?,
-            ),
+            queue: SqsOrderQueue::new(sqs.clone(), lab.queue_url("OrdersQueue")?),
             orders: DynamoOrders::new(dynamodb.clone(), &orders_table)
                 .with_products_table(&products),
             consistent_catalog: DynamoCatalog::new(dynamodb.clone(), &products).consistent(),
@@ -395,6 +396,7 @@ impl Direct {
                 lab.topic("EventsTopic")?,
             ),
             ledger: DynamoLedger::new(dynamodb, idempotency),
+            timer: SqsDeadlineTimer::new(sqs, lab.queue_url("PaymentDeadlinesQueue")?),
         })
     }
 
@@ -505,14 +507,22 @@ impl Direct {
     /// order-payments' handling of one payment event message.
     pub async fn payment(&self, message: &Message) -> Result<()> {
         let envelope: EventEnvelope = serde_json::from_str(message.body().unwrap_or_default())?;
-        let saga = PaymentSaga {
+        let saga = Saga {
             orders: &self.orders,
             publisher: &self.publisher,
             anomalies: &self.ledger,
+            timer: &self.timer,
             clock: &SystemClock,
         };
-        match saga.handle(&envelope).await.map_err(|e| anyhow!("{e}"))? {
-            SagaOutcome::Paid(_) => Ok(()),
+        let step = saga
+            .handle_batch(std::slice::from_ref(&envelope))
+            .await
+            .pop();
+        match step
+            .context("no outcome for the message")?
+            .map_err(|e| anyhow!("{e}"))?
+        {
+            StepOutcome::Payment(SagaOutcome::Paid(_)) => Ok(()),
             other => bail!("the payment was not applied: {other:?}"),
         }
     }

@@ -94,22 +94,26 @@ fn zip(report: &Report) -> Option<Target> {
     ))
 }
 
+/// One service's requests per order of a batch run.
+type PerOrder = fn(&BatchRequests) -> f64;
+
 /// DynamoDB and SNS requests per order of order-processor, and per payment of
 /// order-payments, at the target batch size.
 fn requests_per_order(report: &Report) -> Vec<Target> {
     let mut targets = Vec::new();
     let consumers = [("order-processor", "order"), ("order-payments", "payment")];
-    for (service, limit) in [("DynamoDB", DYNAMODB_PER_ORDER), ("SNS", SNS_PER_ORDER)] {
+    let services: [(&str, f64, PerOrder); 2] = [
+        ("DynamoDB", DYNAMODB_PER_ORDER, |b| b.dynamodb_per_order),
+        ("SNS", SNS_PER_ORDER, |b| b.sns_per_order),
+    ];
+    for (service, limit, per_order) in services {
         for (function, unit) in consumers {
-            let batches = report.requests_per_order.iter();
-            let mut batches = batches.filter(|b: &&BatchRequests| b.batch_size == TARGET_BATCH);
-            let Some(b) = batches.find(|b| b.function == function) else {
+            let at_target =
+                |b: &&BatchRequests| b.function == function && b.batch_size == TARGET_BATCH;
+            let Some(b) = report.requests_per_order.iter().find(at_target) else {
                 continue;
             };
-            let measured = match service {
-                "DynamoDB" => b.dynamodb_per_order,
-                _ => b.sns_per_order,
-            };
+            let measured = per_order(b);
             targets.push(target(
                 &format!("{service} requests per {unit}, {function}, batch of {TARGET_BATCH}"),
                 format!("≤ {limit}"),

@@ -1,7 +1,9 @@
 //! Operability, locally: the functions' metrics (CloudWatch Embedded Metric Format lines) for
 //! orders placed, confirmed, paid and cancelled, as `/_dev/stats` sums them and as the `/_dev`
-//! page shows them in a browser, checked against what the API says of the same orders. This
-//! binary has its own local cloud, so every figure is this test's.
+//! page shows them in a browser, checked against what the API says of the same orders; and
+//! their traces: each AWS call a subsegment of its invocation, sent to the local X-Ray daemon,
+//! found from the trace id in the function's log line. This binary has its own local cloud,
+//! so every figure is this test's.
 
 use e2e::*;
 use serde_json::Value;
@@ -27,6 +29,113 @@ fn figure(page: &str, id: &str) -> f64 {
         + 6;
     let end = start + page[start..].find('<').unwrap();
     page[start..end].trim().parse().unwrap()
+}
+
+/// The `Root` and `Parent` of orders-api's invocation that accepted `order_id`, read from the
+/// trace id its log line carries (lambda_runtime's invocation span).
+fn trace_in_log(order_id: &str) -> (String, String) {
+    let log = cloud().log_dir().unwrap().join("orders-api.log");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let line = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l.split_once(" | ")?.1).ok())
+        .find(|l| l["order_id"] == order_id && l["message"] == "order accepted")
+        .unwrap_or_else(|| panic!("no 'order accepted' line for {order_id} in {log:?}"));
+    let header = line["spans"][0]["xrayTraceId"].as_str().unwrap().to_owned();
+    let part = |key: &str| {
+        header
+            .split(';')
+            .find_map(|p| p.strip_prefix(key))
+            .unwrap_or_else(|| panic!("no {key} in {header}"))
+            .to_owned()
+    };
+    (part("Root="), part("Parent="))
+}
+
+/// Each function's AWS calls, as subsegments of its invocations in `/_dev/traces`.
+async fn traces_of_an_order(order_id: &str) {
+    let (root, parent) = trace_in_log(order_id);
+    let calls = |invocation: &Value| -> Vec<String> {
+        invocation["subsegments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                format!(
+                    "{} {}",
+                    s["name"].as_str().unwrap(),
+                    s["aws"]["operation"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    let traces = eventually(
+        "the traces of the order's functions",
+        Duration::from_secs(20),
+        || async {
+            let traces: Vec<Value> = http()
+                .get(url("/_dev/traces"))
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            let made = |function: &str, call: &str| {
+                traces
+                    .iter()
+                    .any(|i| i["function"] == function && calls(i).iter().any(|c| c == call))
+            };
+            (made("order-processor", "DynamoDB TransactWriteItems")
+                && made("payment-webhook", "SNS PublishBatch")
+                && made("order-payments", "DynamoDB TransactWriteItems")
+                && traces
+                    .iter()
+                    .any(|i| i["parent_id"] == parent.as_str() && !calls(i).is_empty()))
+            .then_some(traces)
+        },
+    )
+    .await;
+
+    // The invocation the log line names: orders-api's, whose one call is the placing transaction.
+    let placing = traces
+        .iter()
+        .find(|i| i["parent_id"] == parent.as_str())
+        .unwrap();
+    assert_eq!(placing["function"], "orders-api");
+    assert_eq!(placing["trace_id"], root.as_str());
+    assert_eq!(calls(placing), ["DynamoDB TransactWriteItems"]);
+    let call = &placing["subsegments"][0];
+    assert_eq!(call["type"], "subsegment");
+    assert_eq!(call["namespace"], "aws");
+    assert_eq!(call["trace_id"], root.as_str());
+    assert_eq!(call["parent_id"], parent.as_str());
+    assert_eq!(call["http"]["response"]["status"], 200);
+    assert_eq!(
+        (call["error"].as_bool(), call["fault"].as_bool()),
+        (Some(false), Some(false))
+    );
+    assert!(
+        call["aws"]["request_id"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty()),
+        "{call}"
+    );
+    let (start, end) = (
+        call["start_time"].as_f64().unwrap(),
+        call["end_time"].as_f64().unwrap(),
+    );
+    assert!(start > 1_700_000_000.0 && start <= end, "{call}");
+    // Subsegment ids are unique across the whole trace store.
+    let mut ids: Vec<&str> = traces
+        .iter()
+        .flat_map(|i| i["subsegments"].as_array().unwrap())
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    let all = ids.len();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), all);
 }
 
 #[tokio::test]
@@ -110,6 +219,8 @@ async fn metrics_page_and_stats_agree_with_the_orders_placed() {
             .any(|q| q["queue"] == "OrdersDLQ" && q["dead_letters"] == true)
     );
 
+    traces_of_an_order(orders[0]["order_id"].as_str().unwrap()).await;
+
     // The page, in a browser: the same figures as the API's orders.
     let Some(chromium) = chromium() else { return };
     let page = loaded(&chromium, &url("/_dev")).await;
@@ -120,6 +231,11 @@ async fn metrics_page_and_stats_agree_with_the_orders_placed() {
     assert_eq!(figure(&page, "revenue-EUR"), revenue as f64);
     assert!(figure(&page, "invocations-orders-api") >= 3.0);
     assert_eq!(figure(&page, "queue-OrdersDLQ"), 0.0);
+    // The last invocations (the orders' reads and the saga's, by now), each with its calls.
+    assert!(
+        page.contains("<h2>Last invocations</h2>") && page.contains(" 200 <small>"),
+        "the page shows no invocation's AWS calls"
+    );
     for order in &orders {
         let id = order["order_id"].as_str().unwrap();
         assert!(

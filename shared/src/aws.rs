@@ -59,6 +59,26 @@ pub async fn sdk_config() -> SdkConfig {
         .await
 }
 
+/// Each service's client, built from [`sdk_config`]'s configuration with the interceptor
+/// that records its calls as X-Ray subsegments ([`crate::telemetry::xray`]).
+macro_rules! traced_client {
+    ($feature:literal, $name:ident, $sdk:ident) => {
+        #[cfg(feature = $feature)]
+        pub fn $name(config: &SdkConfig) -> $sdk::Client {
+            $sdk::Client::from_conf(
+                $sdk::config::Builder::from(config)
+                    .interceptor(crate::telemetry::xray::AwsCallTracing)
+                    .build(),
+            )
+        }
+    };
+}
+
+traced_client!("dynamodb", dynamodb, aws_sdk_dynamodb);
+traced_client!("sns", sns, aws_sdk_sns);
+traced_client!("sqs", sqs, aws_sdk_sqs);
+traced_client!("secretsmanager", secretsmanager, aws_sdk_secretsmanager);
+
 /// The SDK's default HTTPS client, built as the SDK builds it (its own builder is private to
 /// the SDK), with this trust store. Not `Builder::build_https`: that one ignores the
 /// `HTTPS_PROXY` / `NO_PROXY` environment the SDK's default honours.

@@ -18,16 +18,13 @@ use shop::telemetry::metrics::flushed;
 async fn main() -> Result<(), Error> {
     shop::telemetry::init();
     let config = shop::aws::sdk_config().await;
-    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+    let dynamodb = shop::aws::dynamodb(&config);
     let orders = DynamoOrders::new(dynamodb.clone(), env("ORDERS_TABLE")?)
         .with_products_table(env("PRODUCTS_TABLE")?);
     let anomalies = DynamoLedger::new(dynamodb, env("IDEMPOTENCY_TABLE")?);
     // Refund requests are rare: the SNS client is built when the first one goes out.
     let publisher = SnsPublisher::on_first_use(&config, env("EVENTS_TOPIC_ARN")?);
-    let timer = SqsDeadlineTimer::new(
-        aws_sdk_sqs::Client::new(&config),
-        env("PAYMENT_DEADLINES_QUEUE_URL")?,
-    );
+    let timer = SqsDeadlineTimer::new(shop::aws::sqs(&config), env("PAYMENT_DEADLINES_QUEUE_URL")?);
     let saga = Saga {
         orders: &orders,
         publisher: &publisher,

@@ -16,7 +16,7 @@ use shop::telemetry::metrics::flushed;
 async fn main() -> Result<(), Error> {
     shop::telemetry::init();
     let config = shop::aws::sdk_config().await;
-    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+    let dynamodb = shop::aws::dynamodb(&config);
     let products_table = env("PRODUCTS_TABLE")?;
     let orders = DynamoOrders::new(dynamodb.clone(), env("ORDERS_TABLE")?)
         .with_products_table(&products_table);

@@ -17,8 +17,8 @@ use shop::telemetry::metrics::flushed;
 async fn main() -> Result<(), Error> {
     shop::telemetry::init();
     let config = shop::aws::sdk_config().await;
-    let queue = SqsOrderQueue::new(aws_sdk_sqs::Client::new(&config), env("ORDERS_QUEUE_URL")?);
-    let publisher = SnsPublisher::new(aws_sdk_sns::Client::new(&config), env("EVENTS_TOPIC_ARN")?);
+    let queue = SqsOrderQueue::new(shop::aws::sqs(&config), env("ORDERS_QUEUE_URL")?);
+    let publisher = SnsPublisher::new(shop::aws::sns(&config), env("EVENTS_TOPIC_ARN")?);
     let relay = Relay {
         queue: &queue,
         publisher: &publisher,

@@ -20,7 +20,7 @@ use shop::telemetry::metrics::flushed;
 async fn main() -> Result<(), Error> {
     shop::telemetry::init();
     let config = shop::aws::sdk_config().await;
-    let orders = DynamoOrders::new(aws_sdk_dynamodb::Client::new(&config), env("ORDERS_TABLE")?)
+    let orders = DynamoOrders::new(shop::aws::dynamodb(&config), env("ORDERS_TABLE")?)
         .with_idempotency_table(env("IDEMPOTENCY_TABLE")?)
         // A cancelled order gives its reserved stock back.
         .with_products_table(env("PRODUCTS_TABLE")?);

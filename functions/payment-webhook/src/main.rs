@@ -16,11 +16,8 @@ use shop::telemetry::metrics::flushed;
 async fn main() -> Result<(), Error> {
     shop::telemetry::init();
     let config = shop::aws::sdk_config().await;
-    let ledger = DynamoLedger::new(
-        aws_sdk_dynamodb::Client::new(&config),
-        env("IDEMPOTENCY_TABLE")?,
-    );
-    let publisher = SnsPublisher::new(aws_sdk_sns::Client::new(&config), env("EVENTS_TOPIC_ARN")?);
+    let ledger = DynamoLedger::new(shop::aws::dynamodb(&config), env("IDEMPOTENCY_TABLE")?);
+    let publisher = SnsPublisher::new(shop::aws::sns(&config), env("EVENTS_TOPIC_ARN")?);
     let secret = secret::EndpointSecret::from_env(&config)?;
     let app = handler::App {
         ledger: &ledger,

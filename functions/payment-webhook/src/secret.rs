@@ -20,7 +20,7 @@ impl EndpointSecret {
     pub fn from_env(config: &SdkConfig) -> Result<Self, MissingEnv> {
         if let Ok(secret_id) = std::env::var("WEBHOOK_SECRET_ARN") {
             return Ok(Self::Managed {
-                client: aws_sdk_secretsmanager::Client::new(config),
+                client: shop::aws::secretsmanager(config),
                 secret_id,
                 value: OnceCell::new(),
             });

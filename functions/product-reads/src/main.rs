@@ -13,7 +13,7 @@ async fn main() -> Result<(), Error> {
     shop::telemetry::init();
     let config = shop::aws::sdk_config().await;
     let catalog = DynamoCatalog::new(
-        aws_sdk_dynamodb::Client::new(&config),
+        shop::aws::dynamodb(&config),
         shop::aws::env("PRODUCTS_TABLE")?,
     );
     lambda_http::run(service_fn(|request| {

@@ -29,7 +29,7 @@ use crate::resources::Resources;
 use crate::runtime::{FunctionConfig, FunctionHost, InvokeError, Program};
 use crate::stream_source::{self, StreamClients, StreamSourceConfig};
 use crate::template::Template;
-use crate::{api_docs, catalog, dev_page, repo};
+use crate::{api_docs, catalog, dev_page, repo, traces};
 
 /// Progress lines for a person watching (`starting emulator`, ...).
 pub type Progress = Arc<dyn Fn(&str) + Send + Sync>;
@@ -417,12 +417,20 @@ impl Startup {
         functions_endpoint: &str,
     ) -> Result<Hosts> {
         self.say("starting functions");
+        let xray_daemon = traces::listen(
+            self.logs.traces().clone(),
+            self.shutdown.clone(),
+            &self.tasks,
+        )
+        .await?;
         let mut hosts = HashMap::new();
         let mut environments = BTreeMap::new();
         for function in &template.functions {
             let mut env = function_environment(function, resources);
             env.variables
                 .insert("AWS_ENDPOINT_URL".to_owned(), functions_endpoint.to_owned());
+            env.variables
+                .insert(traces::DAEMON_ADDRESS.to_owned(), xray_daemon.to_string());
             if let (Some(window), Some(value)) = (
                 self.options.payment_window,
                 env.variables.get_mut("PAYMENT_WINDOW"),
@@ -461,7 +469,12 @@ impl Startup {
         let functions = Functions::new(sources.hosts.clone(), authorizers);
         let docs = api_docs::router(self.repo_root.join("docs"));
         let stats = self.logs.stats().clone();
-        let pages = docs.merge(dev_page::router(stats, sources.resources.clone(), config));
+        let traces = self.logs.traces().clone();
+        let pages = docs.merge(dev_page::router(
+            (stats, traces),
+            sources.resources.clone(),
+            config,
+        ));
         let app = pages.merge(Routes::from_template(sources.template).router(functions));
         gateway::serve(listener, app, self.shutdown.clone(), &self.tasks);
         Ok(())

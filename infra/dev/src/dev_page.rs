@@ -1,7 +1,9 @@
 //! `/_dev`: a live view of the local cloud, a page of its own (not a template route), and
 //! `/_dev/stats`, the same as JSON (what `cargo dev stats` prints). The orders funnel, revenue
 //! and per-function latency come from the functions' metrics ([`Stats`]); queue depths and
-//! the last orders with their event timelines are read from the emulator on each request.
+//! the last orders with their event timelines are read from the emulator on each request; the
+//! last invocations with their AWS calls come from the local X-Ray daemon ([`Traces`]), all of
+//! them as JSON at `/_dev/traces`.
 //! The page is rendered on the server and reloads itself every two seconds, so it needs no
 //! script.
 
@@ -20,9 +22,11 @@ use shop::ordering::ports::OrderRepository;
 use crate::aws::aws_error;
 use crate::resources::Resources;
 use crate::stats::{Snapshot, Stats};
+use crate::traces::{InvocationTrace, Traces};
 
-/// How many of the latest orders the page shows.
+/// How many of the latest orders, and of the latest invocations, the page shows.
 const LAST_ORDERS: usize = 10;
+const LAST_INVOCATIONS: usize = 10;
 
 /// Everything `/_dev` shows.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -30,6 +34,9 @@ pub struct DevReport {
     pub stats: Snapshot,
     pub queues: Vec<QueueDepth>,
     pub last_orders: Vec<RecentOrder>,
+    /// The latest invocations, newest first, with the AWS calls each made.
+    #[serde(default)]
+    pub last_invocations: Vec<InvocationTrace>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -53,14 +60,20 @@ pub struct RecentOrder {
 #[derive(Clone)]
 struct View {
     stats: Stats,
+    traces: Traces,
     resources: Resources,
     sqs: aws_sdk_sqs::Client,
     dynamodb: aws_sdk_dynamodb::Client,
 }
 
-pub fn router(stats: Stats, resources: Resources, config: &aws_config::SdkConfig) -> Router {
+pub fn router(
+    (stats, traces): (Stats, Traces),
+    resources: Resources,
+    config: &aws_config::SdkConfig,
+) -> Router {
     let view = View {
         stats,
+        traces,
         resources,
         sqs: aws_sdk_sqs::Client::new(config),
         dynamodb: aws_sdk_dynamodb::Client::new(config),
@@ -68,6 +81,7 @@ pub fn router(stats: Stats, resources: Resources, config: &aws_config::SdkConfig
     Router::new()
         .route("/_dev", get(page))
         .route("/_dev/stats", get(stats_json))
+        .route("/_dev/traces", get(traces_json))
         .with_state(view)
 }
 
@@ -76,6 +90,10 @@ async fn stats_json(State(view): State<View>) -> Response {
         Ok(report) => Json(report).into_response(),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("{e:#}")).into_response(),
     }
+}
+
+async fn traces_json(State(view): State<View>) -> Json<Vec<InvocationTrace>> {
+    Json(view.traces.recent())
 }
 
 async fn page(State(view): State<View>) -> Response {
@@ -91,6 +109,12 @@ impl View {
             stats: self.stats.snapshot(),
             queues: self.queues().await?,
             last_orders: self.last_orders().await?,
+            last_invocations: self
+                .traces
+                .recent()
+                .into_iter()
+                .take(LAST_INVOCATIONS)
+                .collect(),
         })
     }
 
@@ -235,6 +259,7 @@ pub fn render(report: &DevReport) -> String {
     functions(&mut html, &report.stats);
     queues(&mut html, &report.queues);
     last_orders(&mut html, &report.last_orders);
+    last_invocations(&mut html, &report.last_invocations);
     html.push_str("</table></body></html>");
     html
 }
@@ -307,6 +332,38 @@ fn last_orders(html: &mut String, orders: &[RecentOrder]) {
             "<tr><td>{id}</td><td id=\"status-{id}\">{}</td><td>{}</td></tr>",
             escape(&order.status),
             timeline.join(" → ")
+        );
+    }
+}
+
+/// Each invocation with its AWS calls as X-Ray records them: `DynamoDB TransactWriteItems
+/// 200 3.1 ms`.
+fn last_invocations(html: &mut String, invocations: &[InvocationTrace]) {
+    html.push_str(
+        "</table><h2>Last invocations</h2><table><tr><th>function</th><th>request id</th><th>AWS calls (X-Ray subsegments)</th></tr>",
+    );
+    for invocation in invocations {
+        let calls: Vec<String> = invocation
+            .subsegments
+            .iter()
+            .map(|s| {
+                let millis = (s["end_time"].as_f64().unwrap_or(0.0)
+                    - s["start_time"].as_f64().unwrap_or(0.0))
+                    * 1e3;
+                format!(
+                    "{} {} {} <small>{millis:.1} ms</small>",
+                    escape(s["name"].as_str().unwrap_or("?")),
+                    escape(s["aws"]["operation"].as_str().unwrap_or("?")),
+                    s["http"]["response"]["status"],
+                )
+            })
+            .collect();
+        let _ = write!(
+            html,
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&invocation.function),
+            escape(&invocation.request_id),
+            calls.join(", ")
         );
     }
 }

@@ -5,7 +5,8 @@
 //!   topics, subscriptions and functions, their local names, and each function's environment.
 //! - [`provision`], [`catalog`]: those resources created in the emulator, idempotently, and
 //!   the sample catalog loaded.
-//! - [`runtime`]: the Lambda Runtime API, serving each function's real bootstrap binary.
+//! - [`runtime`]: the Lambda Runtime API, serving each function's real bootstrap binary;
+//!   [`traces`]: the X-Ray daemon its sampled invocations send their AWS calls to.
 //! - [`gateway`]: the template's HTTP API routes as API Gateway payload 2.0 events, guarded by
 //!   the template's JWT [`authorizer`]s; [`issuer`]: the local OIDC issuer behind them.
 //! - [`api_docs`]: the API documents and their HTML renderings at `/docs`.
@@ -46,6 +47,7 @@ pub mod stats;
 pub mod stream_source;
 pub mod template;
 pub mod testing;
+pub mod traces;
 pub mod webhook;
 
 pub use aws::EmulatorSettings;

@@ -3,6 +3,7 @@
 //! metric lines (EMF) are counted in [`Stats`] on the way.
 
 use crate::stats::Stats;
+use crate::traces::Traces;
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -33,6 +34,7 @@ pub struct Logs {
     output: LogOutput,
     files: Arc<Mutex<HashMap<String, File>>>,
     stats: Stats,
+    traces: Traces,
 }
 
 impl Logs {
@@ -41,12 +43,19 @@ impl Logs {
             output,
             files: Arc::default(),
             stats: Stats::default(),
+            traces: Traces::default(),
         }
     }
 
     /// What the functions' metric lines and invocations add up to so far.
     pub fn stats(&self) -> &Stats {
         &self.stats
+    }
+
+    /// The invocations' traces: what the runtime handed out, what the functions sent the
+    /// local X-Ray daemon.
+    pub fn traces(&self) -> &Traces {
+        &self.traces
     }
 
     /// A line a function process printed; `source` is `orders-api#1`.

@@ -455,6 +455,10 @@ async fn next(State(SlotState { host, slot }): State<SlotState>) -> Response {
                 headers.insert(name, value);
             }
         };
+        let trace = trace_id();
+        host.logs
+            .traces()
+            .invoked(&host.config.binary, &pending.request_id, &trace);
         set("content-type", "application/json".to_owned());
         set("lambda-runtime-aws-request-id", pending.request_id);
         set(
@@ -465,7 +469,7 @@ async fn next(State(SlotState { host, slot }): State<SlotState>) -> Response {
             "lambda-runtime-invoked-function-arn",
             host.config.function_arn.clone(),
         );
-        set("lambda-runtime-trace-id", trace_id());
+        set("lambda-runtime-trace-id", trace);
         return (StatusCode::OK, headers, pending.payload).into_response();
     }
 }
@@ -694,7 +698,8 @@ pub(crate) fn request_id() -> String {
     )
 }
 
-/// An X-Ray trace header, `Root=1-<epoch hex>-<24 hex>;Parent=<16 hex>;Sampled=0`.
+/// An X-Ray trace header, `Root=1-<epoch hex>-<24 hex>;Parent=<16 hex>;Sampled=1`: every
+/// local invocation is sampled, so its AWS calls show in `/_dev/traces` (crate::traces).
 fn trace_id() -> String {
     let hex = format!("{:032x}", ulid::Ulid::new().0);
     let seconds = SystemTime::now()
@@ -702,7 +707,7 @@ fn trace_id() -> String {
         .unwrap_or_default()
         .as_secs();
     format!(
-        "Root=1-{seconds:08x}-{};Parent={};Sampled=0",
+        "Root=1-{seconds:08x}-{};Parent={};Sampled=1",
         &hex[8..],
         &hex[16..]
     )
@@ -720,7 +725,7 @@ mod tests {
         assert_ne!(id, request_id());
         let trace = trace_id();
         assert!(
-            trace.starts_with("Root=1-") && trace.ends_with(";Sampled=0"),
+            trace.starts_with("Root=1-") && trace.ends_with(";Sampled=1"),
             "{trace}"
         );
     }

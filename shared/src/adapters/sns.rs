@@ -31,7 +31,7 @@ impl SnsPublisher {
     pub fn on_first_use(config: &SdkConfig, topic_arn: impl Into<String>) -> Self {
         let config = config.clone();
         Self {
-            client: Arc::new(LazyLock::new(Box::new(move || Client::new(&config)))),
+            client: Arc::new(LazyLock::new(Box::new(move || crate::aws::sns(&config)))),
             topic_arn: topic_arn.into(),
         }
     }

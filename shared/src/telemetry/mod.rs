@@ -1,11 +1,13 @@
 //! Logs: one JSON object per line, through `tracing`; metrics: [`metrics`], as CloudWatch
-//! Embedded Metric Format lines beside them.
+//! Embedded Metric Format lines beside them; traces: [`xray`], a subsegment per AWS call.
 //!
 //! Every line carries the spans it was logged in: the runtime's invocation span (with the
 //! Lambda `requestId`) and the handler's span (with the `correlation_id` that travels with an
 //! order through SQS and SNS), so a search for either finds the whole story.
 
 pub mod metrics;
+#[cfg(feature = "aws")]
+pub mod xray;
 
 use tracing_subscriber::EnvFilter;
 

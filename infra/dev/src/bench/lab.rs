@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::OpenOptions;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -27,6 +28,7 @@ use crate::logs::{LogOutput, Logs};
 use crate::resources::{QueueRef, REGION, Resources};
 use crate::runtime::{FunctionConfig, FunctionHost, Program, QUEUE_TIMEOUT, function_command};
 use crate::template::Template;
+use crate::traces;
 
 /// The floor's binary: `infra/hello`.
 pub const HELLO: &str = "hello";
@@ -48,6 +50,9 @@ pub struct Lab {
     pub programs: HashMap<String, Program>,
     pub log_dir: PathBuf,
     logs: Logs,
+    /// Where the functions send their traces: every invocation is sampled, so the bench
+    /// measures them with tracing on (crate::traces).
+    xray_daemon: SocketAddr,
     shutdown: CancellationToken,
     tasks: TaskTracker,
     _emulator: Emulator,
@@ -122,6 +127,11 @@ impl Lab {
         // The launcher must be one that counts: fail now rather than after the cold starts.
         counts::fetch(&endpoint, FUNCTION_CALLER)?;
         let shutdown = CancellationToken::new();
+        let (logs, tasks) = (
+            Logs::new(LogOutput::Dir(log_dir.to_path_buf())),
+            TaskTracker::new(),
+        );
+        let xray_daemon = traces::listen(logs.traces().clone(), shutdown.clone(), &tasks).await?;
         Ok(Lab {
             root: root.to_path_buf(),
             template,
@@ -131,8 +141,9 @@ impl Lab {
             direct,
             programs,
             log_dir: log_dir.to_path_buf(),
-            logs: Logs::new(LogOutput::Dir(log_dir.to_path_buf())),
-            tasks: TaskTracker::new(),
+            logs,
+            xray_daemon,
+            tasks,
             shutdown,
             _emulator: emulator,
         })
@@ -186,7 +197,11 @@ impl Lab {
             .template
             .function_by_binary(binary)
             .ok_or_else(|| anyhow!("no function with binary {binary} in template.yaml"))?;
-        let environment = function_environment(function, &self.resources).variables;
+        let mut environment = function_environment(function, &self.resources).variables;
+        environment.insert(
+            traces::DAEMON_ADDRESS.to_owned(),
+            self.xray_daemon.to_string(),
+        );
         Ok(FunctionConfig::of(function, &self.resources, environment))
     }
 

@@ -471,7 +471,8 @@ impl Startup {
         let stats = self.logs.stats().clone();
         let traces = self.logs.traces().clone();
         let pages = docs.merge(dev_page::router(
-            (stats, traces),
+            stats,
+            traces,
             sources.resources.clone(),
             config,
         ));

@@ -67,7 +67,8 @@ struct View {
 }
 
 pub fn router(
-    (stats, traces): (Stats, Traces),
+    stats: Stats,
+    traces: Traces,
     resources: Resources,
     config: &aws_config::SdkConfig,
 ) -> Router {

@@ -187,7 +187,7 @@ impl Intercept for AwsCallTracing {
             end_time: seconds_now(),
             aws: AwsCall {
                 operation: operation.to_owned(),
-                region: std::env::var("AWS_REGION").ok(),
+                region: daemon.region.clone(),
                 request_id: header("x-amzn-requestid").or_else(|| header("x-amz-request-id")),
                 retries: cfg
                     .load::<RequestAttempts>()
@@ -233,10 +233,13 @@ fn seconds_now() -> f64 {
         .as_secs_f64()
 }
 
-/// The X-Ray daemon's UDP address, and a socket to it, made at the first sampled call.
+/// The X-Ray daemon's UDP address, a socket to it and the region, made at the first sampled
+/// call.
 struct Daemon {
     socket: UdpSocket,
     address: SocketAddr,
+    /// The function's region, the same for every call: read once.
+    region: Option<String>,
 }
 
 impl Daemon {
@@ -246,7 +249,12 @@ impl Daemon {
             .get_or_init(|| {
                 let address = daemon_address(&std::env::var("AWS_XRAY_DAEMON_ADDRESS").ok()?)?;
                 let socket = UdpSocket::bind(("0.0.0.0", 0)).ok()?;
-                Some(Daemon { socket, address })
+                let region = std::env::var("AWS_REGION").ok();
+                Some(Daemon {
+                    socket,
+                    address,
+                    region,
+                })
             })
             .as_ref()
     }

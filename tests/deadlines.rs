@@ -164,6 +164,18 @@ async fn race_for(order: &Value, payment: &Value, lead: Duration) {
     }
 }
 
+/// The order once processed, which must have confirmed it. Waited for by its history, not by
+/// the status CONFIRMED, which lasts only the five-second window.
+async fn confirmed(order_id: &str) -> Value {
+    let processed = settled_order(order_id).await;
+    let history = history_types(order_id).await;
+    assert!(
+        history.iter().any(|t| t == "order.confirmed"),
+        "{processed}"
+    );
+    processed
+}
+
 #[tokio::test]
 async fn expiry_cancellation_and_payment_racing_on_50_orders_end_each_once() {
     short_window();
@@ -171,29 +183,29 @@ async fn expiry_cancellation_and_payment_racing_on_50_orders_end_each_once() {
     let body = json!({"currency": "EUR",
         "items": [{"product_id": product, "quantity": 1}]});
     let placed = futures::future::join_all((0..50).map(|_| post_order(&body, &[]))).await;
-    let mut orders = Vec::new();
-    for (status, order) in placed {
-        assert_eq!(status, 202, "{order}");
-        orders.push(order_in(order["order_id"].as_str().unwrap(), "CONFIRMED").await);
-    }
-    let payments: Vec<Value> = orders
-        .iter()
-        .map(|o| provider_event("payment_intent.succeeded", o, total(o)))
-        .collect();
-    // A third of the payments get a head start, so that every kind of winner shows up.
+    // A third of the payments get a head start. Which racer wins is not asserted: on the local
+    // cloud the webhook's backlog (a hundred deliveries) often makes every payment late. The
+    // other tests show each outcome alone; this one, that whatever wins, each order ends once.
     let leads = [
         Duration::from_millis(2_500),
         Duration::ZERO,
         Duration::from_millis(300),
     ];
-    futures::future::join_all(
-        orders
-            .iter()
-            .zip(&payments)
-            .zip(leads.iter().cycle())
-            .map(|((o, p), lead)| race_for(o, p, *lead)),
-    )
-    .await;
+    // Each order races as soon as it is confirmed, side by side with the others. Waiting for
+    // each in turn to be CONFIRMED failed in CI: contention spreads the confirmations over
+    // seconds, and an early order expired before the wait reached it.
+    let raced: Vec<(Value, Value)> =
+        futures::future::join_all(placed.iter().zip(leads.iter().cycle()).map(
+            |((status, order), lead)| async move {
+                assert_eq!(*status, 202, "{order}");
+                let order = confirmed(order["order_id"].as_str().unwrap()).await;
+                let payment = provider_event("payment_intent.succeeded", &order, total(&order));
+                race_for(&order, &payment, *lead).await;
+                (order, payment)
+            },
+        ))
+        .await;
+    let (orders, payments): (Vec<Value>, Vec<Value>) = raced.into_iter().unzip();
 
     let mut paid = 0;
     let mut reasons = Vec::new();

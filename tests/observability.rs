@@ -7,6 +7,7 @@
 
 use e2e::*;
 use serde_json::Value;
+use shop::telemetry::xray::TraceHeader;
 use std::time::Duration;
 
 async fn dev_stats() -> Value {
@@ -41,15 +42,10 @@ fn trace_in_log(order_id: &str) -> (String, String) {
         .filter_map(|l| serde_json::from_str::<Value>(l.split_once(" | ")?.1).ok())
         .find(|l| l["order_id"] == order_id && l["message"] == "order accepted")
         .unwrap_or_else(|| panic!("no 'order accepted' line for {order_id} in {log:?}"));
-    let header = line["spans"][0]["xrayTraceId"].as_str().unwrap().to_owned();
-    let part = |key: &str| {
-        header
-            .split(';')
-            .find_map(|p| p.strip_prefix(key))
-            .unwrap_or_else(|| panic!("no {key} in {header}"))
-            .to_owned()
-    };
-    (part("Root="), part("Parent="))
+    let header = line["spans"][0]["xrayTraceId"].as_str().unwrap();
+    let trace =
+        TraceHeader::parse(header).unwrap_or_else(|| panic!("no Root or Parent in {header}"));
+    (trace.root, trace.parent)
 }
 
 /// Each function's AWS calls, as subsegments of its invocations in `/_dev/traces`.

@@ -94,7 +94,7 @@ async fn stats_json(State(view): State<View>) -> Response {
 }
 
 async fn traces_json(State(view): State<View>) -> Json<Vec<InvocationTrace>> {
-    Json(view.traces.recent())
+    Json(view.traces.all())
 }
 
 async fn page(State(view): State<View>) -> Response {
@@ -110,12 +110,7 @@ impl View {
             stats: self.stats.snapshot(),
             queues: self.queues().await?,
             last_orders: self.last_orders().await?,
-            last_invocations: self
-                .traces
-                .recent()
-                .into_iter()
-                .take(LAST_INVOCATIONS)
-                .collect(),
+            last_invocations: self.traces.recent(LAST_INVOCATIONS),
         })
     }
 

@@ -27,6 +27,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use futures::FutureExt;
 use serde_json::{Value, json};
+use shop::telemetry::xray::TraceHeader;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::net::TcpListener;
 use tokio::process::Command;
@@ -455,7 +456,7 @@ async fn next(State(SlotState { host, slot }): State<SlotState>) -> Response {
                 headers.insert(name, value);
             }
         };
-        let trace = trace_id();
+        let trace = trace_header();
         host.logs
             .traces()
             .invoked(&host.config.binary, &pending.request_id, &trace);
@@ -469,7 +470,7 @@ async fn next(State(SlotState { host, slot }): State<SlotState>) -> Response {
             "lambda-runtime-invoked-function-arn",
             host.config.function_arn.clone(),
         );
-        set("lambda-runtime-trace-id", trace);
+        set("lambda-runtime-trace-id", trace.to_string());
         return (StatusCode::OK, headers, pending.payload).into_response();
     }
 }
@@ -700,17 +701,17 @@ pub(crate) fn request_id() -> String {
 
 /// An X-Ray trace header, `Root=1-<epoch hex>-<24 hex>;Parent=<16 hex>;Sampled=1`: every
 /// local invocation is sampled, so its AWS calls show in `/_dev/traces` (crate::traces).
-fn trace_id() -> String {
+fn trace_header() -> TraceHeader {
     let hex = format!("{:032x}", ulid::Ulid::new().0);
     let seconds = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs();
-    format!(
-        "Root=1-{seconds:08x}-{};Parent={};Sampled=1",
-        &hex[8..],
-        &hex[16..]
-    )
+    TraceHeader {
+        root: format!("1-{seconds:08x}-{}", &hex[8..]),
+        parent: hex[16..].to_owned(),
+        sampled: true,
+    }
 }
 
 #[cfg(test)]
@@ -723,7 +724,7 @@ mod tests {
         assert_eq!(id.len(), 36);
         assert_eq!(id.matches('-').count(), 4);
         assert_ne!(id, request_id());
-        let trace = trace_id();
+        let trace = trace_header().to_string();
         assert!(
             trace.starts_with("Root=1-") && trace.ends_with(";Sampled=1"),
             "{trace}"

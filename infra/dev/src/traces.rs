@@ -40,10 +40,7 @@ pub struct Traces(Arc<Mutex<VecDeque<InvocationTrace>>>);
 
 impl Traces {
     /// An invocation handed to `function` with this trace header.
-    pub fn invoked(&self, function: &str, request_id: &str, header: &str) {
-        let Some(header) = TraceHeader::parse(header) else {
-            return;
-        };
+    pub fn invoked(&self, function: &str, request_id: &str, header: &TraceHeader) {
         let mut recent = self.lock();
         if recent.len() == RECENT_INVOCATIONS {
             recent.pop_front();
@@ -51,8 +48,8 @@ impl Traces {
         recent.push_back(InvocationTrace {
             function: function.to_owned(),
             request_id: request_id.to_owned(),
-            trace_id: header.root,
-            parent_id: header.parent,
+            trace_id: header.root.clone(),
+            parent_id: header.parent.clone(),
             subsegments: Vec::new(),
         });
     }
@@ -76,9 +73,14 @@ impl Traces {
         }
     }
 
-    /// The recent invocations, newest first.
-    pub fn recent(&self) -> Vec<InvocationTrace> {
-        self.lock().iter().rev().cloned().collect()
+    /// The `limit` most recent invocations, newest first.
+    pub fn recent(&self, limit: usize) -> Vec<InvocationTrace> {
+        self.lock().iter().rev().take(limit).cloned().collect()
+    }
+
+    /// Every invocation kept, newest first.
+    pub fn all(&self) -> Vec<InvocationTrace> {
+        self.recent(RECENT_INVOCATIONS)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<InvocationTrace>> {
@@ -127,8 +129,13 @@ mod tests {
         let address = listen(traces.clone(), shutdown.clone(), &tasks)
             .await
             .unwrap();
-        traces.invoked("orders-api", "r-1", "Root=1-a-b;Parent=p1;Sampled=1");
-        traces.invoked("order-relay", "r-2", "Root=1-c-d;Parent=p2;Sampled=1");
+        let header = |root: &str, parent: &str| TraceHeader {
+            root: root.to_owned(),
+            parent: parent.to_owned(),
+            sampled: true,
+        };
+        traces.invoked("orders-api", "r-1", &header("1-a-b", "p1"));
+        traces.invoked("order-relay", "r-2", &header("1-c-d", "p2"));
         let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let send = |document: Value| {
             let datagram = format!("{{\"format\": \"json\", \"version\": 1}}\n{document}");
@@ -141,11 +148,11 @@ mod tests {
         send(json!({"name": "SQS", "trace_id": "1-c-d", "parent_id": "p2"}));
 
         let mut waited = 0;
-        while traces.recent()[0].subsegments.is_empty() && waited < 200 {
+        while traces.all()[0].subsegments.is_empty() && waited < 200 {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
             waited += 1;
         }
-        let recent = traces.recent();
+        let recent = traces.all();
         assert_eq!(recent[0].function, "order-relay");
         assert_eq!(recent[0].subsegments[0]["name"], "SQS");
         assert_eq!(recent[1].function, "orders-api");

@@ -57,7 +57,21 @@ impl TraceHeader {
             sampled,
         })
     }
+}
 
+/// The header as Lambda writes it (what the local cloud hands its functions).
+impl std::fmt::Display for TraceHeader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let sampled = u8::from(self.sampled);
+        write!(
+            f,
+            "Root={};Parent={};Sampled={sampled}",
+            self.root, self.parent
+        )
+    }
+}
+
+impl TraceHeader {
     /// The current invocation's header, if it is sampled.
     fn current_sampled() -> Option<TraceHeader> {
         std::env::var("_X_AMZN_TRACE_ID")
@@ -289,6 +303,7 @@ mod tests {
         assert!(header.sampled);
         let unsampled = TraceHeader::parse("Root=1-a-b;Parent=c;Sampled=0").unwrap();
         assert!(!unsampled.sampled);
+        assert_eq!(unsampled.to_string(), "Root=1-a-b;Parent=c;Sampled=0");
         // Without a parent there is nothing to hang a subsegment on.
         assert_eq!(TraceHeader::parse("Root=1-a-b;Sampled=1"), None);
         assert_eq!(TraceHeader::parse(""), None);

@@ -127,10 +127,8 @@ impl Lab {
         // The launcher must be one that counts: fail now rather than after the cold starts.
         counts::fetch(&endpoint, FUNCTION_CALLER)?;
         let shutdown = CancellationToken::new();
-        let (logs, tasks) = (
-            Logs::new(LogOutput::Dir(log_dir.to_path_buf())),
-            TaskTracker::new(),
-        );
+        let logs = Logs::new(LogOutput::Dir(log_dir.to_path_buf()));
+        let tasks = TaskTracker::new();
         let xray_daemon = traces::listen(logs.traces().clone(), shutdown.clone(), &tasks).await?;
         Ok(Lab {
             root: root.to_path_buf(),
